@@ -1,0 +1,62 @@
+"""The FastAPI application factory."""
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import keys, problems
+from api.middleware import RequestContext
+from api.routers import admin, codec, health
+from core.codec import EncryptionCodec
+from core.settings import Settings, get_settings
+from core.temporal import cipher_from, connect
+from store.db import Database
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (the dev stack sets it for the embedded PostgreSQL)")
+    cipher = cipher_from(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.started = time.monotonic()
+        app.state.codec = EncryptionCodec(cipher)
+        app.state.database = Database(settings.database_url)  # type: ignore[arg-type]
+        # Lazy: the API starts (and readiness reports it) even while Temporal is still coming up.
+        app.state.temporal = await connect(settings, lazy=True)
+        if settings.admin_api_key:
+            async with app.state.database.transaction() as session:
+                await keys.bootstrap_admin(session, settings.admin_api_key)
+        try:
+            yield
+        finally:
+            await app.state.database.close()
+
+    app = FastAPI(
+        title="tempoline",
+        version=version("tempoline"),
+        description=(
+            "Durable business pipelines on Temporal. "
+            "Authenticate with `Authorization: Bearer <api key>`."
+        ),
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.web_ui_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["authorization", "content-type", "x-namespace", "x-correlation-id"],
+        allow_credentials=True,
+    )
+    app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
+    for router in (health.router, admin.router, codec.router):
+        app.include_router(router)
+    return app

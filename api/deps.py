@@ -1,0 +1,62 @@
+"""FastAPI dependencies: the database session, the Temporal client, the caller's identity."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.keys import Principal, authenticate
+from api.problems import ProblemError
+from core.settings import Settings
+from store.db import Database
+from store.models import Role
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
+
+
+def database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+async def session(db: Annotated[Database, Depends(database)]) -> AsyncIterator[AsyncSession]:
+    async with db.transaction() as s:
+        yield s
+
+
+async def principal(
+    db: Annotated[Database, Depends(database)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    unauthorized = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(
+            401, "Authentication required", "Send `Authorization: Bearer <api key>`.", unauthorized
+        )
+    async with db.sessions() as s:
+        found = await authenticate(s, credentials.credentials)
+    if found is None:
+        raise ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", unauthorized)
+    return found
+
+
+async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.role != Role.admin:
+        raise ProblemError(403, "Forbidden", "This endpoint requires an admin key.")
+    return who
+
+
+Session = Annotated[AsyncSession, Depends(session)]
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+Temporal = Annotated[Client, Depends(temporal)]

@@ -1,0 +1,80 @@
+"""ASGI middleware: correlation id, request metrics per route template, and a body-size guard.
+
+Plain ASGI (not BaseHTTPMiddleware) so streaming bodies and Server-Sent Events pass untouched.
+"""
+
+import time
+import uuid
+
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem
+from core.logging import correlation_id
+
+REQUESTS = Counter("tempoline_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "tempoline_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HEADER = b"x-correlation-id"
+
+
+class _TooLarge(HTTPException):
+    """Raised from receive(): FastAPI re-raises HTTPExceptions from body parsing as they are."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large: the limit is {limit} bytes.")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(HEADER, b"").decode("latin-1")
+        # Accept a caller's id only if it is short and printable: it ends up in every log line.
+        cid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (HEADER, cid.encode())]
+            await send(message)
+
+        received = 0
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise _TooLarge(self.max_body_bytes)
+            return message
+
+        try:
+            declared = headers.get(b"content-length", b"0")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                too_large = _TooLarge(self.max_body_bytes)
+                await problem(413, too_large.detail)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, guarded_receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - start)
+            correlation_id.reset(token)

@@ -1,0 +1,91 @@
+"""RFC 9457 problem+json for every error: a human reason, the field at fault, never a stack trace."""
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.logging import correlation_id, get_logger
+
+log = get_logger(__name__)
+MEDIA_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    # Extension members (RFC 9457 §3.2), e.g. readiness lists its components.
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+    correlation_id: str | None = None
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+    body = Problem(title=title, status=status, detail=detail, correlation_id=correlation_id.get(), **extra)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=MEDIA_TYPE)
+
+
+class ProblemError(Exception):
+    """Raised by routes and dependencies; rendered as problem+json with its own status."""
+
+    def __init__(
+        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    # ("body", "homeowner", "phone") → "homeowner.phone"; query/path/header keep their place.
+    parts = [str(p) for p in loc]
+    return ".".join(parts[1:] if parts and parts[0] == "body" else parts) or "body"
+
+
+# Documented on every route so the OpenAPI tells clients what an error looks like.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": text}
+    for status, text in {
+        401: "Missing, unknown or revoked API key",
+        403: "The key's role may not use this endpoint",
+        404: "Not found (or not visible to this tenant)",
+        413: "Request body too large",
+        422: "Invalid input; `errors` names each field",
+        500: "Unexpected error; quote `correlation_id` when reporting it",
+    }.items()
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        response = problem(exc.status, exc.title, exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldError(field=_field(tuple(e["loc"])), message=e["msg"]) for e in exc.errors()]
+        names = ", ".join(dict.fromkeys(e.field for e in errors))
+        return problem(422, "Invalid request", f"Invalid value for: {names}", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        response = problem(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path, method=request.method)
+        return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")

@@ -1,0 +1,52 @@
+"""Temporal remote codec endpoints, so the Web UI and `temporal` CLI show decoded payloads.
+
+Two doors: `Authorization: Bearer <api key>` for tools, and `/codec/ui/{token}` for the Web UI,
+which cannot send our bearer header; the token is derived from the encryption key, so only whoever
+configured the UI (the dev stack, or the deployment) knows it.
+"""
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Depends, Request, Response
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+
+from api.deps import principal
+from api.problems import ERROR_RESPONSES, ProblemError
+from core.codec import EncryptionCodec
+
+router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
+
+
+def ui_token(encryption_key: str) -> str:
+    return hmac.new(encryption_key.encode(), b"tempoline web-ui codec", hashlib.sha256).hexdigest()
+
+
+async def _transcode(request: Request, operation: str) -> Response:
+    try:
+        payloads = json_format.Parse(await request.body(), Payloads())
+    except json_format.ParseError as exc:
+        raise ProblemError(400, "Invalid payloads", 'Body must be a JSON `{"payloads": [...]}`.') from exc
+    codec: EncryptionCodec = request.app.state.codec
+    result = await getattr(codec, operation)(list(payloads.payloads))
+    body = json_format.MessageToJson(Payloads(payloads=result))
+    return Response(body, media_type="application/json")
+
+
+@router.post("/encode", dependencies=[Depends(principal)])
+async def encode(request: Request) -> Response:
+    return await _transcode(request, "encode")
+
+
+@router.post("/decode", dependencies=[Depends(principal)])
+async def decode(request: Request) -> Response:
+    return await _transcode(request, "decode")
+
+
+@router.post("/ui/{token}/{operation}", include_in_schema=False)
+async def web_ui(token: str, operation: str, request: Request) -> Response:
+    expected = ui_token(request.app.state.settings.encryption_key)
+    if not hmac.compare_digest(token, expected) or operation not in ("encode", "decode"):
+        raise ProblemError(404, "Not found")
+    return await _transcode(request, operation)

@@ -1,0 +1,64 @@
+"""Configuration by environment (and `.env`), one place for every name the deployment sets.
+
+Defaults are the embedded dev stack: Temporal dev server on 7233, the emulators on 8400/8401.
+Anything pointed elsewhere (a real provider, a Temporal cluster, a managed PostgreSQL) just works.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMULATOR_URL = "http://127.0.0.1:8400"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    temporal_address: str = Field("127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    admin_api_key: str | None = Field(None, alias="TEMPOLINE_ADMIN_API_KEY")
+    encryption_key: str | None = Field(None, alias="TEMPOLINE_ENCRYPTION_KEY")
+
+    google_calendar_api_endpoint: str = Field(f"{EMULATOR_URL}/google", alias="GOOGLE_CALENDAR_API_ENDPOINT")
+    google_oauth_token_uri: str = Field(f"{EMULATOR_URL}/google/oauth2/token", alias="GOOGLE_OAUTH_TOKEN_URI")
+    google_oauth_auth_uri: str = Field(f"{EMULATOR_URL}/google/oauth2/auth", alias="GOOGLE_OAUTH_AUTH_URI")
+    google_client_id: str = Field("emulator-client-id", alias="GOOGLE_CLIENT_ID")
+    google_client_secret: str = Field("emulator-client-secret", alias="GOOGLE_CLIENT_SECRET")
+    google_speech_endpoint: str = Field("127.0.0.1:8401", alias="GOOGLE_SPEECH_ENDPOINT")
+    openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
+    openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
+    anthropic_base_url: str = Field(f"{EMULATOR_URL}/anthropic", alias="ANTHROPIC_BASE_URL")
+    anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")
+    servicetitan_auth_url: str = Field(f"{EMULATOR_URL}/servicetitan/auth", alias="SERVICETITAN_AUTH_URL")
+    servicetitan_api_url: str = Field(f"{EMULATOR_URL}/servicetitan/api", alias="SERVICETITAN_API_URL")
+    servicetitan_app_key: str = Field("emulator-app-key", alias="SERVICETITAN_APP_KEY")
+
+    home: Path = Field(Path(".tempoline"), alias="TEMPOLINE_HOME")
+    api_host: str = Field("127.0.0.1", alias="TEMPOLINE_API_HOST")
+    api_port: int = Field(8000, alias="TEMPOLINE_API_PORT")
+    api_max_body_bytes: int = Field(1_048_576, alias="TEMPOLINE_API_MAX_BODY_BYTES")
+    web_ui_origins: list[str] = Field(
+        ["http://127.0.0.1:8233", "http://localhost:8233"], alias="TEMPOLINE_WEB_UI_ORIGINS"
+    )
+    worker_metrics_port: int = Field(9464, alias="TEMPOLINE_WORKER_METRICS_PORT")
+    log_level: str = Field("INFO", alias="TEMPOLINE_LOG_LEVEL")
+
+    def provider_endpoints(self) -> dict[str, str]:
+        """Endpoints readiness probes: each provider a pipeline depends on, by name."""
+        return {
+            "google_calendar": self.google_calendar_api_endpoint,
+            "google_oauth": self.google_oauth_token_uri,
+            "google_speech": self.google_speech_endpoint,
+            "openai": self.openai_base_url,
+            "anthropic": self.anthropic_base_url,
+            "servicetitan_auth": self.servicetitan_auth_url,
+            "servicetitan_api": self.servicetitan_api_url,
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,14 @@
+"""Alembic environment: synchronous psycopg 3 connection, models' metadata for autogenerate."""
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from store.models import Base
+
+config = context.config
+engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()

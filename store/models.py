@@ -1,0 +1,42 @@
+"""Typed ORM models. Every business table carries tenant_id; ids are UUIDs; times are timestamptz."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamped:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    member = "member"
+
+
+class Tenant(Timestamped, Base):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Timestamped, Base):
+    __tablename__ = "api_keys"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(String(16))
+    # SHA-256 of the key: keys are 256-bit random, so a fast hash is safe and keeps lookup O(1).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
