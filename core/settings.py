@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     web_ui_origins: list[str] = Field(
         ["http://127.0.0.1:8233", "http://localhost:8233"], alias="TEMPOLINE_WEB_UI_ORIGINS"
     )
+    emulators_port: int = Field(8400, alias="TEMPOLINE_EMULATORS_PORT")
+    emulators_grpc_port: int = Field(8401, alias="TEMPOLINE_EMULATORS_GRPC_PORT")
+    postgres_port: int = Field(55432, alias="TEMPOLINE_POSTGRES_PORT")
     worker_metrics_port: int = Field(9464, alias="TEMPOLINE_WORKER_METRICS_PORT")
     log_level: str = Field("INFO", alias="TEMPOLINE_LOG_LEVEL")
 

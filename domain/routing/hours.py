@@ -2,6 +2,7 @@
 
 from datetime import datetime, time
 from enum import StrEnum
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -77,11 +78,11 @@ class BusinessHours(RoutingModel):
     def _no_overlap(
         cls, value: dict[Weekday, tuple[OpeningInterval, ...]]
     ) -> dict[Weekday, tuple[OpeningInterval, ...]]:
-        normalized = {}
+        normalized: dict[Weekday, tuple[OpeningInterval, ...]] = {}
         # Stored in weekday order with sorted intervals, so equal hours serialise identically.
         for day in WEEKDAYS:
             intervals = tuple(sorted(value.get(day, ()), key=lambda i: i.opens))
-            for earlier, later in zip(intervals, intervals[1:], strict=False):
+            for earlier, later in pairwise(intervals):
                 if earlier.closes == MIDNIGHT or earlier.closes > later.opens:
                     raise ValueError(f"opening intervals overlap on {day}")
             if intervals:

@@ -26,10 +26,14 @@ class Trade(StrEnum):
 
 
 # USPS codes of the states, DC and the inhabited territories.
-US_STATE_CODES = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
-    "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR VI GU AS MP".split()
-)
+# fmt: off
+US_STATE_CODES = frozenset({
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+    "WI", "WY", "DC", "PR", "VI", "GU", "AS", "MP",
+})
+# fmt: on
 
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
@@ -120,7 +124,8 @@ class Homeowner(RoutingModel):
     def _reachable(self) -> "Homeowner":
         # The receiver has to be able to reach the homeowner to book the job.
         if self.phone is None and self.email is None:
-            raise field_error("Homeowner", "phone", "missing homeowner contact: give a phone or an email", None)
+            message = "missing homeowner contact: give a phone or an email"
+            raise field_error("Homeowner", "phone", message, None)
         return self
 
 

@@ -1,0 +1,38 @@
+"""``python -m emulators --host 127.0.0.1 --port 8400``: serve every emulated provider."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from emulators.providers import PROVIDERS
+from emulators.runner import run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulators", description="Local emulators of tempoline's external APIs."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8400)
+    # Reserved for the Speech-to-Text gRPC emulator (long-running operations); ignored for now.
+    parser.add_argument("--grpc-port", type=int, default=None)
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    parser.add_argument(
+        "--providers",
+        default=None,
+        help=f"comma-separated subset of {','.join(PROVIDERS)} (default: all)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
+    run(args.host, args.port, grpc_port=args.grpc_port, log_level=args.log_level, providers=providers)
+
+
+if __name__ == "__main__":
+    main()

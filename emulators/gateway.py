@@ -1,0 +1,117 @@
+"""ASGI wrapper every provider app sits behind: scripted faults first, then the provider; each
+request is recorded with the status it was answered with."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING
+
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from emulators.faults import Fault
+    from emulators.hub import Hub
+    from emulators.providers.base import Provider
+
+MALFORMED_BODY = b'{"data": [{"id": 1, "name": "trunc'
+
+
+async def read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole request body, and whether the client disconnected while sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _retry_after(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class ProviderGateway:
+    def __init__(self, hub: Hub, provider: Provider) -> None:
+        self.hub = hub
+        self.provider = provider
+        self.name = provider.name
+        self.app: ASGIApp = provider.app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.time()
+        path = get_route_path(scope) or "/"
+        method = scope["method"]
+        body, disconnected = await read_body(receive)
+        status: int | None = None
+        fault = self.hub.faults.pick(self.name, method, path)
+        try:
+            if fault is not None:
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.status is not None or fault.malformed:
+                    status = await self._send_fault(fault, send)
+                    return
+
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed and not disconnected:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            async def capture(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, replay, capture)
+        finally:
+            self.hub.calls.record(
+                provider=self.name,
+                method=method,
+                path=path,
+                query_string=scope.get("query_string", b""),
+                raw_headers=scope.get("headers", ()),
+                body=body,
+                status=status,
+                fault_id=fault.id if fault is not None else None,
+                started=started,
+            )
+
+    async def _send_fault(self, fault: Fault, send: Send) -> int:
+        headers: list[tuple[bytes, bytes]] = []
+        if fault.malformed:
+            status = fault.status or 200
+            payload = MALFORMED_BODY
+            content_type = b"application/json"
+        else:
+            status = fault.status or 500
+            body = fault.body
+            if body is None:
+                body = self.provider.error_body(status, f"emulated fault {fault.id}")
+            if isinstance(body, str):
+                payload = body.encode()
+                content_type = b"text/plain; charset=utf-8"
+            else:
+                payload = json.dumps(body).encode()
+                content_type = b"application/json"
+        headers.append((b"content-type", content_type))
+        headers.append((b"content-length", str(len(payload)).encode()))
+        if fault.retry_after is not None:
+            headers.append((b"retry-after", _retry_after(fault.retry_after).encode()))
+        for k, v in fault.headers.items():
+            headers.append((k.lower().encode("latin-1"), v.encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return status

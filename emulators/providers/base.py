@@ -1,0 +1,33 @@
+"""What a provider module hands to the framework."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+
+class Provider:
+    """One emulated external API.
+
+    ``app`` serves the provider's wire protocol with paths relative to its prefix (``/<name>``);
+    ``control_routes`` are mounted under ``/_control/<name>``; ``reset`` drops all its state.
+    Faults and call recording are added by the framework (:mod:`emulators.gateway`).
+    """
+
+    name: str
+    app: ASGIApp
+    control_routes: list[BaseRoute]
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    def error_body(self, status: int, message: str) -> Any:
+        """Body of an injected fault that did not script one; override to match the real API."""
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        return {"error": {"code": status, "message": message, "status": reason}}

@@ -1,0 +1,140 @@
+"""Ring buffer of the requests each provider received, with secrets redacted."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+MAX_CALLS = 50_000
+
+# Header names (lower case) whose values are cut to a short prefix in the log.
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "st-app-key",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+    }
+)
+# Form / JSON fields that are redacted the same way.
+SECRET_FIELDS = frozenset({"client_secret", "refresh_token", "password", "code", "access_token"})
+PREFIX_LEN = 8
+
+
+def redact(value: str) -> str:
+    if len(value) <= PREFIX_LEN:
+        return "***"
+    return value[:PREFIX_LEN] + "***"
+
+
+def redact_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for k, v in raw:
+        name = k.decode("latin-1").lower()
+        value = v.decode("latin-1")
+        headers[name] = redact(value) if name in SECRET_HEADERS else value
+    return headers
+
+
+def decode_body(body: bytes, content_type: str) -> tuple[Any, dict[str, str] | None]:
+    """(json body or None, form fields or None), secrets in form fields redacted."""
+    if not body:
+        return None, None
+    if "application/x-www-form-urlencoded" in content_type:
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return None, None
+        return None, {k: (redact(v) if k in SECRET_FIELDS else v) for k, v in pairs}
+    if "json" in content_type or body[:1] in (b"{", b"["):
+        try:
+            return json.loads(body), None
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+    return None, None
+
+
+class CallRecorder:
+    def __init__(self, maxlen: int = MAX_CALLS) -> None:
+        self._calls: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self._seq = itertools.count(1)
+
+    def record(
+        self,
+        *,
+        provider: str,
+        method: str,
+        path: str,
+        query_string: bytes,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        status: int | None,
+        fault_id: str | None,
+        started: float,
+    ) -> None:
+        headers = redact_headers(raw_headers)
+        json_body, form = decode_body(body, headers.get("content-type", ""))
+        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        self._calls.append(
+            {
+                "seq": next(self._seq),
+                "time": started,
+                "duration": round(time.time() - started, 6),
+                "provider": provider,
+                "method": method,
+                "path": path,
+                "query": query,
+                "headers": headers,
+                "json": json_body,
+                "form": form,
+                "status": status,
+                "fault_id": fault_id,
+            }
+        )
+
+    def query(
+        self,
+        *,
+        provider: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        since: int | None = None,
+    ) -> list[dict[str, Any]]:
+        regex = re.compile(path) if path else None
+        method = method.upper() if method else None
+        out = []
+        for call in self._calls:
+            if provider is not None and call["provider"] != provider:
+                continue
+            if method is not None and call["method"] != method:
+                continue
+            if status is not None and call["status"] != status:
+                continue
+            if since is not None and call["seq"] <= since:
+                continue
+            if regex is not None and regex.search(call["path"]) is None:
+                continue
+            out.append(call)
+        return out
+
+    def clear(self, provider: str | None = None) -> None:
+        if provider is None:
+            self._calls.clear()
+        else:
+            kept = [c for c in self._calls if c["provider"] != provider]
+            self._calls.clear()
+            self._calls.extend(kept)
+
+    def __len__(self) -> int:
+        return len(self._calls)

@@ -1,0 +1,79 @@
+"""Runs the Temporal workers: `python worker.py --queues scheduling,routing` (default: all).
+
+Each bounded context contributes its task queues (workflows and activities) through
+`activities.registry`; this module only wires them to Temporal and handles the process lifecycle.
+Scale out by starting more processes: Temporal spreads tasks across every poller.
+"""
+
+import argparse
+import asyncio
+import signal
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from activities.registry import Dependencies, QueueSpec, task_queues
+from core import logging
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+# Below the dev stack's 15 s stop budget: in-flight activities get this long to finish.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+log = logging.get_logger("worker")
+
+
+def build_workers(client: Client, specs: list[QueueSpec]) -> list[Worker]:
+    return [
+        Worker(
+            client,
+            task_queue=spec.name,
+            workflows=spec.workflows,
+            activities=spec.activities,
+            max_task_queue_activities_per_second=spec.max_activities_per_second,
+            max_concurrent_activities=spec.max_concurrent_activities,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        for spec in specs
+    ]
+
+
+async def serve(workers: list[Worker], stop: asyncio.Event) -> None:
+    async with AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
+        log.info("workers running", task_queues=[w.task_queue for w in workers])
+        await stop.wait()
+        log.info("shutting down workers", graceful_seconds=GRACEFUL_SHUTDOWN.total_seconds())
+
+
+def runtime(settings: Settings) -> Runtime:
+    """SDK metrics (task latency, slots, poll results...) and ours share one Prometheus endpoint."""
+    if not settings.worker_metrics_port:
+        return Runtime(telemetry=TelemetryConfig())
+    bind = f"127.0.0.1:{settings.worker_metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queues", default="", help="comma-separated contexts or task queues (default: all)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.configure("worker", settings.log_level)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with Dependencies.open(settings) as deps:
+        specs = task_queues(deps, [q for q in args.queues.split(",") if q])
+        client = await connect(settings, runtime=runtime(settings))
+        await serve(build_workers(client, specs), stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
