@@ -43,8 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="tempoline",
         version=version("tempoline"),
         description=(
-            "Durable business pipelines on Temporal. "
-            "Authenticate with `Authorization: Bearer <api key>`."
+            "Durable business pipelines on Temporal. Authenticate with `Authorization: Bearer <api key>`."
         ),
         lifespan=lifespan,
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import signal
-from concurrent import futures
 import socket
 import threading
 import time
+from concurrent import futures
 from dataclasses import dataclass
 
 import grpc

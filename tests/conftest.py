@@ -2,10 +2,10 @@
 emulators, and the API in-process. Everything starts once per session; each test gets clean tables."""
 
 import socket
-from concurrent import futures
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -110,9 +110,12 @@ async def time_skipping(settings: Settings) -> AsyncIterator[WorkflowEnvironment
 def clean_db(settings: Settings) -> None:
     """Isolation per test: every table emptied (migrations' own bookkeeping excepted)."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
-        )]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+            )
+        ]
         conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
 
@@ -125,7 +128,9 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def api(settings: Settings, temporal: WorkflowEnvironment, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
     async for client in api_client(settings):
         yield client
 

@@ -15,6 +15,7 @@ from temporalio.api.common.v1 import Payloads
 from api.deps import principal
 from api.problems import ERROR_RESPONSES, ProblemError
 from core.codec import EncryptionCodec
+from core.crypto import DecryptionError
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
 
@@ -29,7 +30,10 @@ async def _transcode(request: Request, operation: str) -> Response:
     except json_format.ParseError as exc:
         raise ProblemError(400, "Invalid payloads", 'Body must be a JSON `{"payloads": [...]}`.') from exc
     codec: EncryptionCodec = request.app.state.codec
-    result = await getattr(codec, operation)(list(payloads.payloads))
+    try:
+        result = await getattr(codec, operation)(list(payloads.payloads))
+    except DecryptionError as exc:
+        raise ProblemError(400, "Invalid payloads", f"A payload could not be decrypted: {exc}.") from exc
     body = json_format.MessageToJson(Payloads(payloads=result))
     return Response(body, media_type="application/json")
 

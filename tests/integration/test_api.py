@@ -8,8 +8,11 @@ from tests.conftest import api_client
 
 async def _tenant_and_member_key(api: httpx.AsyncClient, admin: dict[str, str]) -> tuple[str, str, str]:
     tenant = (await api.post("/api/admin/tenants", json={"name": "Acme Plumbing"}, headers=admin)).json()
-    created = await api.post("/api/admin/api-keys", headers=admin,
-                             json={"tenant_id": tenant["id"], "name": "ops", "role": "member"})
+    created = await api.post(
+        "/api/admin/api-keys",
+        headers=admin,
+        json={"tenant_id": tenant["id"], "name": "ops", "role": "member"},
+    )
     assert created.status_code == 201
     return tenant["id"], created.json()["id"], created.json()["key"]
 
@@ -39,7 +42,9 @@ async def test_member_key_on_admin_route_is_403(api: httpx.AsyncClient, admin_he
     assert "admin" in response.json()["detail"]
 
 
-async def test_keys_are_stored_hashed(api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings):
+async def test_keys_are_stored_hashed(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings
+):
     import psycopg
 
     _, _, key = await _tenant_and_member_key(api, admin_headers)
@@ -53,7 +58,9 @@ async def test_deleting_a_tenant_revokes_its_keys(api: httpx.AsyncClient, admin_
     assert (await api.delete(f"/api/admin/tenants/{tenant_id}", headers=admin_headers)).status_code == 204
     listed = (await api.get("/api/admin/tenants", headers=admin_headers)).json()["items"]
     assert tenant_id not in [t["id"] for t in listed]
-    refused = await api.post("/codec/encode", json={"payloads": []}, headers={"Authorization": f"Bearer {key}"})
+    refused = await api.post(
+        "/codec/encode", json={"payloads": []}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert refused.status_code == 401
 
 
@@ -62,20 +69,29 @@ async def test_bad_input_is_a_problem_naming_the_field(api: httpx.AsyncClient, a
     assert too_long.status_code == 422
     assert too_long.json()["errors"][0]["field"] == "name"
 
-    wrong_type = await api.post("/api/admin/api-keys", headers=admin_headers,
-                                json={"tenant_id": "not-a-uuid", "name": "k", "role": "member"})
+    wrong_type = await api.post(
+        "/api/admin/api-keys",
+        headers=admin_headers,
+        json={"tenant_id": "not-a-uuid", "name": "k", "role": "member"},
+    )
     assert wrong_type.status_code == 422 and "tenant_id" in wrong_type.json()["detail"]
 
-    malformed = await api.post("/api/admin/tenants", content=b"{not json", headers={
-        **admin_headers, "content-type": "application/json"})
+    malformed = await api.post(
+        "/api/admin/tenants",
+        content=b"{not json",
+        headers={**admin_headers, "content-type": "application/json"},
+    )
     assert malformed.status_code == 422
 
     duplicate = await api.post("/api/admin/tenants", json={"name": "Same"}, headers=admin_headers)
     again = await api.post("/api/admin/tenants", json={"name": "Same"}, headers=admin_headers)
     assert duplicate.status_code == 201 and again.status_code == 409
 
-    oversize = await api.post("/api/admin/tenants", content=b"{" + b" " * 2_000_000 + b"}",
-                              headers={**admin_headers, "content-type": "application/json"})
+    oversize = await api.post(
+        "/api/admin/tenants",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={**admin_headers, "content-type": "application/json"},
+    )
     assert oversize.status_code == 413
     assert oversize.headers["content-type"] == "application/problem+json"
 

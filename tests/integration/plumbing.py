@@ -1,0 +1,27 @@
+"""A minimal workflow and activity for testing the worker plumbing (kept in its own module so the
+workflow sandbox imports nothing but what a real workflow module would)."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from core.logging import get_logger
+
+
+class Greeting(BaseModel):
+    name: str
+
+
+@activity.defn(name="plumbing_greet")
+async def greet(greeting: Greeting) -> str:
+    get_logger("test").info("greeting", name_length=len(greeting.name))
+    return f"hello {greeting.name}"
+
+
+@workflow.defn(name="PlumbingWorkflow")
+class PlumbingWorkflow:
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))
