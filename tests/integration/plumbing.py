@@ -25,3 +25,13 @@ class PlumbingWorkflow:
     @workflow.run
     async def run(self, greeting: Greeting) -> str:
         return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn(name="PlumbingReminderWorkflow")
+class ReminderWorkflow:
+    """A durable timer of a day, then one activity: what time-skipping tests are for."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        await workflow.sleep(timedelta(days=1))
+        return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))

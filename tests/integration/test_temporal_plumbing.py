@@ -3,6 +3,7 @@
 import io
 import json
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -98,3 +99,18 @@ def test_secrets_never_reach_a_log_line(value: str):
     logging.get_logger("t").info("connecting", client_secret=value, api_key=value)
     logging.configure("test")
     assert value not in stream.getvalue() and "***" in stream.getvalue()
+
+
+async def test_time_skipping_server_runs_a_day_long_timer(time_skipping: WorkflowEnvironment):
+    from activities.registry import QueueSpec
+    from tests.integration.plumbing import ReminderWorkflow
+
+    queue = f"test-{uuid.uuid4()}"
+    before = await time_skipping.get_current_time()
+    (w,) = worker.build_workers(time_skipping.client, [QueueSpec(queue, [ReminderWorkflow], [greet])])
+    async with w:
+        result = await time_skipping.client.execute_workflow(
+            ReminderWorkflow.run, Greeting(name="later"), id=f"reminder-{uuid.uuid4()}", task_queue=queue
+        )
+    assert result == "hello later"
+    assert (await time_skipping.get_current_time()) - before >= timedelta(days=1)

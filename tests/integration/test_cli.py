@@ -1,0 +1,38 @@
+"""The `tempoline` command fails clearly, naming what to fix."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+TEMPOLINE = str(Path(sys.executable).parent / "tempoline")
+
+
+def test_dev_refuses_a_taken_port_and_names_it(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "TEMPOLINE_HOME": str(tmp_path), "TEMPOLINE_API_PORT": str(port)}
+        result = subprocess.run([TEMPOLINE, "dev"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"{port} (API)" in result.stderr and "TEMPOLINE_API_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_refuses_an_unbuilt_context():
+    result = subprocess.run(
+        [sys.executable, "worker.py", "--queues", "interviews"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        env={
+            **os.environ,
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+            "TEMPOLINE_ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        },
+    )
+    assert result.returncode != 0
+    assert "'interviews' is not built yet" in result.stderr
