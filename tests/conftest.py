@@ -2,6 +2,7 @@
 emulators, and the API in-process. Everything starts once per session; each test gets clean tables."""
 
 import socket
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -34,14 +35,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def pg() -> Iterator[int]:
-    root = Path(tempfile.mkdtemp(prefix="tempoline-pg-"))
+def start_migrated_postgres(root: Path) -> tuple[int, subprocess.Popen[bytes]]:
     port = free_port()
     process = postgres.start(root / "data", port, root / "postgres.log")
     postgres.wait_ready(port, process)
     postgres.ensure_database(port, "tempoline")
     migrate.upgrade(postgres.url(port, "tempoline"))
+    return port, process
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[int]:
+    port, process = start_migrated_postgres(Path(tempfile.mkdtemp(prefix="tempoline-pg-")))
     yield port
     postgres.stop(process)
 

@@ -2,8 +2,9 @@
 
 import httpx
 
+from cli import postgres
 from core.settings import Settings
-from tests.conftest import api_client
+from tests.conftest import api_client, start_migrated_postgres
 
 
 async def _tenant_and_member_key(api: httpx.AsyncClient, admin: dict[str, str]) -> tuple[str, str, str]:
@@ -116,16 +117,7 @@ async def test_health_ready_and_metrics(api: httpx.AsyncClient):
 
 
 async def test_readiness_names_postgresql_when_it_is_stopped(settings: Settings, temporal, tmp_path):
-    from cli import postgres
-    from tests.conftest import free_port
-
-    port = free_port()
-    process = postgres.start(tmp_path / "data", port, tmp_path / "pg.log")
-    postgres.wait_ready(port, process)
-    postgres.ensure_database(port, "tempoline")
-    from store import migrate
-
-    migrate.upgrade(postgres.url(port, "tempoline"))
+    port, process = start_migrated_postgres(tmp_path)
     own = settings.model_copy(update={"database_url": postgres.url(port, "tempoline")})
     async for api in api_client(own):
         assert (await api.get("/health/ready")).status_code == 200
