@@ -1,0 +1,493 @@
+"""A thin async ServiceTitan client (ServiceTitan has no Python SDK, so ``httpx``).
+
+Routing activities use it against the real API or ``emulators/`` (see docs/emulators.md for the wire
+shapes). It never retries in a loop and never sleeps: failures become ``ApplicationError``s through
+:func:`classify` and Temporal's retry policy retries the activity. The one exception is a 401 on an
+API call, answered by dropping the cached token and trying once more with a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, SecretStr
+from temporalio.exceptions import ApplicationError
+
+REFRESH_MARGIN_SECONDS = 60.0
+MAX_REASON_CHARS = 500
+
+TokenKey = tuple[str, str]  # (auth_url, client_id)
+
+
+class Connection(BaseModel):
+    """One ServiceTitan tenant's credentials, as stored per routing customer."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: SecretStr
+    booking_provider_id: str
+
+
+class Address(BaseModel):
+    street: str
+    unit: str | None = None
+    city: str
+    state: str
+    zip: str
+    country: str | None = None
+
+
+class CustomerRef(BaseModel):
+    customer_id: int
+    location_id: int
+    created: bool
+
+
+class BookingRef(BaseModel):
+    booking_id: int
+    status: str | None = None
+    job_id: int | None = None
+    created: bool
+
+
+class Job(BaseModel):
+    id: int
+    job_status: str | None = None
+    completed_on: str | None = None
+    customer_id: int | None = None
+    location_id: int | None = None
+    booking_id: int | None = None
+    invoice_id: int | None = None
+
+
+# -- error classification -------------------------------------------------------------------------
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw.strip())
+    except ValueError:
+        return None  # an HTTP-date: let Temporal's retry policy choose the delay
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return timedelta(seconds=seconds)
+
+
+def _reason(response: httpx.Response) -> str:
+    """The provider's words: ProblemDetails ``title``/``errors`` or OAuth ``error_description``."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    parts: list[str] = []
+    if isinstance(body, dict):
+        if body.get("error"):
+            parts.append(str(body["error"]))
+        if body.get("error_description"):
+            parts.append(str(body["error_description"]))
+        if body.get("title"):
+            parts.append(str(body["title"]))
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            fields = "; ".join(
+                f"{key}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                for key, msgs in errors.items()
+            )
+            parts.append(f"errors: {fields}")
+    if not parts:
+        text = response.text.strip() if response.content else ""
+        parts.append(text or response.reason_phrase or "no reason given")
+    reason = " - ".join(parts)
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 3] + "..."
+
+
+def _where(response: httpx.Response) -> str:
+    try:
+        request = response.request
+    except RuntimeError:
+        return "ServiceTitan"
+    # the path only: the query can carry a phone number or an email address
+    return f"ServiceTitan {request.method} {request.url.path}"
+
+
+def classify(response: httpx.Response) -> ApplicationError:
+    """Turns a failed ServiceTitan response into the ``ApplicationError`` an activity raises.
+
+    The message names the status and the provider's reason; it is built from the response only, so it
+    cannot carry the client secret or the access token.
+    """
+    status = response.status_code
+    message = f"{_where(response)} answered {status}: {_reason(response)}"
+    if status in (429, 503):
+        kind = "ServiceTitanRateLimited" if status == 429 else "ServiceTitanUnavailable"
+        return ApplicationError(
+            message, {"status": status}, type=kind, next_retry_delay=_retry_after(response)
+        )
+    if status >= 500:
+        return ApplicationError(message, {"status": status}, type="ServiceTitanUnavailable")
+    if status in (401, 403):
+        return ApplicationError(message, {"status": status}, type="ServiceTitanAuth", non_retryable=True)
+    if status == 400 and _is_oauth_error(response):
+        return ApplicationError(message, {"status": status}, type="ServiceTitanAuth", non_retryable=True)
+    return ApplicationError(message, {"status": status}, type="ServiceTitanRejected", non_retryable=True)
+
+
+def _is_oauth_error(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body and "title" not in body
+
+
+def _transport_error(method: str, path: str, exc: httpx.TransportError) -> ApplicationError:
+    detail = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    return ApplicationError(f"ServiceTitan {method} {path} failed: {detail}", type="ServiceTitanTimeout")
+
+
+def _malformed(response: httpx.Response) -> ApplicationError:
+    return ApplicationError(
+        f"{_where(response)} answered {response.status_code} with a body that is not the expected JSON",
+        {"status": response.status_code},
+        type="ServiceTitanMalformedResponse",
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _malformed(response) from exc
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+class TokenCache:
+    """Access tokens shared by every activity of the process, keyed by (auth_url, client_id).
+
+    A token is reused until ``REFRESH_MARGIN_SECONDS`` before its ``expires_in`` ends. One
+    ``asyncio.Lock`` per key makes concurrent activities fetch a missing token once.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        margin_seconds: float = REFRESH_MARGIN_SECONDS,
+    ) -> None:
+        self._clock = clock
+        self._margin = margin_seconds
+        self._tokens: dict[TokenKey, tuple[str, float]] = {}
+        self._locks: dict[TokenKey, asyncio.Lock] = {}
+
+    async def get(self, key: TokenKey, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
+        """The cached token, or a new one from ``fetch() -> (access_token, expires_in seconds)``."""
+        cached = self._fresh(key)
+        if cached is not None:
+            return cached
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._fresh(key)
+            if cached is not None:
+                return cached
+            token, expires_in = await fetch()
+            self._tokens[key] = (token, self._clock() + max(0.0, expires_in - self._margin))
+            return token
+
+    def invalidate(self, key: TokenKey, token: str | None = None) -> None:
+        """Drops the key's token; with ``token``, only if it is still that one (a concurrent
+        refresh already replaced it otherwise)."""
+        current = self._tokens.get(key)
+        if current is not None and (token is None or current[0] == token):
+            del self._tokens[key]
+
+    def _fresh(self, key: TokenKey) -> str | None:
+        current = self._tokens.get(key)
+        if current is not None and self._clock() < current[1]:
+            return current[0]
+        return None
+
+
+TOKENS = TokenCache()
+"""The process-wide cache workers pass to every ``ServiceTitanClient``."""
+
+
+# -- client ---------------------------------------------------------------------------------------
+
+
+class ServiceTitanClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        auth_url: str,
+        api_url: str,
+        app_key: str,
+        tokens: TokenCache,
+    ) -> None:
+        self._http = http
+        self._auth_url = auth_url.rstrip("/")
+        self._api_url = api_url.rstrip("/")
+        self._app_key = app_key
+        self._tokens = tokens
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _key(self, conn: Connection) -> TokenKey:
+        return (self._auth_url, conn.client_id)
+
+    async def _fetch_token(self, conn: Connection) -> tuple[str, float]:
+        path = "/connect/token"
+        try:
+            response = await self._http.post(
+                f"{self._auth_url}{path}",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": conn.client_id,
+                    "client_secret": conn.client_secret.get_secret_value(),
+                },
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TransportError as exc:
+            raise _transport_error("POST", path, exc) from None
+        if response.status_code != 200:
+            raise classify(response)
+        body = _json(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise _malformed(response)
+        try:
+            expires_in = float(body.get("expires_in") or 0)
+        except (TypeError, ValueError):
+            expires_in = 0.0
+        return token, expires_in
+
+    async def _token(self, conn: Connection) -> str:
+        return await self._tokens.get(self._key(conn), lambda: self._fetch_token(conn))
+
+    async def _send(
+        self,
+        conn: Connection,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        token: str,
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(
+                method,
+                f"{self._api_url}{path}",
+                params=params,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "ST-App-Key": self._app_key,
+                    "Accept": "application/json",
+                },
+            )
+        except httpx.TransportError as exc:
+            raise _transport_error(method, path, exc) from None
+
+    async def _request(
+        self,
+        conn: Connection,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        allow: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """One API call; a 401 drops the token and retries once with a fresh one, then raises."""
+        token = await self._token(conn)
+        response = await self._send(conn, method, path, params, body, token)
+        if response.status_code == 401:
+            self._tokens.invalidate(self._key(conn), token)
+            token = await self._token(conn)
+            response = await self._send(conn, method, path, params, body, token)
+        if response.is_success or response.status_code in allow:
+            return response
+        raise classify(response)
+
+    async def _get_json(self, conn: Connection, path: str, params: dict[str, Any] | None = None) -> Any:
+        return _json(await self._request(conn, "GET", path, params=params))
+
+    async def _list(self, conn: Connection, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        body = await self._get_json(conn, path, params)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise ApplicationError(
+                f"ServiceTitan GET {path} answered without a data list", type="ServiceTitanMalformedResponse"
+            )
+        return data
+
+    @staticmethod
+    def _crm(conn: Connection) -> str:
+        return f"/crm/v2/tenant/{conn.tenant_id}"
+
+    # -- operations -----------------------------------------------------------------------------
+    async def test_connection(self, conn: Connection) -> None:
+        """Fetches a token with the connection's credentials (raises ServiceTitanAuth if rejected)."""
+        await self._fetch_token(conn)
+
+    async def find_or_create_customer(
+        self,
+        conn: Connection,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        address: Address,
+    ) -> CustomerRef:
+        """The customer with this phone (else email), or a new one with these contacts and a location."""
+        crm = self._crm(conn)
+        for field, value in (("phone", phone), ("email", email)):
+            if not value:
+                continue
+            found = await self._list(conn, f"{crm}/customers", {field: value, "pageSize": 1})
+            if found:
+                customer_id = int(found[0]["id"])
+                location_id = await self._location_for(conn, customer_id, name, address)
+                return CustomerRef(customer_id=customer_id, location_id=location_id, created=False)
+        address_body = address.model_dump(exclude_none=True)
+        contacts = _contacts(phone, email)
+        customer = _json(
+            await self._request(
+                conn,
+                "POST",
+                f"{crm}/customers",
+                body={
+                    "name": name,
+                    "type": "Residential",
+                    "address": address_body,
+                    "contacts": contacts,
+                    "locations": [{"name": name, "address": address_body, "contacts": contacts}],
+                },
+            )
+        )
+        customer_id = int(customer["id"])
+        locations = customer.get("locations") or []
+        if locations:
+            location_id = int(locations[0]["id"])
+        else:  # an API version that does not echo the created locations
+            location_id = await self._location_for(conn, customer_id, name, address)
+        return CustomerRef(customer_id=customer_id, location_id=location_id, created=True)
+
+    async def _location_for(self, conn: Connection, customer_id: int, name: str, address: Address) -> int:
+        crm = self._crm(conn)
+        found = await self._list(conn, f"{crm}/locations", {"customerId": customer_id, "pageSize": 1})
+        if found:
+            return int(found[0]["id"])
+        location = _json(
+            await self._request(
+                conn,
+                "POST",
+                f"{crm}/locations",
+                body={
+                    "customerId": customer_id,
+                    "name": name,
+                    "address": address.model_dump(exclude_none=True),
+                },
+            )
+        )
+        return int(location["id"])
+
+    async def find_or_create_booking(
+        self,
+        conn: Connection,
+        external_id: str,
+        summary: str,
+        name: str,
+        phone: str | None = None,
+        email: str | None = None,
+        address: Address | None = None,
+        source: str = "tempoline",
+        is_first_time_client: bool = True,
+        customer_type: str = "Residential",
+    ) -> BookingRef:
+        """The booking with this external id under the connection's booking provider, else a new one.
+
+        A 409 (someone created it between our read and our create) reads the existing booking.
+        """
+        existing = await self._booking_by_external_id(conn, external_id)
+        if existing is not None:
+            return _booking_ref(existing, created=False)
+        body: dict[str, Any] = {
+            "source": source,
+            "name": name,
+            "summary": summary,
+            "isFirstTimeClient": is_first_time_client,
+            "externalId": external_id,
+            "customerType": customer_type,
+            "contacts": _contacts(phone, email),
+        }
+        if address is not None:
+            body["address"] = address.model_dump(exclude_none=True)
+        path = f"{self._crm(conn)}/booking-provider/{conn.booking_provider_id}/bookings"
+        response = await self._request(conn, "POST", path, body=body, allow=frozenset({409}))
+        if response.status_code == 409:
+            existing = await self._booking_by_external_id(conn, external_id)
+            if existing is None:
+                raise classify(response)  # a conflict we cannot resolve by reading
+            return _booking_ref(existing, created=False)
+        return _booking_ref(_json(response), created=True)
+
+    async def _booking_by_external_id(self, conn: Connection, external_id: str) -> dict[str, Any] | None:
+        rows = await self._list(conn, f"{self._crm(conn)}/bookings", {"externalId": external_id})
+        for row in rows:
+            provider = row.get("bookingProviderId")
+            if row.get("externalId") == external_id and str(provider) == str(conn.booking_provider_id):
+                return row
+        return None
+
+    async def get_job(self, conn: Connection, job_id: int) -> Job:
+        job = await self._get_json(conn, f"/jpm/v2/tenant/{conn.tenant_id}/jobs/{job_id}")
+        return Job(
+            id=int(job["id"]),
+            job_status=job.get("jobStatus"),
+            completed_on=job.get("completedOn"),
+            customer_id=job.get("customerId"),
+            location_id=job.get("locationId"),
+            booking_id=job.get("bookingId"),
+            invoice_id=job.get("invoiceId"),
+        )
+
+    async def get_invoice_total(self, conn: Connection, job_id: int) -> Decimal | None:
+        """The total of the job's invoices (adjustment invoices included), or None without one."""
+        rows = await self._list(
+            conn, f"/accounting/v2/tenant/{conn.tenant_id}/invoices", {"jobIds": str(job_id)}
+        )
+        if not rows:
+            return None
+        try:
+            return sum((Decimal(str(row.get("total") or "0")) for row in rows), Decimal("0"))
+        except InvalidOperation as exc:
+            raise ApplicationError(
+                f"ServiceTitan invoice total for job {job_id} is not a number",
+                type="ServiceTitanMalformedResponse",
+            ) from exc
+
+
+def _contacts(phone: str | None, email: str | None) -> list[dict[str, str]]:
+    contacts = []
+    if phone:
+        contacts.append({"type": "Phone", "value": phone})
+    if email:
+        contacts.append({"type": "Email", "value": email})
+    return contacts
+
+
+def _booking_ref(booking: dict[str, Any], created: bool) -> BookingRef:
+    return BookingRef(
+        booking_id=int(booking["id"]),
+        status=booking.get("status"),
+        job_id=booking.get("jobId"),
+        created=created,
+    )

@@ -1,0 +1,274 @@
+"""The ServiceTitan client over real HTTP against the emulator: tokens, idempotent creates, errors."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from temporalio.exceptions import ApplicationError
+
+from activities.servicetitan import (
+    Address,
+    Connection,
+    ServiceTitanClient,
+    TokenCache,
+    classify,
+)
+
+APP_KEY = "emulator-app-key"
+TENANT = "123"
+SECRET = "s3cret-value-never-logged"
+ADDRESS = Address(street="1 Main St", city="Springfield", state="IL", zip="62701")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        yield client
+
+
+@pytest.fixture
+async def conn(emulator: str, http: httpx.AsyncClient) -> Connection:
+    assert (await http.post(f"{emulator}/_control/reset")).status_code == 200
+    created = await http.post(
+        f"{emulator}/_control/servicetitan/tenants",
+        json={"tenant_id": TENANT, "client_id": "cid-123", "client_secret": SECRET},
+    )
+    assert created.status_code == 200, created.text
+    return Connection(
+        tenant_id=TENANT, client_id="cid-123", client_secret=SecretStr(SECRET), booking_provider_id="bp1"
+    )
+
+
+def make_client(
+    emulator: str, http: httpx.AsyncClient, tokens: TokenCache | None = None
+) -> ServiceTitanClient:
+    return ServiceTitanClient(
+        http,
+        auth_url=f"{emulator}/servicetitan/auth",
+        api_url=f"{emulator}/servicetitan/api",
+        app_key=APP_KEY,
+        tokens=tokens or TokenCache(),
+    )
+
+
+async def calls(http: httpx.AsyncClient, emulator: str, path: str, **extra: str) -> dict:
+    params = {"provider": "servicetitan", "path": path, **extra}
+    return (await http.get(f"{emulator}/_control/calls", params=params)).json()
+
+
+async def state(http: httpx.AsyncClient, emulator: str) -> dict:
+    return (await http.get(f"{emulator}/_control/servicetitan/tenants/{TENANT}/state")).json()
+
+
+async def add_fault(http: httpx.AsyncClient, emulator: str, **spec: object) -> None:
+    created = await http.post(f"{emulator}/_control/faults", json={"provider": "servicetitan", **spec})
+    assert created.status_code == 201, created.text
+
+
+async def test_token_fetched_once_across_many_concurrent_calls(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    await asyncio.gather(*(client.get_invoice_total(conn, 999) for _ in range(10)))
+    await client.find_or_create_customer(conn, "Jane Doe", "555-010-0001", None, ADDRESS)
+    assert (await calls(http, emulator, "connect/token", limit="0"))["count"] == 1
+
+
+async def test_token_refreshed_once_after_revocation(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    await client.get_invoice_total(conn, 1)
+    revoked = await http.post(f"{emulator}/_control/servicetitan/tenants/{TENANT}/revoke-tokens")
+    assert revoked.json()["revoked"] == 1
+    assert await client.get_invoice_total(conn, 1) is None
+    assert (await calls(http, emulator, "connect/token", limit="0"))["count"] == 2
+    invoice_calls = (await calls(http, emulator, "invoices"))["calls"]
+    assert [c["status"] for c in invoice_calls] == [200, 401, 200]
+
+
+async def test_401_after_fresh_token_raises_non_retryable(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    await add_fault(emulator=emulator, http=http, path="/jobs/", status=401, count=2)
+    with pytest.raises(ApplicationError) as raised:
+        await client.get_job(conn, 1)
+    assert raised.value.non_retryable and raised.value.type == "ServiceTitanAuth"
+    assert (await calls(http, emulator, "connect/token", limit="0"))["count"] == 2
+
+
+async def test_find_or_create_customer_is_idempotent(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    first = await client.find_or_create_customer(
+        conn, "Jane Doe", "(555) 010-0001", "jane@example.com", ADDRESS
+    )
+    again = await client.find_or_create_customer(
+        conn, "Jane Doe", "555.010.0001", "jane@example.com", ADDRESS
+    )
+    by_email = await client.find_or_create_customer(conn, "Jane Doe", None, "JANE@example.com", ADDRESS)
+    assert first.created and not again.created and not by_email.created
+    assert first.customer_id == again.customer_id == by_email.customer_id
+    assert first.location_id == again.location_id == by_email.location_id
+    snapshot = await state(http, emulator)
+    assert len(snapshot["customers"]) == 1 and len(snapshot["locations"]) == 1
+    contacts = {(c["type"], c["value"]) for c in snapshot["customers"][0]["contacts"]}
+    assert contacts == {("Phone", "(555) 010-0001"), ("Email", "jane@example.com")}
+
+
+async def test_find_or_create_booking_is_idempotent(emulator: str, http: httpx.AsyncClient, conn: Connection):
+    client = make_client(emulator, http)
+    first = await client.find_or_create_booking(
+        conn, "routing-1", "Leaking water heater", "Jane Doe", phone="5550100001", address=ADDRESS
+    )
+    again = await client.find_or_create_booking(conn, "routing-1", "Leaking water heater", "Jane Doe")
+    assert first.created and not again.created
+    assert first.booking_id == again.booking_id and first.status == "Pending"
+    snapshot = await state(http, emulator)
+    assert len(snapshot["bookings"]) == 1
+    assert snapshot["bookings"][0]["bookingProviderId"] == "bp1"
+
+
+async def test_booking_conflict_reads_the_existing_booking(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    # Created by someone else before us; our GET is made to miss it once so the create hits 409.
+    token = (
+        await http.post(
+            f"{emulator}/servicetitan/auth/connect/token",
+            data={"grant_type": "client_credentials", "client_id": "cid-123", "client_secret": SECRET},
+        )
+    ).json()["access_token"]
+    direct = await http.post(
+        f"{emulator}/servicetitan/api/crm/v2/tenant/{TENANT}/booking-provider/bp1/bookings",
+        headers={"Authorization": f"Bearer {token}", "ST-App-Key": APP_KEY},
+        json={
+            "source": "x",
+            "name": "Jane",
+            "summary": "s",
+            "isFirstTimeClient": True,
+            "externalId": "ext-9",
+        },
+    )
+    assert direct.status_code == 200
+    await add_fault(
+        emulator=emulator,
+        http=http,
+        method="GET",
+        path=r"/bookings$",
+        status=200,
+        count=1,
+        body={"page": 1, "pageSize": 50, "hasMore": False, "totalCount": None, "data": []},
+    )
+    ref = await client.find_or_create_booking(conn, "ext-9", "s", "Jane")
+    assert ref.booking_id == direct.json()["id"] and not ref.created
+    posts = (await calls(http, emulator, "booking-provider/bp1/bookings", method="POST"))["calls"]
+    assert [c["status"] for c in posts] == [200, 409]
+    assert len((await state(http, emulator))["bookings"]) == 1
+
+
+async def test_job_and_invoice_total(emulator: str, http: httpx.AsyncClient, conn: Connection):
+    client = make_client(emulator, http)
+    booking = await client.find_or_create_booking(conn, "routing-2", "No heat", "Jane Doe")
+    advanced = await http.post(
+        f"{emulator}/_control/servicetitan/tenants/{TENANT}/bookings/{booking.booking_id}/advance",
+        json={"status": "completed", "invoice_total": 1234.5},
+    )
+    job_id = advanced.json()["job"]["id"]
+    job = await client.get_job(conn, job_id)
+    assert job.job_status == "Completed" and job.booking_id == booking.booking_id and job.completed_on
+    assert await client.get_invoice_total(conn, job_id) == Decimal("1234.50")
+    assert await client.get_invoice_total(conn, job_id + 1000) is None
+
+
+async def _faulted(
+    http: httpx.AsyncClient, emulator: str, conn: Connection, **spec: object
+) -> httpx.Response:
+    """A real response carrying a scripted fault (or the emulator's own answer without one)."""
+    if spec:
+        await add_fault(emulator=emulator, http=http, path="/jpm/", count=1, **spec)
+    client = make_client(emulator, http)
+    token = await client._token(conn)
+    return await http.get(
+        f"{emulator}/servicetitan/api/jpm/v2/tenant/{TENANT}/jobs/424242",
+        headers={"Authorization": f"Bearer {token}", "ST-App-Key": APP_KEY},
+    )
+
+
+async def test_classify_rate_limited_with_retry_after(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    error = classify(await _faulted(http, emulator, conn, status=429, retry_after=3))
+    assert not error.non_retryable and error.type == "ServiceTitanRateLimited"
+    assert error.next_retry_delay == timedelta(seconds=3)
+    assert "429" in error.message
+
+
+async def test_classify_unavailable(emulator: str, http: httpx.AsyncClient, conn: Connection):
+    error = classify(await _faulted(http, emulator, conn, status=503))
+    assert not error.non_retryable and error.type == "ServiceTitanUnavailable"
+    assert error.next_retry_delay is None
+    error = classify(await _faulted(http, emulator, conn, status=500))
+    assert not error.non_retryable and error.type == "ServiceTitanUnavailable" and "500" in error.message
+
+
+async def test_classify_client_errors_are_non_retryable_with_reason(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    not_found = classify(await _faulted(http, emulator, conn))
+    assert not_found.non_retryable and not_found.type == "ServiceTitanRejected"
+    assert "404" in not_found.message and "Job not found." in not_found.message
+
+    forbidden = classify(
+        await _faulted(http, emulator, conn, status=403, body={"title": "Tenant not enabled"})
+    )
+    assert (
+        forbidden.non_retryable and "403" in forbidden.message and "Tenant not enabled" in forbidden.message
+    )
+
+    client = make_client(emulator, http)
+    with pytest.raises(ApplicationError) as raised:
+        await client.find_or_create_customer(
+            conn, "Jane", "5550100002", None, ADDRESS.model_copy(update={"zip": ""})
+        )
+    bad = raised.value
+    assert bad.non_retryable and bad.type == "ServiceTitanRejected"
+    assert "400" in bad.message and "address.zip" in bad.message and "zip field is required" in bad.message
+
+
+async def test_rate_limit_raised_by_client_method(emulator: str, http: httpx.AsyncClient, conn: Connection):
+    await add_fault(emulator=emulator, http=http, path="/invoices", status=429, retry_after=2, count=1)
+    with pytest.raises(ApplicationError) as raised:
+        await make_client(emulator, http).get_invoice_total(conn, 5)
+    assert raised.value.next_retry_delay == timedelta(seconds=2) and not raised.value.non_retryable
+
+
+async def test_bad_secret_is_non_retryable_and_never_echoed(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    await client.test_connection(conn)
+    wrong = conn.model_copy(update={"client_secret": SecretStr("wrong-secret-xyz")})
+    with pytest.raises(ApplicationError) as raised:
+        await client.test_connection(wrong)
+    error = raised.value
+    assert error.non_retryable and error.type == "ServiceTitanAuth"
+    assert "invalid_client" in error.message
+    assert "wrong-secret-xyz" not in str(error) and SECRET not in str(error)
+    assert "wrong-secret-xyz" not in repr(wrong)
+
+
+async def test_timeout_is_retryable(emulator: str, conn: Connection):
+    async with httpx.AsyncClient(timeout=0.2) as slow:
+        await add_fault(emulator=emulator, http=slow, path="/jobs/", delay=1.0, count=1)
+        client = make_client(emulator, slow)
+        with pytest.raises(ApplicationError) as raised:
+            await client.get_job(conn, 1)
+    assert raised.value.type == "ServiceTitanTimeout" and not raised.value.non_retryable
