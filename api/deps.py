@@ -10,7 +10,6 @@ from temporalio.client import Client
 
 from api.keys import Principal, authenticate
 from api.problems import ProblemError
-from core.settings import Settings
 from store.db import Database
 from store.models import Role
 
@@ -19,10 +18,6 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api k
 
 def database(request: Request) -> Database:
     return request.app.state.database
-
-
-def settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def temporal(request: Request) -> Client:
@@ -57,6 +52,5 @@ async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
 
 
 Session = Annotated[AsyncSession, Depends(session)]
-Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin)]
 Temporal = Annotated[Client, Depends(temporal)]
