@@ -30,7 +30,7 @@ async def session(db: Annotated[Database, Depends(database)]) -> AsyncIterator[A
 
 
 async def principal(
-    db: Annotated[Database, Depends(database)],
+    s: Annotated[AsyncSession, Depends(session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     unauthorized = {"WWW-Authenticate": "Bearer"}
@@ -38,8 +38,8 @@ async def principal(
         raise ProblemError(
             401, "Authentication required", "Send `Authorization: Bearer <api key>`.", unauthorized
         )
-    async with db.sessions() as s:
-        found = await authenticate(s, credentials.credentials)
+    # The same request-scoped session the route gets: one connection and transaction per request.
+    found = await authenticate(s, credentials.credentials)
     if found is None:
         raise ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", unauthorized)
     return found

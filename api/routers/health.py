@@ -4,7 +4,6 @@ import asyncio
 import time
 from datetime import timedelta
 from importlib.metadata import version
-from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -60,7 +59,7 @@ async def _endpoint(http: httpx.AsyncClient, target: str) -> None:
         await http.get(target)
         return
     host, _, port = target.rpartition(":")
-    _, writer = await asyncio.open_connection(host or urlsplit(f"//{target}").hostname, int(port))
+    _, writer = await asyncio.open_connection(host, int(port))
     writer.close()
     await writer.wait_closed()
 

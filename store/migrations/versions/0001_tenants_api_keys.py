@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True)),
-        sa.Column("last_used_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_api_keys_tenant_id", "api_keys", ["tenant_id"])
 
