@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import keys, problems
 from api.middleware import RequestContext
-from api.routers import admin, codec, health
+from api.routers import admin, codec, health, routing
 from core.codec import EncryptionCodec
 from core.settings import Settings, get_settings
 from core.temporal import cipher_from, connect
@@ -27,7 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.started = time.monotonic()
+        app.state.cipher = cipher
         app.state.codec = EncryptionCodec(cipher)
+        # Provider probes (connection tests, provider health) share one connection pool.
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         app.state.database = Database(settings.database_url)  # type: ignore[arg-type]
         # Lazy: the API starts (and readiness reports it) even while Temporal is still coming up.
         app.state.temporal = await connect(settings, lazy=True)
@@ -37,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.http.aclose()
             await app.state.database.close()
 
     app = FastAPI(
@@ -56,6 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
     )
     app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
-    for router in (health.router, admin.router, codec.router):
+    for router in (health.router, admin.router, codec.router, routing.router):
         app.include_router(router)
     return app

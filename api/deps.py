@@ -52,5 +52,6 @@ async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
 
 
 Session = Annotated[AsyncSession, Depends(session)]
+Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin)]
 Temporal = Annotated[Client, Depends(temporal)]

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(9464, alias="TEMPOLINE_WORKER_METRICS_PORT")
     log_level: str = Field("INFO", alias="TEMPOLINE_LOG_LEVEL")
 
+    # Routing: retries of provider calls (exponential backoff), how often a booked routing asks
+    # its provider for news, and the default request rate per ServiceTitan tenant (the provider
+    # publishes 60/s; staying well under leaves room for the company's other integrations).
+    routing_retry_initial_seconds: float = Field(1.0, gt=0, alias="ROUTING_RETRY_INITIAL_SECONDS")
+    routing_retry_maximum_seconds: float = Field(600.0, gt=0, alias="ROUTING_RETRY_MAXIMUM_SECONDS")
+    routing_max_attempts: int = Field(12, ge=1, alias="ROUTING_MAX_ATTEMPTS")
+    routing_follow_interval_seconds: float = Field(900.0, gt=0, alias="ROUTING_FOLLOW_INTERVAL_SECONDS")
+    routing_rate_limit_per_second: float = Field(10.0, gt=0, alias="ROUTING_RATE_LIMIT_PER_SECOND")
+
     def provider_endpoints(self) -> dict[str, str]:
         """Endpoints readiness probes: each provider a pipeline depends on, by name."""
         return {
