@@ -15,7 +15,8 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.registry import Dependencies, QueueSpec, task_queues
+from activities.dependencies import Dependencies
+from activities.registry import QueueSpec, task_queues
 from core import logging
 from core.settings import Settings, get_settings
 from core.temporal import connect

@@ -4,40 +4,15 @@ A context maps to one or more task queues: its main queue (named after the conte
 ones where a resource needs its own limit.
 """
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from core.crypto import Cipher
-from core.settings import Settings
-from core.temporal import cipher_from
-from store.db import Database
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    """Clients shared by every activity of a worker process, created once."""
-
-    settings: Settings
-    database: Database
-    cipher: Cipher
-    http: httpx.AsyncClient
-
-    @classmethod
-    @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator["Dependencies"]:
-        if not settings.database_url:
-            raise RuntimeError("DATABASE_URL is not set (the dev stack sets it for the embedded PostgreSQL)")
-        database = Database(settings.database_url)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=limits) as http:
-            try:
-                yield cls(settings=settings, database=database, cipher=cipher_from(settings), http=http)
-            finally:
-                await database.close()
+from activities.dependencies import POOL_SIZE, Dependencies
+from activities.routing_provider import ServiceTitanSync
+from activities.routing_store import RoutingStore
+from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
+from workflows.routing import RoutingWorkflow, ServiceJobWorkflow
 
 
 @dataclass(frozen=True)
@@ -49,8 +24,31 @@ class QueueSpec:
     max_concurrent_activities: int | None = None
 
 
-# Filled in by each pipeline as it lands: context name → factory of its queues.
-CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {}
+def routing(deps: Dependencies) -> list[QueueSpec]:
+    store, servicetitan = RoutingStore(deps), ServiceTitanSync(deps)
+    return [
+        QueueSpec(
+            ROUTING_QUEUE,
+            workflows=[ServiceJobWorkflow, RoutingWorkflow],
+            activities=[
+                store.save_job,
+                store.load_candidates,
+                store.create_routings,
+                store.provider_of,
+                store.record,
+                store.write_ledger,
+                servicetitan.sync_customer,
+                servicetitan.book,
+                servicetitan.follow,
+            ],
+            # Each running activity may hold a database connection: stay within the pool.
+            max_concurrent_activities=2 * POOL_SIZE,
+        )
+    ]
+
+
+# Each pipeline as it lands: context name → factory of its queues.
+CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {"routing": routing}
 PLANNED = ("scheduling", "interviews", "routing", "platform")
 
 

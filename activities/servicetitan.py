@@ -33,6 +33,8 @@ class Connection(BaseModel):
     client_id: str
     client_secret: SecretStr
     booking_provider_id: str
+    # The most API calls per second tempoline may make to this tenant, across all workers.
+    rate_limit_per_second: float | None = None
 
 
 class Address(BaseModel):
@@ -233,12 +235,15 @@ class ServiceTitanClient:
         api_url: str,
         app_key: str,
         tokens: TokenCache,
+        throttle: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> None:
         self._http = http
         self._auth_url = auth_url.rstrip("/")
         self._api_url = api_url.rstrip("/")
         self._app_key = app_key
         self._tokens = tokens
+        # Awaited before every API call: waits for (or refuses) a slot under the tenant's rate.
+        self._throttle = throttle
 
     # -- plumbing -------------------------------------------------------------------------------
     def _key(self, conn: Connection) -> TokenKey:
@@ -282,6 +287,8 @@ class ServiceTitanClient:
         body: Any,
         token: str,
     ) -> httpx.Response:
+        if self._throttle is not None:
+            await self._throttle(conn)
         try:
             return await self._http.request(
                 method,
@@ -446,6 +453,10 @@ class ServiceTitanClient:
             if row.get("externalId") == external_id and str(provider) == str(conn.booking_provider_id):
                 return row
         return None
+
+    async def get_booking(self, conn: Connection, booking_id: int) -> BookingRef:
+        booking = await self._get_json(conn, f"{self._crm(conn)}/bookings/{booking_id}")
+        return _booking_ref(booking, created=False)
 
     async def get_job(self, conn: Connection, job_id: int) -> Job:
         job = await self._get_json(conn, f"/jpm/v2/tenant/{conn.tenant_id}/jobs/{job_id}")

@@ -181,3 +181,9 @@ class RateLimit(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     tat: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What was actually granted, for the operations view: requests in the current one-second
+    # window (by reserved slot), the busiest window seen, and the total.
+    window_second: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    window_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    peak_per_second: Mapped[int] = mapped_column(Integer, server_default="0")
+    total: Mapped[int] = mapped_column(BigInteger, server_default="0")

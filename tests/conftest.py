@@ -7,14 +7,19 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent import futures
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import grpc
 import httpx
 import psycopg
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.dependencies import Dependencies
+from activities.registry import task_queues
 from api.app import create_app
 from cli import postgres
 from core.correlation import CorrelationInterceptor
@@ -24,6 +29,7 @@ from core.temporal import cipher_from, data_converter
 from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from emulators.runner import start_in_thread
 from store import migrate
+from worker import build_workers
 
 BIN = Path(sys.executable).parent
 ADMIN_KEY = "tl_test-admin-key-0123456789abcdef0123456789"
@@ -84,6 +90,10 @@ def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
         ANTHROPIC_BASE_URL=f"{emulator}/anthropic",
         GOOGLE_SPEECH_ENDPOINT=f"127.0.0.1:{grpc_port}",
         TEMPOLINE_WORKER_METRICS_PORT=0,
+        # Seconds, not the production minutes: tests watch whole routings live.
+        ROUTING_FOLLOW_INTERVAL_SECONDS=0.5,
+        ROUTING_RETRY_MAXIMUM_SECONDS=2,
+        ROUTING_MAX_ATTEMPTS=5,
     )
 
 
@@ -143,3 +153,22 @@ async def api(
 @pytest.fixture
 def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+async def routing_worker(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[list[Worker]]:
+    """The routing task queue served in-process; routings left running are terminated after."""
+    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
+        workers = build_workers(temporal.client, task_queues(deps, ["routing"]))
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield workers
+        await terminate_routings(temporal.client)
+
+
+async def terminate_routings(client: Client) -> None:
+    query = 'ExecutionStatus="Running" AND (WorkflowType="Routing" OR WorkflowType="ServiceJob")'
+    async for execution in client.list_workflows(query):
+        await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test finished")

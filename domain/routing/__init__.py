@@ -7,6 +7,7 @@ from domain.routing.models import Address, Homeowner, ServiceJobCreate, TimeWind
 from domain.routing.partners import Candidate, Partnership, RoutingProfile
 from domain.routing.provider_status import map_servicetitan_job_status
 from domain.routing.selection import (
+    ROUTING_MODE,
     FanOutMode,
     RejectionReason,
     RoutingMode,
@@ -25,6 +26,7 @@ from domain.routing.status import (
 )
 
 __all__ = [
+    "ROUTING_MODE",
     "TERMINAL_STATUSES",
     "Address",
     "BusinessHours",

@@ -92,6 +92,7 @@ class Progress(RoutingModel):
     booking_id: int | None = None
     provider_job_id: int | None = None
     provider_status: str | None = None
+    invoice_total: Decimal | None = None
     failed_step: Step | None = None
     last_error: str | None = None
 

@@ -32,7 +32,7 @@ from fractions import Fraction
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from domain.routing.base import RoutingModel
 from domain.routing.models import ServiceJobCreate
@@ -54,6 +54,7 @@ class SequentialMode(RoutingModel):
 
 
 RoutingMode = Annotated[FanOutMode | SequentialMode, Field(discriminator="kind")]
+ROUTING_MODE: TypeAdapter[FanOutMode | SequentialMode] = TypeAdapter(RoutingMode)
 
 
 class RejectionReason(StrEnum):

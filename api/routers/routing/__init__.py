@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.routers.routing import setup
+from api.routers.routing import companies, connections, jobs, routings, setup
 
 router = APIRouter()
-for part in (setup,):
+for part in (companies, setup, connections, jobs, routings):
     router.include_router(part.router)

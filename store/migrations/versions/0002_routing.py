@@ -20,6 +20,10 @@ def upgrade() -> None:
         "rate_limits",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("tat", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("window_second", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("window_count", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("peak_per_second", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("total", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(

@@ -1,0 +1,74 @@
+"""A request rate shared by every worker process: GCRA state in one PostgreSQL row per key.
+
+Each call reserves the next free slot atomically (one UPDATE under the row lock), so two
+processes can never take the same slot, and it costs one round trip whatever the number of
+workers. A caller whose slot is near waits for it; one whose slot is far away does not hold
+an activity slot asleep: it raises a retryable ApplicationError whose next_retry_delay is the
+wait, and Temporal brings it back then.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import text
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from store.db import Database
+
+# Requests reach the provider with some jitter after their reserved slot (scheduling, the
+# network); spacing slots this much wider keeps any one-second window at or under the rate.
+HEADROOM = 0.9
+HEARTBEAT_EVERY = 2.0
+
+# `slot` is when the granted request may go out; its second feeds the observed-rate figures.
+# now() is the transaction's start, the same instant everywhere in the statement.
+_RESERVE = text(
+    """
+    INSERT INTO rate_limits AS r (key, tat, window_second, window_count, peak_per_second, total)
+    VALUES (:key, now() + make_interval(secs => :interval), floor(extract(epoch FROM now())), 1, 1, 1)
+    ON CONFLICT (key) DO UPDATE SET
+        tat = greatest(r.tat, now()) + make_interval(secs => :interval),
+        window_second = floor(extract(epoch FROM greatest(r.tat, now()))),
+        window_count = CASE WHEN r.window_second = floor(extract(epoch FROM greatest(r.tat, now())))
+                            THEN r.window_count + 1 ELSE 1 END,
+        peak_per_second = greatest(
+            r.peak_per_second,
+            CASE WHEN r.window_second = floor(extract(epoch FROM greatest(r.tat, now())))
+                 THEN r.window_count + 1 ELSE 1 END
+        ),
+        total = r.total + 1
+    WHERE greatest(r.tat, now()) <= now() + make_interval(secs => :max_wait)
+    RETURNING extract(epoch FROM r.tat - now()) - :interval AS wait
+    """
+)
+_BACKLOG = text("SELECT extract(epoch FROM tat - now()) FROM rate_limits WHERE key = :key")
+
+
+class RateLimiter:
+    def __init__(self, database: Database, max_wait: timedelta = timedelta(seconds=30)) -> None:
+        self._database = database
+        self._max_wait = max_wait.total_seconds()
+
+    async def acquire(self, key: str, per_second: float) -> None:
+        """Returns when the caller may send one request under `per_second` for `key`."""
+        interval = 1.0 / (per_second * HEADROOM)
+        params = {"key": key, "interval": interval, "max_wait": self._max_wait}
+        async with self._database.engine.begin() as conn:
+            wait = (await conn.execute(_RESERVE, params)).scalar_one_or_none()
+            if wait is None:
+                backlog = (await conn.execute(_BACKLOG, {"key": key})).scalar_one()
+        if wait is None:
+            raise ApplicationError(
+                f"{key} is at its rate of {per_second:g} requests/s; retrying when a slot frees up",
+                type="RateLimited",
+                next_retry_delay=timedelta(seconds=float(backlog)),
+            )
+        remaining = float(wait)
+        while remaining > 0:
+            # Sleep in short stretches, heartbeating, so a worker that dies while waiting
+            # is noticed within the heartbeat timeout rather than the activity's full timeout.
+            if activity.in_activity():
+                activity.heartbeat()
+            await asyncio.sleep(min(remaining, HEARTBEAT_EVERY))
+            remaining -= HEARTBEAT_EVERY

@@ -1,0 +1,171 @@
+"""Routing's ServiceTitan activities: book a routed job into the receiver's ServiceTitan and
+read back how it is going.
+
+Each activity loads what it needs by id (the job's homeowner, the receiver's credentials) and
+decrypts it here, so neither PII nor a secret travels in a workflow payload. Every attempt
+leaves a line on the routing's timeline, failures included.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.dependencies import Dependencies
+from activities.rate_limit import RateLimiter
+from activities.servicetitan import TOKENS, Address, Connection, ServiceTitanClient
+from domain.routing import ServiceJobCreate, map_servicetitan_job_status
+from domain.routing.contracts import BookingSynced, CustomerSynced, ProviderProgress, Step, SyncRequest
+from domain.routing.status import RoutingStatus
+from store import routing as tables
+from store.sealed import open_model, open_text
+
+PROVIDER = "servicetitan"
+
+
+class ServiceTitanSync:
+    def __init__(self, deps: Dependencies) -> None:
+        self._db = deps.database
+        self._cipher = deps.cipher
+        self._limiter = RateLimiter(deps.database)
+        settings = deps.settings
+        self._client = ServiceTitanClient(
+            deps.http,
+            settings.servicetitan_auth_url,
+            settings.servicetitan_api_url,
+            settings.servicetitan_app_key,
+            TOKENS,
+            throttle=self._throttle,
+        )
+
+    async def _throttle(self, conn: Connection) -> None:
+        assert conn.rate_limit_per_second is not None
+        await self._limiter.acquire(f"{PROVIDER}:{conn.tenant_id}", conn.rate_limit_per_second)
+
+    async def _connection(self, session: AsyncSession, receiver_id: uuid.UUID) -> Connection:
+        row = await session.get(tables.ProviderConnection, receiver_id)
+        if row is None:
+            raise ApplicationError(
+                "the receiving company has no ServiceTitan connection any more", non_retryable=True
+            )
+        return Connection(
+            tenant_id=row.st_tenant_id,
+            client_id=row.client_id,
+            client_secret=SecretStr(open_text(self._cipher, receiver_id, row.client_secret)),
+            booking_provider_id=row.booking_provider_id,
+            rate_limit_per_second=row.rate_limit_per_second,
+        )
+
+    async def _load(self, request: SyncRequest) -> tuple[Connection, ServiceJobCreate]:
+        async with self._db.transaction() as session:
+            conn = await self._connection(session, request.receiver_id)
+            row = await session.get_one(tables.ServiceJob, request.job_id)
+        return conn, open_model(self._cipher, request.job_id, row.sealed, ServiceJobCreate)
+
+    @asynccontextmanager
+    async def _attempt(self, routing_id: uuid.UUID, step: Step) -> AsyncIterator[None]:
+        """Writes this attempt's outcome to the timeline, keyed by activity and attempt number."""
+        info = activity.info()
+        error: str | None = None
+        try:
+            yield
+        except ApplicationError as exc:
+            error = exc.message
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    insert(tables.RoutingEvent)
+                    .values(
+                        routing_id=routing_id,
+                        key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}",
+                        step=step.value,
+                        outcome="failed" if error else "ok",
+                        attempt=info.attempt,
+                        error=error,
+                    )
+                    .on_conflict_do_nothing()
+                )
+
+    @activity.defn(name="routing.servicetitan.sync_customer")
+    async def sync_customer(self, request: SyncRequest) -> CustomerSynced:
+        """Token, then the homeowner's customer (found by phone, else email) and its location."""
+        async with self._attempt(request.routing_id, Step.CUSTOMER):
+            conn, job = await self._load(request)
+            owner = job.homeowner
+            # ServiceTitan has no idempotency key for customers: two routings of one homeowner to
+            # one receiver, running at once, would both miss the other's customer and create two.
+            # This lock (held until the transaction ends) makes them look one after the other.
+            contact = owner.phone or owner.email
+            async with self._db.transaction() as session:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"{PROVIDER}:{conn.tenant_id}:customer:{contact}"},
+                )
+                ref = await self._client.find_or_create_customer(
+                    conn, owner.name, owner.phone, owner.email, _address(job)
+                )
+        return CustomerSynced(customer_id=ref.customer_id, location_id=ref.location_id, created=ref.created)
+
+    @activity.defn(name="routing.servicetitan.book")
+    async def book(self, request: SyncRequest) -> BookingSynced:
+        """The booking whose external id is the routing id: found if a past attempt made it."""
+        async with self._attempt(request.routing_id, Step.BOOKING):
+            conn, job = await self._load(request)
+            owner = job.homeowner
+            ref = await self._client.find_or_create_booking(
+                conn,
+                external_id=str(request.routing_id),
+                summary=_summary(job),
+                name=owner.name,
+                phone=owner.phone,
+                email=owner.email,
+                address=_address(job),
+            )
+        return BookingSynced(booking_id=ref.booking_id, provider_job_id=ref.job_id, created=ref.created)
+
+    @activity.defn(name="routing.servicetitan.follow")
+    async def follow(self, request: SyncRequest) -> ProviderProgress:
+        """The booked job's status at the provider, with its invoice total once completed."""
+        assert request.booking_id is not None
+        async with self._db.transaction() as session:
+            conn = await self._connection(session, request.receiver_id)
+        job_id = request.provider_job_id
+        if job_id is None:
+            job_id = (await self._client.get_booking(conn, request.booking_id)).job_id
+        if job_id is None:  # not converted into a job yet
+            return ProviderProgress(provider_job_id=None, provider_status=None, status=None)
+        job = await self._client.get_job(conn, job_id)
+        status = map_servicetitan_job_status(job.job_status or "")
+        if status is None and job.job_status:
+            activity.logger.warning("unknown ServiceTitan job status", extra={"status": job.job_status})
+        total = None
+        if status is RoutingStatus.COMPLETED:
+            total = await self._client.get_invoice_total(conn, job_id)
+        return ProviderProgress(
+            provider_job_id=job_id, provider_status=job.job_status, status=status, invoice_total=total
+        )
+
+
+def _address(job: ServiceJobCreate) -> Address:
+    a = job.address
+    return Address(street=a.street, city=a.city, state=a.state, zip=a.zip, country="USA")
+
+
+def _summary(job: ServiceJobCreate) -> str:
+    window = job.preferred_window
+    parts = [f"[{job.trade.value}] {job.summary}"]
+    if window is not None:
+        parts.append(f"Preferred window: {window.start.isoformat()} to {window.end.isoformat()}")
+    if job.notes:
+        parts.append(job.notes)
+    return "\n".join(parts)

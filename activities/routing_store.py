@@ -1,0 +1,185 @@
+"""Routing's store-writing activities. Each write is keyed so that a retried activity (or a
+replayed workflow) changes nothing the second time."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities.dependencies import Dependencies
+from domain.routing import Candidate, FeeKind, FeeTerms, Partnership, RoutingProfile, referral_fee
+from domain.routing.contracts import (
+    CreatedRouting,
+    LedgerRequest,
+    NewRoutings,
+    ServiceJobStart,
+    StatusChange,
+    routing_id_for,
+)
+from domain.routing.status import RoutingStatus
+from store import routing as tables
+from store.service_jobs import insert_job
+
+# How far back "recent routings" reach when spreading work among equally good partners.
+RECENT = timedelta(days=7)
+
+
+class RoutingStore:
+    def __init__(self, deps: Dependencies) -> None:
+        self._db = deps.database
+        self._cipher = deps.cipher
+
+    @activity.defn(name="routing.save_job")
+    async def save_job(self, start: ServiceJobStart) -> None:
+        """The API writes the row too; whichever comes second finds it there."""
+        async with self._db.transaction() as session:
+            await insert_job(session, self._cipher, start)
+
+    @activity.defn(name="routing.load_candidates")
+    async def load_candidates(self, referrer_id: uuid.UUID) -> list[Candidate]:
+        """The referrer's partners that have a routing profile, with their load today."""
+        now = datetime.now(UTC)
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        R = tables.Routing
+        today_count = (
+            select(func.count())
+            .where(R.receiver_id == tables.Partnership.receiver_id, R.created_at >= today)
+            .scalar_subquery()
+        )
+        recent_count = (
+            select(func.count())
+            .where(R.receiver_id == tables.Partnership.receiver_id, R.created_at >= now - RECENT)
+            .scalar_subquery()
+        )
+        query = (
+            select(tables.Partnership, tables.RoutingProfile.profile, today_count, recent_count)
+            .join(tables.RoutingProfile, tables.RoutingProfile.company_id == tables.Partnership.receiver_id)
+            .where(tables.Partnership.referrer_id == referrer_id)
+        )
+        async with self._db.transaction() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            Candidate(
+                company_id=partnership.receiver_id,
+                profile=RoutingProfile.model_validate(profile),
+                partnership=Partnership(
+                    active=partnership.active,
+                    fee_terms=FeeTerms(kind=FeeKind(partnership.fee_kind), amount=partnership.fee_amount),
+                    preferred_by_referrer=partnership.preferred_by_referrer,
+                ),
+                routings_today=today_n,
+                recent_routings_count=recent_n,
+            )
+            for partnership, profile, today_n, recent_n in rows
+        ]
+
+    @activity.defn(name="routing.create_routings")
+    async def create_routings(self, new: NewRoutings) -> list[CreatedRouting]:
+        created = [
+            CreatedRouting(routing_id=routing_id_for(new.job_id, receiver), receiver_id=receiver)
+            for receiver in new.chosen
+        ]
+        async with self._db.transaction() as session:
+            if created:
+                await session.execute(
+                    insert(tables.Routing)
+                    .values(
+                        [
+                            {
+                                "id": r.routing_id,
+                                "job_id": new.job_id,
+                                "referrer_id": new.referrer_id,
+                                "receiver_id": r.receiver_id,
+                                "position": position,
+                                "status": RoutingStatus.PENDING.value,
+                            }
+                            for position, r in enumerate(created)
+                        ]
+                    )
+                    .on_conflict_do_nothing()
+                )
+            await session.execute(
+                update(tables.ServiceJob)
+                .where(tables.ServiceJob.id == new.job_id)
+                .values(
+                    status="routed" if created else "no_candidate",
+                    no_candidate_reason=new.no_candidate_reason,
+                )
+            )
+        return created
+
+    @activity.defn(name="routing.provider_of")
+    async def provider_of(self, receiver_id: uuid.UUID) -> str | None:
+        async with self._db.transaction() as session:
+            connection = await session.get(tables.ProviderConnection, receiver_id)
+        return connection.provider if connection else None
+
+    @activity.defn(name="routing.record")
+    async def record(self, change: StatusChange) -> None:
+        """The routing row follows the workflow, and its timeline gets one line per change."""
+        p = change.progress
+        failed = p.status is RoutingStatus.NEEDS_ATTENTION
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(tables.Routing)
+                .where(tables.Routing.id == change.routing_id)
+                .values(
+                    status=p.status.value,
+                    provider=p.provider,
+                    failed_step=p.failed_step.value if failed and p.failed_step else None,
+                    last_error=p.last_error if failed else None,
+                    st_customer_id=p.customer_id,
+                    st_location_id=p.location_id,
+                    st_booking_id=p.booking_id,
+                    st_job_id=p.provider_job_id,
+                    provider_status=p.provider_status,
+                    invoice_total=p.invoice_total,
+                )
+            )
+            await session.execute(
+                insert(tables.RoutingEvent)
+                .values(
+                    routing_id=change.routing_id,
+                    key=f"status:{change.seq}",
+                    step=change.step.value,
+                    outcome=p.status.value,
+                    status=p.status.value,
+                    provider_status=p.provider_status,
+                    error=p.last_error if failed else None,
+                )
+                .on_conflict_do_nothing()
+            )
+
+    @activity.defn(name="routing.write_ledger")
+    async def write_ledger(self, request: LedgerRequest) -> Decimal:
+        """The referral fee the receiver owes for a completed routing, under today's terms."""
+        async with self._db.transaction() as session:
+            routing = await session.get_one(tables.Routing, request.routing_id)
+            partnership = (
+                await session.execute(
+                    select(tables.Partnership).where(
+                        tables.Partnership.referrer_id == routing.referrer_id,
+                        tables.Partnership.receiver_id == routing.receiver_id,
+                    )
+                )
+            ).scalar_one()
+            terms = FeeTerms(kind=FeeKind(partnership.fee_kind), amount=partnership.fee_amount)
+            fee = referral_fee(terms, request.invoice_total)
+            await session.execute(
+                insert(tables.LedgerEntry)
+                .values(
+                    id=uuid.uuid5(request.routing_id, "ledger"),
+                    routing_id=request.routing_id,
+                    referrer_id=routing.referrer_id,
+                    receiver_id=routing.receiver_id,
+                    invoice_total=request.invoice_total,
+                    fee_kind=terms.kind.value,
+                    fee_amount=terms.amount,
+                    fee=fee,
+                )
+                .on_conflict_do_nothing()
+            )
+        return fee

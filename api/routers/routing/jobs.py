@@ -1,0 +1,198 @@
+"""Service jobs: a referring company creates one, and tempoline routes it to partners.
+
+A job is accepted once its workflow has started: from then on Temporal holds it, whatever
+happens to this process. The row written here makes it readable at once; the workflow writes
+the same row if we stopped in between.
+"""
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api import paging
+from api.deps import Session, Temporal
+from api.problems import ERROR_RESPONSES, ProblemError
+from api.routers.routing.access import Me
+from api.routers.routing.errors import invalid
+from core.settings import Settings
+from domain import search_attributes as sa
+from domain.routing import ROUTING_MODE, ServiceJobCreate
+from domain.routing.contracts import (
+    JOB_WORKFLOW,
+    TASK_QUEUE,
+    RoutingSettings,
+    ServiceJobStart,
+    job_id_for,
+    job_workflow_id,
+)
+from store import routing as tables
+from store.sealed import open_model
+from store.service_jobs import insert_job
+
+router = APIRouter(prefix="/api/routing/jobs", tags=["routing: jobs"], responses=ERROR_RESPONSES)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retry-safe creation: the same key returns the job already created",
+    ),
+]
+
+
+class RoutingSummary(BaseModel):
+    id: uuid.UUID
+    receiver_id: uuid.UUID
+    position: int
+    status: str
+
+
+class JobOut(BaseModel):
+    id: uuid.UUID
+    referrer_id: uuid.UUID
+    status: str
+    no_candidate_reason: str | None
+    created_at: datetime
+    job: ServiceJobCreate
+    routings: list[RoutingSummary]
+
+
+class JobListItem(BaseModel):
+    id: uuid.UUID
+    summary: str
+    trade: str
+    zip5: str
+    status: str
+    no_candidate_reason: str | None
+    created_at: datetime
+
+
+def routing_settings(settings: Settings) -> RoutingSettings:
+    return RoutingSettings(
+        retry_initial=timedelta(seconds=settings.routing_retry_initial_seconds),
+        retry_maximum=timedelta(seconds=settings.routing_retry_maximum_seconds),
+        max_attempts=settings.routing_max_attempts,
+        follow_interval=timedelta(seconds=settings.routing_follow_interval_seconds),
+    )
+
+
+async def _job_out(session: Session, request: Request, row: tables.ServiceJob) -> JobOut:
+    routings = (
+        await session.execute(
+            select(tables.Routing).where(tables.Routing.job_id == row.id).order_by(tables.Routing.position)
+        )
+    ).scalars()
+    return JobOut(
+        id=row.id,
+        referrer_id=row.referrer_id,
+        status=row.status,
+        no_candidate_reason=row.no_candidate_reason,
+        created_at=row.created_at,
+        job=open_model(request.app.state.cipher, row.id, row.sealed, ServiceJobCreate),
+        routings=[
+            RoutingSummary(id=r.id, receiver_id=r.receiver_id, position=r.position, status=r.status)
+            for r in routings
+        ],
+    )
+
+
+async def _start(client: Client, start: ServiceJobStart) -> None:
+    try:
+        await client.start_workflow(
+            JOB_WORKFLOW,
+            start,
+            id=job_workflow_id(start.job_id),
+            task_queue=TASK_QUEUE,
+            # A finished job workflow must not run again for a replayed request.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.TENANT_ID, str(start.referrer_id))]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # the same Idempotency-Key again: the job is already in Temporal's hands
+    except RPCError as exc:
+        raise ProblemError(
+            503,
+            "Temporal unavailable",
+            "The job was not accepted; retry with the same Idempotency-Key.",
+            {"Retry-After": "5"},
+        ) from exc
+
+
+@router.post("", status_code=202, response_model=JobOut)
+async def create_job(
+    body: ServiceJobCreate,
+    me: Me,
+    session: Session,
+    client: Temporal,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> JobOut:
+    if body.technician_id is not None:
+        technician = await session.get(tables.Technician, body.technician_id)
+        if technician is None or technician.company_id != me.id:
+            raise invalid("technician_id", "no technician with this id in your company")
+    key = idempotency_key or str(uuid.uuid4())
+    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    job_id = job_id_for(me.id, key)
+    existing = await session.get(tables.ServiceJob, job_id)
+    if existing is not None and existing.request_hash != request_hash:
+        raise ProblemError(
+            422,
+            "Idempotency-Key reused",
+            "This Idempotency-Key was already used for a different job; use a new key for a new job.",
+        )
+    start = ServiceJobStart(
+        job_id=job_id,
+        referrer_id=me.id,
+        idempotency_key=key,
+        request_hash=request_hash,
+        job=body,
+        mode=ROUTING_MODE.validate_python(me.mode),
+        settings=routing_settings(request.app.state.settings),
+    )
+    await _start(client, start)
+    if existing is None:
+        await insert_job(session, request.app.state.cipher, start)
+        await session.flush()
+    else:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    row = await session.get_one(tables.ServiceJob, job_id)
+    await session.refresh(row)
+    return await _job_out(session, request, row)
+
+
+@router.get("", response_model=paging.Page[JobListItem])
+async def list_jobs(
+    me: Me, session: Session, limit: paging.Limit = 50, cursor: paging.Cursor = None
+) -> paging.Page[JobListItem]:
+    query = paging.apply(
+        select(tables.ServiceJob).where(tables.ServiceJob.referrer_id == me.id),
+        tables.ServiceJob,
+        cursor,
+        limit,
+    )
+    rows = list((await session.execute(query)).scalars())
+    return paging.page(rows, limit, JobListItem.model_validate)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get_job(job_id: uuid.UUID, me: Me, session: Session, request: Request) -> JobOut:
+    row = await session.get(tables.ServiceJob, job_id)
+    if row is None or row.referrer_id != me.id:
+        raise ProblemError(404, "Job not found", f"No job {job_id}.")
+    return await _job_out(session, request, row)

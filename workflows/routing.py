@@ -1,0 +1,405 @@
+"""Routing: a referred service job goes to partner companies and is booked into their ServiceTitan.
+
+ServiceJobWorkflow (`service-job:{job_id}`) picks the receivers and starts one RoutingWorkflow
+(`routing:{routing_id}`) per receiver: all at once for fan-out, one after the other for a
+sequential offer. A routing is offered, accepted, booked step by step (customer, then booking),
+then followed at the provider until it is completed (a ledger entry) or canceled. When a step
+fails for good it waits in needs_attention for a manual retry, which resumes at that step.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.routing_provider import PROVIDER, ServiceTitanSync
+    from activities.routing_store import RoutingStore
+    from domain import search_attributes as sa
+    from domain.routing import (
+        FanOutMode,
+        RoutingEvent,
+        RoutingStatus,
+        is_terminal,
+        provider_event,
+        select_receivers,
+        transition,
+    )
+    from domain.routing.contracts import (
+        JOB_WORKFLOW,
+        ROUTING_WORKFLOW,
+        Completion,
+        CreatedRouting,
+        LedgerRequest,
+        NewRoutings,
+        OfferOutcome,
+        Progress,
+        RoutingSettings,
+        RoutingStart,
+        ServiceJobStart,
+        StatusChange,
+        Step,
+        SyncRequest,
+        Updates,
+        routing_workflow_id,
+    )
+
+# The store is ours: keep trying through a database restart rather than give up on a routing.
+STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+STORE_TIMEOUT = timedelta(seconds=30)
+# Provider calls heartbeat while they wait for a rate-limit slot; a worker that dies mid-call is
+# noticed after the heartbeat timeout.
+PROVIDER_TIMEOUT = timedelta(minutes=2)
+PROVIDER_HEARTBEAT = timedelta(seconds=10)
+OFFER_RESOLVED = "offer_resolved"
+
+
+def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
+    # Non-retryable errors (bad credentials, a rejected request) are marked so where they are
+    # classified (activities.servicetitan.classify); 429/503 carry the provider's Retry-After.
+    return RetryPolicy(
+        initial_interval=settings.retry_initial,
+        backoff_coefficient=2.0,
+        maximum_interval=settings.retry_maximum,
+        maximum_attempts=settings.max_attempts,
+    )
+
+
+def _reason(error: ActivityError) -> str:
+    cause = error.cause
+    while isinstance(cause, ActivityError | ApplicationError) and cause.cause is not None:
+        cause = cause.cause
+    return str(cause.message if isinstance(cause, ApplicationError) else cause or error)
+
+
+@workflow.defn(name=JOB_WORKFLOW)
+class ServiceJobWorkflow:
+    def __init__(self) -> None:
+        self._offers: dict[str, bool] = {}
+
+    @workflow.signal(name=OFFER_RESOLVED)
+    def offer_resolved(self, outcome: OfferOutcome) -> None:
+        self._offers[str(outcome.routing_id)] = outcome.accepted
+
+    @workflow.run
+    async def run(self, start: ServiceJobStart) -> list[CreatedRouting]:
+        store = dict(start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY)
+        await workflow.execute_activity_method(RoutingStore.save_job, start, **store)
+        candidates = await workflow.execute_activity_method(
+            RoutingStore.load_candidates, start.referrer_id, **store
+        )
+        selection = select_receivers(
+            start.job,
+            start.referrer_id,
+            candidates,
+            workflow.now(),
+            start.mode,
+            fairness_key=str(start.job_id),
+        )
+        routings = await workflow.execute_activity_method(
+            RoutingStore.create_routings,
+            NewRoutings(
+                job_id=start.job_id,
+                referrer_id=start.referrer_id,
+                chosen=selection.chosen,
+                no_candidate_reason=selection.no_candidate_reason,
+            ),
+            **store,
+        )
+        if isinstance(start.mode, FanOutMode):
+            for routing in routings:
+                await self._start_routing(start, routing, accept_timeout=None)
+            return routings
+        # Sequential: the next receiver is offered the job only once the previous one declined
+        # or let its accept deadline pass.
+        for routing in routings:
+            await self._start_routing(start, routing, accept_timeout=start.mode.accept_timeout)
+            key = str(routing.routing_id)
+            await workflow.wait_condition(lambda key=key: key in self._offers)  # type: ignore[misc]
+            if self._offers[key]:
+                break
+        return routings
+
+    async def _start_routing(
+        self, start: ServiceJobStart, routing: CreatedRouting, accept_timeout: timedelta | None
+    ) -> None:
+        await workflow.start_child_workflow(
+            RoutingWorkflow.run,
+            RoutingStart(
+                routing_id=routing.routing_id,
+                job_id=start.job_id,
+                referrer_id=start.referrer_id,
+                receiver_id=routing.receiver_id,
+                accept_timeout=accept_timeout,
+                settings=start.settings,
+            ),
+            id=routing_workflow_id(routing.routing_id),
+            # A routing lives for weeks after its job workflow is done.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.TENANT_ID, str(start.referrer_id)),
+                    SearchAttributePair(sa.RECEIVING_COMPANY, str(routing.receiver_id)),
+                    SearchAttributePair(sa.ROUTING_STATUS, RoutingStatus.PENDING.value),
+                ]
+            ),
+        )
+
+
+@workflow.defn(name=ROUTING_WORKFLOW)
+class RoutingWorkflow:
+    @workflow.init
+    def __init__(self, start: RoutingStart) -> None:
+        self._start = start
+        self._progress = start.progress
+        self._decision: RoutingEvent | None = None
+        self._cancel = False
+        self._retry = False
+        self._completion: Completion | None = None
+
+    # -- what people can ask of a routing (API, or `temporal workflow update execute`) ----------
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._progress
+
+    @workflow.update(name=Updates.ACCEPT)
+    async def accept(self) -> RoutingStatus:
+        self._decision = RoutingEvent.ACCEPT
+        return await self._settled(lambda: self._status is not RoutingStatus.OFFERED)
+
+    @workflow.update(name=Updates.DECLINE)
+    async def decline(self) -> RoutingStatus:
+        self._decision = RoutingEvent.DECLINE
+        return await self._settled(lambda: self._status is not RoutingStatus.OFFERED)
+
+    @workflow.update(name=Updates.RETRY)
+    async def retry(self) -> RoutingStatus:
+        self._retry = True
+        return await self._settled(lambda: not self._retry)
+
+    @workflow.update(name=Updates.CANCEL)
+    async def cancel(self) -> RoutingStatus:
+        self._cancel = True
+        return await self._settled(lambda: is_terminal(self._status))
+
+    @workflow.update(name=Updates.COMPLETE)
+    async def complete(self, completion: Completion) -> RoutingStatus:
+        self._completion = completion
+        return await self._settled(lambda: is_terminal(self._status))
+
+    @accept.validator
+    def _can_accept(self) -> None:
+        self._check(RoutingEvent.ACCEPT)
+        if self._start.accept_timeout is None:
+            raise ApplicationError("this routing was sent by fan-out and needs no acceptance")
+
+    @decline.validator
+    def _can_decline(self) -> None:
+        self._check(RoutingEvent.DECLINE)
+
+    @retry.validator
+    def _can_retry(self) -> None:
+        self._check(RoutingEvent.RETRY)
+
+    @cancel.validator
+    def _can_cancel(self) -> None:
+        self._check(RoutingEvent.CANCEL)
+
+    @complete.validator
+    def _can_complete(self, completion: Completion) -> None:
+        self._check(RoutingEvent.COMPLETE)
+        if self._progress.provider is not None:
+            raise ApplicationError(
+                f"this routing follows its {self._progress.provider} job; it completes there"
+            )
+
+    def _check(self, event: RoutingEvent) -> None:
+        try:
+            transition(self._status, event)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="InvalidTransition") from None
+
+    async def _settled(self, done: Callable[[], bool]) -> RoutingStatus:
+        await workflow.wait_condition(done)
+        return self._status
+
+    # -- the process ------------------------------------------------------------------------------
+
+    @property
+    def _status(self) -> RoutingStatus:
+        return self._progress.status
+
+    @workflow.run
+    async def run(self, start: RoutingStart) -> Progress:
+        if self._status is RoutingStatus.PENDING:
+            await self._move(RoutingEvent.OFFER, Step.OFFER)
+        if self._status is RoutingStatus.OFFERED:
+            await self._offer()
+        if self._status is RoutingStatus.ACCEPTED:
+            await self._book_or_wait_for_completion()
+        while self._status in (RoutingStatus.SYNCING, RoutingStatus.NEEDS_ATTENTION):
+            await self._sync()
+        if not is_terminal(self._status):
+            await self._follow()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._progress
+
+    async def _offer(self) -> None:
+        timeout = self._start.accept_timeout
+        if timeout is None:  # fan-out: sent, not offered
+            await self._move(RoutingEvent.ACCEPT, Step.OFFER)
+            return
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None or self._cancel, timeout=timeout)
+            event = RoutingEvent.CANCEL if self._cancel else self._decision
+        except TimeoutError:
+            event = RoutingEvent.OFFER_EXPIRED
+        assert event is not None
+        await self._move(event, Step.OFFER)
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                OFFER_RESOLVED,
+                OfferOutcome(
+                    routing_id=self._start.routing_id, accepted=self._status is RoutingStatus.ACCEPTED
+                ),
+            )
+
+    async def _book_or_wait_for_completion(self) -> None:
+        provider = await workflow.execute_activity_method(
+            RoutingStore.provider_of,
+            self._start.receiver_id,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        self._progress = self._progress.model_copy(update={"provider": provider})
+        workflow.upsert_search_attributes([sa.PROVIDER.value_set(provider or "none")])
+        if provider == PROVIDER:
+            await self._move(RoutingEvent.SYNC_STARTED, Step.CUSTOMER)
+            return
+        # Without a provider connection the receiver reports the outcome through the API.
+        await workflow.wait_condition(lambda: self._completion is not None or self._cancel)
+        if self._cancel:
+            await self._move(RoutingEvent.CANCEL, Step.FOLLOW)
+            return
+        assert self._completion is not None
+        total = self._completion.invoice_total
+        self._progress = self._progress.model_copy(update={"invoice_total": total})
+        await self._ledger(total)
+        await self._move(RoutingEvent.COMPLETE, Step.LEDGER)
+
+    async def _sync(self) -> None:
+        if self._status is RoutingStatus.NEEDS_ATTENTION:
+            await workflow.wait_condition(lambda: self._retry or self._cancel)
+            if self._cancel:
+                await self._move(RoutingEvent.CANCEL, Step.OFFER)
+                return
+            await self._move(RoutingEvent.RETRY, self._progress.failed_step or Step.CUSTOMER)
+            self._retry = False
+        step = Step.CUSTOMER
+        try:
+            if self._progress.customer_id is None:
+                customer = await self._provider(ServiceTitanSync.sync_customer)
+                self._progress = self._progress.model_copy(
+                    update={"customer_id": customer.customer_id, "location_id": customer.location_id}
+                )
+            step = Step.BOOKING
+            booking = await self._provider(ServiceTitanSync.book)
+        except ActivityError as error:
+            self._progress = self._progress.model_copy(
+                update={"failed_step": step, "last_error": _reason(error)}
+            )
+            await self._move(RoutingEvent.SYNC_FAILED, step)
+            return
+        self._progress = self._progress.model_copy(
+            update={
+                "booking_id": booking.booking_id,
+                "provider_job_id": booking.provider_job_id,
+                "failed_step": None,
+                "last_error": None,
+            }
+        )
+        if self._cancel:
+            await self._move(RoutingEvent.CANCEL, Step.BOOKING)
+            return
+        await self._move(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
+
+    async def _follow(self) -> None:
+        """Ask the provider how the booked job is going until it ends; a fresh run now and then."""
+        settings = self._start.settings
+        for _ in range(settings.polls_per_run):
+            try:
+                await workflow.wait_condition(lambda: self._cancel, timeout=settings.follow_interval)
+                await self._move(RoutingEvent.CANCEL, Step.FOLLOW)
+                return
+            except TimeoutError:
+                pass
+            try:
+                news = await self._provider(ServiceTitanSync.follow)
+            except ActivityError as error:
+                # The booking stands; a provider outage only delays the news. Ask again later.
+                workflow.logger.warning("following the provider failed: %s", _reason(error))
+                continue
+            self._progress = self._progress.model_copy(
+                update={"provider_job_id": news.provider_job_id, "provider_status": news.provider_status}
+            )
+            if news.status is None or news.status is self._status:
+                continue
+            if news.status is RoutingStatus.COMPLETED:
+                total = news.invoice_total or Decimal(0)
+                self._progress = self._progress.model_copy(update={"invoice_total": total})
+                await self._ledger(total)
+            await self._move(provider_event(news.status), Step.FOLLOW)
+            if is_terminal(self._status):
+                return
+            if workflow.info().is_continue_as_new_suggested():
+                break
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self._start.model_copy(update={"progress": self._progress}))
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def _provider(self, method):  # type: ignore[no-untyped-def]
+        p = self._progress
+        return await workflow.execute_activity_method(
+            method,
+            SyncRequest(
+                routing_id=self._start.routing_id,
+                job_id=self._start.job_id,
+                receiver_id=self._start.receiver_id,
+                customer_id=p.customer_id,
+                location_id=p.location_id,
+                booking_id=p.booking_id,
+                provider_job_id=p.provider_job_id,
+            ),
+            start_to_close_timeout=PROVIDER_TIMEOUT,
+            heartbeat_timeout=PROVIDER_HEARTBEAT,
+            retry_policy=_provider_retry(self._start.settings),
+        )
+
+    async def _ledger(self, total: Decimal) -> None:
+        await workflow.execute_activity_method(
+            RoutingStore.write_ledger,
+            LedgerRequest(routing_id=self._start.routing_id, invoice_total=total),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+
+    async def _move(self, event: RoutingEvent, step: Step) -> None:
+        """Apply `event`, then make the new status visible: search attribute, store, timeline."""
+        status = transition(self._status, event)
+        self._progress = self._progress.model_copy(update={"status": status, "seq": self._progress.seq + 1})
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(status.value)])
+        await workflow.execute_activity_method(
+            RoutingStore.record,
+            StatusChange(
+                routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
