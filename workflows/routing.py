@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
 
 # The store is ours: keep trying through a database restart rather than give up on a routing.
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-STORE_TIMEOUT = timedelta(seconds=30)
+STORE_TIMEOUT = timedelta(seconds=10)
 # Provider calls heartbeat while they wait for a rate-limit slot; a worker that dies mid-call is
 # noticed after the heartbeat timeout.
 PROVIDER_TIMEOUT = timedelta(minutes=2)

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from api.routers.routing import companies, connections, jobs, routings, setup
+from api.routers.routing import companies, connections, jobs, ops, routings, setup
 
 router = APIRouter()
-for part in (companies, setup, connections, jobs, routings):
+for part in (companies, setup, connections, jobs, routings, ops):
     router.include_router(part.router)

@@ -119,23 +119,25 @@ async def delete_connection(me: Me, session: Session) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/connection/test", response_model=ConnectionTest, response_model_exclude_none=True)
-async def test_connection(me: Me, session: Session, request: Request) -> ConnectionTest:
-    """Asks the provider for a token with the stored credentials: 200 either way, `ok` says which."""
-    row = await _my_connection(session, me)
+def provider_client(request: Request) -> ServiceTitanClient:
+    """A ServiceTitan client on the API's shared HTTP pool, for probes made from the API."""
     settings: Settings = request.app.state.settings
-    try:
-        secret = open_text(request.app.state.cipher, me.id, row.client_secret)
-    except DecryptionError:
-        # e.g. the encryption key it was sealed with has been rotated out of the configuration.
-        return ConnectionTest(ok=False, reason="the stored client secret cannot be decrypted; set it again")
-    client = ServiceTitanClient(
+    return ServiceTitanClient(
         request.app.state.http,
         settings.servicetitan_auth_url,
         settings.servicetitan_api_url,
         settings.servicetitan_app_key,
         TOKENS,
     )
+
+
+async def probe(request: Request, row: ProviderConnection) -> ConnectionTest:
+    """Asks the provider for a token with the row's stored credentials; `ok` says whether it gave one."""
+    try:
+        secret = open_text(request.app.state.cipher, row.company_id, row.client_secret)
+    except DecryptionError:
+        # e.g. the encryption key it was sealed with has been rotated out of the configuration.
+        return ConnectionTest(ok=False, reason="the stored client secret cannot be decrypted; set it again")
     connection = Connection(
         tenant_id=row.st_tenant_id,
         client_id=row.client_id,
@@ -143,9 +145,15 @@ async def test_connection(me: Me, session: Session, request: Request) -> Connect
         booking_provider_id=row.booking_provider_id,
     )
     try:
-        await client.test_connection(connection)
+        await provider_client(request).test_connection(connection)
     except ApplicationError as exc:
         # The message is built from the provider's response only: no secret, no token.
-        log.info("provider connection test failed", company_id=str(me.id), reason=exc.message)
+        log.info("provider connection test failed", company_id=str(row.company_id), reason=exc.message)
         return ConnectionTest(ok=False, reason=exc.message)
     return ConnectionTest(ok=True)
+
+
+@router.post("/connection/test", response_model=ConnectionTest, response_model_exclude_none=True)
+async def test_connection(me: Me, session: Session, request: Request) -> ConnectionTest:
+    """Asks the provider for a token with the stored credentials: 200 either way, `ok` says which."""
+    return await probe(request, await _my_connection(session, me))

@@ -1,0 +1,239 @@
+"""The real stack for benchmarks, each part its own process as `tempoline dev` runs them: embedded
+PostgreSQL, the Temporal dev server, the ServiceTitan emulator and the API under uvicorn. The
+routing worker runs in the benchmark's process, started and stopped by phase.
+
+The pieces follow tests/conftest.py and tests/integration/routing_world.py; the few lines they
+share are copied here because bench/ is installed with the package and tests/ is not.
+"""
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dependencies import Dependencies
+from activities.registry import QueueSpec, task_queues
+from api.keys import generate as generate_api_key
+from cli import postgres
+from cli.processes import Supervisor, wait_for_port
+from core.correlation import CorrelationInterceptor
+from core.crypto import generate_key
+from core.settings import Settings
+from core.temporal import cipher_from, data_converter
+from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
+from store import migrate
+from worker import build_workers
+
+BIN = Path(sys.executable).parent
+Headers = dict[str, str]
+
+# The routing world: every receiver covers the job's ZIP and trade with room for every job.
+PROFILE: dict[str, Any] = {
+    "trades": ["plumbing"],
+    "service_area": {"kind": "zip_codes", "zip_codes": ["94107"]},
+    "business_hours": {"timezone": "America/Los_Angeles", "weekly": {}},
+    "daily_capacity": 100_000,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def job_body(n: int) -> dict[str, Any]:
+    return {
+        "summary": f"Leaking kitchen sink #{n}",
+        "trade": "plumbing",
+        "address": {"street": f"{n} Main St", "city": "San Francisco", "state": "CA", "zip": "94107"},
+        "homeowner": {
+            "name": f"Homeowner {n}",
+            "phone": f"+1415555{n % 10_000:04d}",
+            "email": f"owner{n}@example.com",
+        },
+    }
+
+
+@dataclass
+class Stack:
+    root: Path
+    settings: Settings
+    temporal: WorkflowEnvironment
+    api_url: str
+    emulator_url: str
+    admin: Headers
+    # Top-level processes by role, for CPU accounting (the benchmark's own process is "bench").
+    pids: dict[str, int]
+
+    @contextmanager
+    def cpu(self) -> Iterator[dict[str, float]]:
+        """CPU seconds each part of the stack used inside the block (filled in on exit)."""
+        used: dict[str, float] = {}
+        before = cpu_seconds(self.pids)
+        yield used
+        after = cpu_seconds(self.pids)
+        used.update({role: after.get(role, 0.0) - before.get(role, 0.0) for role in after})
+
+
+def cpu_seconds(roles: dict[str, int]) -> dict[str, float]:
+    """user+system seconds of each role's process tree; exited, reaped children included."""
+    me = psutil.Process()
+    role_of = {pid: role for role, pid in roles.items()}
+    totals = dict.fromkeys([*roles, "temporal"], 0.0)
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            chain = [proc, *proc.parents()]
+        except psutil.NoSuchProcess:
+            continue
+        own = times.user + times.system + times.children_user + times.children_system
+        if proc.pid == me.pid:  # our reaped children are the stack's, not ours
+            own = times.user + times.system
+        # The dev server is started by the SDK's core, so it is the one child we did not name.
+        role = next((role_of[p.pid] for p in chain if p.pid in role_of), "temporal")
+        totals[role] += own
+    return totals
+
+
+async def company(api: httpx.AsyncClient, admin: Headers, name: str, mode: dict[str, Any] | None = None) -> Headers:
+    body: dict[str, Any] = {"name": name, **({"mode": mode} if mode else {})}
+    created = await api.post("/api/routing/companies", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    data = created.json()
+    return {"id": data["id"], "Authorization": f"Bearer {data['api_key']['key']}"}
+
+
+async def receiver(
+    api: httpx.AsyncClient,
+    stack: Stack,
+    name: str,
+    referrer: Headers,
+    *,
+    rate_limit_per_second: float,
+    emulator_rate_limit: int,
+) -> None:
+    """A receiving company with a profile, a ServiceTitan tenant and a partnership from `referrer`."""
+    me = await company(api, stack.admin, name)
+    headers = {"Authorization": me["Authorization"]}
+    tenant = str(abs(hash(name)) % 10**9)
+    provisioned = await api.post(
+        f"{stack.emulator_url}/_control/servicetitan/tenants",
+        json={
+            "tenant_id": tenant,
+            "client_id": f"cid-{tenant}",
+            "client_secret": f"secret-{tenant}",
+            "rate_limit_per_second": emulator_rate_limit,
+        },
+    )
+    assert provisioned.status_code == 200, provisioned.text
+    put = await api.put("/api/routing/profile", json=PROFILE, headers=headers)
+    assert put.status_code == 200, put.text
+    put = await api.put(
+        "/api/routing/connection",
+        json={
+            "provider": "servicetitan",
+            "tenant_id": tenant,
+            "client_id": f"cid-{tenant}",
+            "client_secret": f"secret-{tenant}",
+            "booking_provider_id": "77",
+            "rate_limit_per_second": rate_limit_per_second,
+        },
+        headers=headers,
+    )
+    assert put.status_code == 200, put.text
+    partnership = await api.post(
+        "/api/routing/partnerships",
+        json={"receiver_id": me["id"], "fee_terms": {"kind": "percent", "amount": 10}},
+        headers={"Authorization": referrer["Authorization"]},
+    )
+    assert partnership.status_code == 201, partnership.text
+
+
+@asynccontextmanager
+async def running_stack() -> AsyncIterator[Stack]:
+    root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
+    async with AsyncExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+
+        pg_port = free_port()
+        pg = postgres.start(root / "data", pg_port, root / "postgres.log")
+        cleanup.callback(postgres.stop, pg)
+        postgres.wait_ready(pg_port, pg)
+        postgres.ensure_database(pg_port, "tempoline")
+        database_url = postgres.url(pg_port, "tempoline")
+        migrate.upgrade(database_url)
+
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"),
+            data_converter=data_converter(cipher_from(Settings(TEMPOLINE_ENCRYPTION_KEY=(key := generate_key())))),
+            interceptors=[CorrelationInterceptor()],
+            search_attributes=SEARCH_ATTRIBUTES,
+        )
+        cleanup.push_async_callback(env.shutdown)
+
+        emulator_port, api_port = free_port(), free_port()
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        admin_key = generate_api_key()
+        variables = {
+            "DATABASE_URL": database_url,
+            "TEMPOLINE_ENCRYPTION_KEY": key,
+            "TEMPOLINE_ADMIN_API_KEY": admin_key,
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "SERVICETITAN_AUTH_URL": f"{emulator_url}/servicetitan/auth",
+            "SERVICETITAN_API_URL": f"{emulator_url}/servicetitan/api",
+            "TEMPOLINE_API_HOST": "127.0.0.1",
+            "TEMPOLINE_API_PORT": str(api_port),
+            "TEMPOLINE_LOG_LEVEL": "WARNING",
+            "TEMPOLINE_WORKER_METRICS_PORT": "0",
+        }
+        settings = Settings(**variables)  # type: ignore[arg-type]
+        supervisor = Supervisor(log_dir=root / "logs", env={**os.environ, **variables})
+        cleanup.callback(supervisor.stop, [(("api", "emulators"), 11.0)])
+        python = sys.executable
+        emulators = supervisor.start(
+            "emulators",
+            [python, "-m", "emulators", "--port", str(emulator_port), "--log-level", "warning"]
+            + ["--providers", "servicetitan"],
+        )
+        api = supervisor.start("api", [python, "-m", "api"])
+        wait_for_port("127.0.0.1", emulator_port, emulators, 20, "emulators")
+        wait_for_port("127.0.0.1", api_port, api, 30, "API")
+
+        yield Stack(
+            root=root,
+            settings=settings,
+            temporal=env,
+            api_url=f"http://127.0.0.1:{api_port}",
+            emulator_url=emulator_url,
+            admin={"Authorization": f"Bearer {admin_key}"},
+            pids={"bench": os.getpid(), "postgres": pg.pid, "api": api.pid, "emulators": emulators.pid},
+        )
+
+
+@asynccontextmanager
+async def routing_worker(stack: Stack) -> AsyncIterator[None]:
+    """The routing task queue served as `python worker.py --queues routing` serves it."""
+    async with Dependencies.open(stack.settings) as deps, AsyncExitStack() as workers:
+        for worker in build_workers(stack.temporal.client, task_queues(deps, ["routing"])):
+            await workers.enter_async_context(worker)
+        yield
+
+
+@asynccontextmanager
+async def worker_for(stack: Stack, spec: QueueSpec) -> AsyncIterator[Worker]:
+    """Any queue through the same worker construction the product uses."""
+    (worker,) = build_workers(stack.temporal.client, [spec])
+    async with worker:
+        yield worker

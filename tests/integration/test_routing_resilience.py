@@ -1,0 +1,175 @@
+"""Routing under failure and load, with workers as real processes (`python worker.py`):
+provider faults, workers killed with SIGKILL mid-run, and two workers sharing one rate limit."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from core.settings import Settings
+from tests.conftest import api_client, terminate_routings
+from tests.integration import routing_world as world
+
+ROOT = Path(__file__).resolve().parents[2]
+StartWorker = Callable[[], subprocess.Popen[bytes]]
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """The environment `make dev` would give the worker, pointed at the test stack."""
+    names = (
+        "database_url",
+        "temporal_address",
+        "encryption_key",
+        "servicetitan_auth_url",
+        "servicetitan_api_url",
+    )
+    env = {Settings.model_fields[name].alias: str(getattr(settings, name)) for name in names}
+    return {**os.environ, **env, "TEMPOLINE_WORKER_METRICS_PORT": "0", "TEMPOLINE_LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture
+def start_worker(settings: Settings, temporal: WorkflowEnvironment, tmp_path: Path) -> Iterator[StartWorker]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "worker.py", "--queues", "routing"],
+            cwd=ROOT,
+            env=_worker_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in started:
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+async def patient_api(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Jobs created here retry provider faults many times and follow their booking rarely, so the
+    run measures booking under faults, not follow-up traffic."""
+    patient = settings.model_copy(
+        update={"routing_max_attempts": 30, "routing_follow_interval_seconds": 3600}
+    )
+    async for client in api_client(patient):
+        yield client
+    await terminate_routings(temporal.client)
+
+
+def _statuses(settings: Settings) -> Counter[str]:
+    with psycopg.connect(settings.database_url) as conn:
+        return Counter(dict(conn.execute("SELECT status, count(*) FROM routings GROUP BY status").fetchall()))
+
+
+async def _wait_until_synced(settings: Settings, count: int, wait: float) -> Counter[str]:
+    async def check() -> Counter[str] | None:
+        statuses = _statuses(settings)
+        return statuses if statuses["synced"] >= count else None
+
+    return await world.eventually(check, wait, f"{count} synced routings")
+
+
+async def test_200_jobs_with_faults_and_two_sigkills_book_each_routing_exactly_once(
+    patient_api: httpx.AsyncClient,
+    admin_headers: world.Headers,
+    emulator: str,
+    settings: Settings,
+    start_worker: StartWorker,
+):
+    api = patient_api
+    jobs = 200
+    referrer = await world.company(api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1})
+    receivers = [
+        await world.receiver(
+            api, admin_headers, emulator, f"Receiver {i}", referrer=referrer, rate_limit_per_second=60
+        )
+        for i in range(2)
+    ]
+    # About one API call in five fails: throttled with Retry-After, or a server error.
+    await world.fault(
+        emulator, path=r"^/api/", status=429, retry_after=1, probability=0.1, seed=1, count=100_000
+    )
+    await world.fault(emulator, path=r"^/api/", status=503, probability=0.11, seed=2, count=100_000)
+
+    worker = start_worker()
+    created = await asyncio.gather(
+        *(
+            api.post(
+                "/api/routing/jobs",
+                json=world.job_body(n),
+                headers={**referrer.headers, "Idempotency-Key": f"j{n}"},
+            )
+            for n in range(jobs)
+        )
+    )
+    assert {r.status_code for r in created} == {202}
+
+    for survivors in (30, 100):
+        await _wait_until_synced(settings, survivors, wait=120)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker = start_worker()
+
+    started = time.monotonic()
+    statuses = await _wait_until_synced(settings, jobs, wait=240)
+    assert statuses == Counter({"synced": jobs}), statuses
+    print(f"last {jobs - 100} routings synced in {time.monotonic() - started:.1f}s after the second kill")
+
+    faults = await world.calls(emulator, status=429) + await world.calls(emulator, status=503)
+    assert len(faults) > 50  # the faults really fired
+    with psycopg.connect(settings.database_url) as conn:
+        routing_ids = {str(r[0]) for r in conn.execute("SELECT id FROM routings")}
+    bookings, customers = [], []
+    for receiver in receivers:
+        state = await world.emulator_state(emulator, receiver.st_tenant)
+        bookings += [b["externalId"] for b in state["bookings"]]
+        customers += [c["name"] for c in state["customers"]]
+    assert sorted(bookings) == sorted(routing_ids)  # exactly one booking per routing
+    assert len(customers) == len(set(customers)) == jobs  # one customer per homeowner
+
+
+async def test_two_worker_processes_stay_under_the_tenant_rate(
+    patient_api: httpx.AsyncClient,
+    admin_headers: world.Headers,
+    emulator: str,
+    settings: Settings,
+    start_worker: StartWorker,
+):
+    api = patient_api
+    referrer = await world.company(api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1})
+    receiver = await world.receiver(
+        api, admin_headers, emulator, "Receiver", referrer=referrer, rate_limit_per_second=8
+    )
+    start_worker(), start_worker()
+    jobs = 30
+    await asyncio.gather(
+        *(
+            api.post("/api/routing/jobs", json=world.job_body(n), headers=referrer.headers)
+            for n in range(jobs)
+        )
+    )
+    await _wait_until_synced(settings, jobs, wait=120)
+    stats = await world.emulator_stats(emulator, receiver.st_tenant)
+    # ~4 calls per routing: spread over both workers, yet never more than 8 in any one second.
+    assert stats["requests"] >= 4 * jobs
+    assert stats["max_per_second"] <= 8, stats
+    assert stats["rate_limited"] == 0
