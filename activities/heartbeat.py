@@ -1,0 +1,27 @@
+"""Heartbeats for activities that call a provider: while the worker lives, Temporal hears from
+the activity every few seconds, so the heartbeat timeout catches a dead worker quickly without
+also cutting off a slow but healthy provider call."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from temporalio import activity
+
+EVERY_SECONDS = 2.0
+
+
+@contextlib.asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(EVERY_SECONDS)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
