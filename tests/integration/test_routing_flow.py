@@ -174,17 +174,15 @@ async def test_sequential_offer_decline_moves_on_and_cancel_ends_it(
     job_id = (await api.post("/api/routing/jobs", json=world.job_body(8), headers=referrer.headers)).json()[
         "id"
     ]
-    job = (await api.get(f"/api/routing/jobs/{job_id}", headers=referrer.headers)).json()
-    routings = await world.routings_of(api, referrer.headers, job_id, count=2)
-    by_receiver = {r["receiver_id"]: r for r in routings}
-    offered_first = min(routings, key=lambda r: r["position"])
+    # Only the first receiver's routing exists: the next one is offered nothing until it passes.
+    [offered_first] = await world.routings_of(api, referrer.headers, job_id)
     offered_to = first if offered_first["receiver_id"] == first.id else second
     other = second if offered_to is first else first
     await world.routing_in(api, offered_to.headers, offered_first["id"], {"offered"})
+    assert (await api.get("/api/routing/routings", headers=other.headers)).json()["items"] == []
     # Only the receiver may answer, and the other company cannot even see the offer.
-    assert (
-        await api.post(f"/api/routing/routings/{offered_first['id']}/accept", headers=referrer.headers)
-    ).status_code == 403
+    accept_path = f"/api/routing/routings/{offered_first['id']}/accept"
+    assert (await api.post(accept_path, headers=referrer.headers)).status_code == 403
     assert (
         await api.get(f"/api/routing/routings/{offered_first['id']}", headers=other.headers)
     ).status_code == 404
@@ -193,6 +191,8 @@ async def test_sequential_offer_decline_moves_on_and_cancel_ends_it(
     )
     assert declined.json()["status"] == "declined"
 
+    routings = await world.routings_of(api, referrer.headers, job_id, count=2)
+    by_receiver = {r["receiver_id"]: r for r in routings}
     next_id = by_receiver[other.id]["id"]
     await world.routing_in(api, other.headers, next_id, {"offered"})
     accepted = await api.post(f"/api/routing/routings/{next_id}/accept", headers=other.headers)
@@ -201,4 +201,5 @@ async def test_sequential_offer_decline_moves_on_and_cancel_ends_it(
     canceled = await api.post(f"/api/routing/routings/{next_id}/cancel", headers=referrer.headers)
     assert canceled.json()["status"] == "canceled"
     assert (await api.get("/api/routing/ledger", headers=referrer.headers)).json()["items"] == []
-    assert job["status"] in ("received", "routed")
+    job = (await api.get(f"/api/routing/jobs/{job_id}", headers=referrer.headers)).json()
+    assert job["status"] == "routed" and [r["status"] for r in job["routings"]] == ["declined", "canceled"]

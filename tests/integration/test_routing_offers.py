@@ -67,6 +67,8 @@ async def test_sequential_offer_moves_on_after_the_accept_deadline(
             outcomes = [await handle.result() for handle in (first, second)]
             assert [p.status for p in outcomes] == [RoutingStatus.EXPIRED, RoutingStatus.EXPIRED]
     assert {str(r.receiver_id) for r in routings} == {r.id for r in receivers}
+    job = (await api.get(f"/api/routing/jobs/{job_id}", headers=referrer.headers)).json()
+    assert job["status"] == "no_candidate" and "all 2 partners offered the job" in job["no_candidate_reason"]
     for r in routings:
         detail = (await api.get(f"/api/routing/routings/{r.routing_id}", headers=referrer.headers)).json()
         assert [e["outcome"] for e in detail["timeline"]] == ["offered", "expired"]
