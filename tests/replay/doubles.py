@@ -1,0 +1,132 @@
+"""Activity doubles registered under the real activities' names, so the routing workflows run
+on a time-skipping server without PostgreSQL or a provider; scripted per scenario."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.routing import (
+    Candidate,
+    FeeKind,
+    FeeTerms,
+    Partnership,
+    RoutingProfile,
+    RoutingStatus,
+)
+from domain.routing.contracts import (
+    BookingSynced,
+    CreatedRouting,
+    CustomerSynced,
+    LedgerRequest,
+    NewRoutings,
+    ProviderProgress,
+    ServiceJobStart,
+    StatusChange,
+    SyncRequest,
+    routing_id_for,
+)
+
+PROFILE = RoutingProfile.model_validate(
+    {
+        "trades": ["plumbing"],
+        "service_area": {"kind": "zip_codes", "zip_codes": ["94107"]},
+        "business_hours": {"timezone": "America/Los_Angeles", "weekly": {}},
+        "daily_capacity": 100,
+    }
+)
+
+
+@dataclass
+class Script:
+    receivers: list[uuid.UUID]
+    # Booking attempts that fail for good before one succeeds (each sends the routing to needs_attention).
+    booking_failures: int = 0
+    # What successive follow polls report.
+    follow: list[RoutingStatus] = field(default_factory=list)
+    invoice_total: Decimal = Decimal("250.00")
+    changes: list[StatusChange] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    polls: int = 0
+
+    async def until(self, condition: Callable[[list[StatusChange]], bool]) -> None:
+        """Waits until the recorded status changes satisfy `condition`."""
+        async with asyncio.timeout(30):
+            while not condition(self.changes):
+                self.changed.clear()
+                await self.changed.wait()
+
+    def activities(self) -> list[object]:
+        @activity.defn(name="routing.save_job")
+        async def save_job(start: ServiceJobStart) -> None:
+            return None
+
+        @activity.defn(name="routing.load_candidates")
+        async def load_candidates(referrer_id: uuid.UUID) -> list[Candidate]:
+            terms = FeeTerms(kind=FeeKind.FLAT, amount=Decimal(25))
+            return [
+                Candidate(
+                    company_id=receiver,
+                    profile=PROFILE,
+                    partnership=Partnership(active=True, fee_terms=terms),
+                    routings_today=0,
+                )
+                for receiver in self.receivers
+            ]
+
+        @activity.defn(name="routing.create_routings")
+        async def create_routings(new: NewRoutings) -> list[CreatedRouting]:
+            return [
+                CreatedRouting(routing_id=routing_id_for(new.job_id, r), receiver_id=r) for r in new.chosen
+            ]
+
+        @activity.defn(name="routing.provider_of")
+        async def provider_of(receiver_id: uuid.UUID) -> str | None:
+            return "servicetitan"
+
+        @activity.defn(name="routing.record")
+        async def record(change: StatusChange) -> None:
+            self.changes.append(change)
+            self.changed.set()
+
+        @activity.defn(name="routing.write_ledger")
+        async def write_ledger(request: LedgerRequest) -> Decimal:
+            return Decimal(25)
+
+        @activity.defn(name="routing.servicetitan.sync_customer")
+        async def sync_customer(request: SyncRequest) -> CustomerSynced:
+            return CustomerSynced(customer_id=11, location_id=12, created=True)
+
+        @activity.defn(name="routing.servicetitan.book")
+        async def book(request: SyncRequest) -> BookingSynced:
+            if self.booking_failures:
+                self.booking_failures -= 1
+                raise ApplicationError(
+                    "ServiceTitan 403: forbidden", type="ServiceTitanAuth", non_retryable=True
+                )
+            return BookingSynced(booking_id=21, provider_job_id=None, created=True)
+
+        @activity.defn(name="routing.servicetitan.follow")
+        async def follow(request: SyncRequest) -> ProviderProgress:
+            status = self.follow[min(self.polls, len(self.follow) - 1)]
+            self.polls += 1
+            total = self.invoice_total if status is RoutingStatus.COMPLETED else None
+            return ProviderProgress(
+                provider_job_id=31, provider_status=status.value, status=status, invoice_total=total
+            )
+
+        return [
+            save_job,
+            load_candidates,
+            create_routings,
+            provider_of,
+            record,
+            write_ledger,
+            sync_customer,
+            book,
+            follow,
+        ]
