@@ -120,15 +120,19 @@ async def time_skipping(settings: Settings) -> AsyncIterator[WorkflowEnvironment
         data_converter=data_converter(cipher_from(settings)),
         interceptors=[CorrelationInterceptor()],
     )
-    # The dev server takes them as start flags; the test server through the operator API.
-    await env.client.operator_service.add_search_attributes(
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+async def register_search_attributes(client: Client) -> None:
+    """The dev server takes them as start flags; the time-skipping server through the operator API."""
+    await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
-            namespace=env.client.namespace,
+            namespace=client.namespace,
             search_attributes={key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTES},
         )
     )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture
