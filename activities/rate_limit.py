@@ -11,6 +11,7 @@ import asyncio
 from datetime import timedelta
 
 from sqlalchemy import text
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from store.db import Database
@@ -66,10 +67,18 @@ class RateLimiter:
             if wait is None:
                 backlog = (await conn.execute(_BACKLOG, {"key": key})).scalar_one()
         if wait is None:
+            if activity.in_activity():
+                activity.metric_meter().create_counter(
+                    "tempoline_rate_limit_deferred", "Provider calls sent back to Temporal to wait for a slot"
+                ).add(1, {"provider": key.split(":", 1)[0]})
             raise ApplicationError(
                 f"{key} is at its rate of {per_second:g} requests/s; retrying when a slot frees up",
                 type="RateLimited",
                 next_retry_delay=timedelta(seconds=float(backlog)),
             )
+        if activity.in_activity():
+            activity.metric_meter().create_histogram_float(
+                "tempoline_rate_limit_wait", "Time waited for a provider rate-limit slot", "seconds"
+            ).record(max(0.0, float(wait)), {"provider": key.split(":", 1)[0]})
         if wait > 0:
             await asyncio.sleep(float(wait))

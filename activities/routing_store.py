@@ -125,6 +125,9 @@ class RoutingStore:
         """The routing row follows the workflow, and its timeline gets one line per change."""
         p = change.progress
         failed = p.status is RoutingStatus.NEEDS_ATTENTION
+        activity.metric_meter().create_counter(
+            "tempoline_routing_transitions", "Routing status changes, by the status entered"
+        ).add(1, {"status": p.status.value})
         async with self._db.transaction() as session:
             await session.execute(
                 update(tables.Routing)

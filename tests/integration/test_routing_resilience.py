@@ -17,14 +17,14 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from tests.conftest import api_client, terminate_routings
+from tests.conftest import api_client, free_port, terminate_routings
 from tests.integration import routing_world as world
 
 ROOT = Path(__file__).resolve().parents[2]
-StartWorker = Callable[[], subprocess.Popen[bytes]]
+StartWorker = Callable[..., subprocess.Popen[bytes]]
 
 
-def _worker_env(settings: Settings) -> dict[str, str]:
+def _worker_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
     """The environment `make dev` would give the worker, pointed at the test stack."""
     names = (
         "database_url",
@@ -34,19 +34,20 @@ def _worker_env(settings: Settings) -> dict[str, str]:
         "servicetitan_api_url",
     )
     env = {Settings.model_fields[name].alias: str(getattr(settings, name)) for name in names}
-    return {**os.environ, **env, "TEMPOLINE_WORKER_METRICS_PORT": "0", "TEMPOLINE_LOG_LEVEL": "WARNING"}
+    extra = {"TEMPOLINE_WORKER_METRICS_PORT": str(metrics_port), "TEMPOLINE_LOG_LEVEL": "WARNING"}
+    return {**os.environ, **env, **extra}
 
 
 @pytest.fixture
 def start_worker(settings: Settings, temporal: WorkflowEnvironment, tmp_path: Path) -> Iterator[StartWorker]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(metrics_port: int = 0) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker-{len(started)}.log").open("wb")
         process = subprocess.Popen(
             [sys.executable, "worker.py", "--queues", "routing"],
             cwd=ROOT,
-            env=_worker_env(settings),
+            env=_worker_env(settings, metrics_port),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -159,7 +160,8 @@ async def test_two_worker_processes_stay_under_the_tenant_rate(
     receiver = await world.receiver(
         api, admin_headers, emulator, "Receiver", referrer=referrer, rate_limit_per_second=10
     )
-    start_worker(), start_worker()
+    metrics_port = free_port()
+    start_worker(metrics_port), start_worker()
     jobs = 24
     await asyncio.gather(
         *(
@@ -173,3 +175,8 @@ async def test_two_worker_processes_stay_under_the_tenant_rate(
     assert stats["requests"] >= 4 * jobs
     assert stats["max_per_second"] <= 10, stats
     assert stats["rate_limited"] == 0
+    # Our metrics sit next to the SDK's on the worker's Prometheus endpoint.
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert "tempoline_routing_transitions" in metrics and 'status="synced"' in metrics
+    assert "tempoline_rate_limit_wait" in metrics and "temporal_activity_execution_latency" in metrics
