@@ -203,3 +203,45 @@ async def test_sequential_offer_decline_moves_on_and_cancel_ends_it(
     assert (await api.get("/api/routing/ledger", headers=referrer.headers)).json()["items"] == []
     job = (await api.get(f"/api/routing/jobs/{job_id}", headers=referrer.headers)).json()
     assert job["status"] == "routed" and [r["status"] for r in job["routings"]] == ["declined", "canceled"]
+
+
+async def test_bad_jobs_are_422_naming_the_field(api: httpx.AsyncClient, admin_headers: world.Headers):
+    referrer = await world.company(api, admin_headers, "Referrer")
+    body = world.job_body(9)
+    cases = {
+        "homeowner.phone": {**body, "homeowner": {"name": "No Contact"}},
+        "address.zip": {**body, "address": {**body["address"], "zip": "9410"}},
+        "homeowner.phone ": {**body, "homeowner": {**body["homeowner"], "phone": "555-01"}},
+        "trade": {**body, "trade": "astrology"},
+        "technician_id": {**body, "technician_id": "00000000-0000-0000-0000-000000000001"},
+    }
+    for field, bad in cases.items():
+        response = await api.post("/api/routing/jobs", json=bad, headers=referrer.headers)
+        assert response.status_code == 422, (field, response.text)
+        assert field.strip() in [e["field"] for e in response.json()["errors"]], (field, response.json())
+    assert (await api.get("/api/routing/jobs", headers=referrer.headers)).json()["items"] == []
+
+
+async def test_jobs_and_routings_are_invisible_to_other_companies(
+    api: httpx.AsyncClient, admin_headers: world.Headers, emulator: str
+):
+    referrer = await world.company(api, admin_headers, "Referrer")
+    receiver = await world.receiver(api, admin_headers, emulator, "Receiver", referrer=referrer)
+    stranger = await world.company(api, admin_headers, "Stranger")
+    job_id = (await api.post("/api/routing/jobs", json=world.job_body(10), headers=referrer.headers)).json()[
+        "id"
+    ]
+    [routing] = await world.routings_of(api, referrer.headers, job_id)
+    path = f"/api/routing/routings/{routing['id']}"
+    assert (await api.get(path, headers=receiver.headers)).status_code == 200
+    assert (await api.get(f"/api/routing/jobs/{job_id}", headers=receiver.headers)).status_code == 404
+    for request in (
+        api.get(f"/api/routing/jobs/{job_id}", headers=stranger.headers),
+        api.get(path, headers=stranger.headers),
+        api.post(f"{path}/cancel", headers=stranger.headers),
+        api.post(f"{path}/retry", headers=stranger.headers),
+    ):
+        assert (await request).status_code == 404
+    for listing in ("/api/routing/jobs", "/api/routing/routings", "/api/routing/ledger"):
+        assert (await api.get(listing, headers=stranger.headers)).json()["items"] == []
+    assert (await api.get(path)).status_code == 401
