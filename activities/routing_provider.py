@@ -70,8 +70,14 @@ class ServiceTitanSync:
         return conn, open_model(self._cipher, request.job_id, row.sealed, ServiceJobCreate)
 
     @asynccontextmanager
-    async def _attempt(self, routing_id: uuid.UUID, step: Step) -> AsyncIterator[None]:
-        """Writes this attempt's outcome to the timeline, keyed by activity and attempt number."""
+    async def _attempt(
+        self, routing_id: uuid.UUID, step: Step, *, record_success: bool = True
+    ) -> AsyncIterator[None]:
+        """Writes this attempt's outcome to the timeline, keyed by activity and attempt number.
+
+        Follow-up polls record only failures: a booking followed for weeks would otherwise
+        bury its timeline under "ok" lines.
+        """
         info = activity.info()
         error: str | None = None
         try:
@@ -84,19 +90,25 @@ class ServiceTitanSync:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            async with self._db.transaction() as session:
-                await session.execute(
-                    insert(tables.RoutingEvent)
-                    .values(
-                        routing_id=routing_id,
-                        key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}",
-                        step=step.value,
-                        outcome="failed" if error else "ok",
-                        attempt=info.attempt,
-                        error=error,
-                    )
-                    .on_conflict_do_nothing()
+            if error or record_success:
+                await self._record_attempt(routing_id, step, info, error)
+
+    async def _record_attempt(
+        self, routing_id: uuid.UUID, step: Step, info: activity.Info, error: str | None
+    ) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                insert(tables.RoutingEvent)
+                .values(
+                    routing_id=routing_id,
+                    key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}",
+                    step=step.value,
+                    outcome="failed" if error else "ok",
+                    attempt=info.attempt,
+                    error=error,
                 )
+                .on_conflict_do_nothing()
+            )
 
     @activity.defn(name="routing.servicetitan.sync_customer")
     async def sync_customer(self, request: SyncRequest) -> CustomerSynced:
@@ -139,7 +151,7 @@ class ServiceTitanSync:
     async def follow(self, request: SyncRequest) -> ProviderProgress:
         """The booked job's status at the provider, with its invoice total once completed."""
         assert request.booking_id is not None
-        async with heartbeating():
+        async with self._attempt(request.routing_id, Step.FOLLOW, record_success=False):
             return await self._follow(request)
 
     async def _follow(self, request: SyncRequest) -> ProviderProgress:
