@@ -60,14 +60,22 @@ async def _live_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
     return tenant
 
 
-@router.post("/tenants", status_code=201, response_model=TenantOut)
-async def create_tenant(body: TenantCreate, session: Session, _: Admin) -> Tenant:
-    tenant = Tenant(name=body.name)
+async def add_tenant(session: Session, name: str, kind: str = "tenant") -> Tenant:
+    """A new tenant (`kind` names it in the 409 when the name is taken: companies are tenants)."""
+    tenant = Tenant(name=name)
     session.add(tenant)
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise ProblemError(409, "Tenant exists", f"A tenant named {body.name!r} already exists.") from exc
+        raise ProblemError(
+            409, f"{kind.capitalize()} exists", f"A {kind} or tenant named {name!r} already exists."
+        ) from exc
+    return tenant
+
+
+@router.post("/tenants", status_code=201, response_model=TenantOut)
+async def create_tenant(body: TenantCreate, session: Session, _: Admin) -> Tenant:
+    tenant = await add_tenant(session, body.name)
     await session.refresh(tenant)
     return tenant
 

@@ -58,6 +58,16 @@ def _worker(client: Client, script: Script) -> Worker:
     )
 
 
+async def _fan_out_to_one(client: Client, job_id: uuid.UUID) -> CreatedRouting:
+    [routing] = await client.execute_workflow(
+        ServiceJobWorkflow.run,
+        _start(FanOutMode(fan_out_count=1), job_id),
+        id=job_workflow_id(job_id),
+        task_queue=TASK_QUEUE,
+    )
+    return routing
+
+
 def _routing(client: Client, routing: CreatedRouting) -> WorkflowHandle[RoutingWorkflow, Progress]:
     return client.get_workflow_handle_for(RoutingWorkflow.run, routing_workflow_id(routing.routing_id))
 
@@ -75,12 +85,7 @@ async def booked_followed_completed(client: Client) -> list[str]:
     )
     job_id = uuid.UUID(int=100)
     async with _worker(client, script):
-        [routing] = await client.execute_workflow(
-            ServiceJobWorkflow.run,
-            _start(FanOutMode(fan_out_count=1), job_id),
-            id=job_workflow_id(job_id),
-            task_queue=TASK_QUEUE,
-        )
+        routing = await _fan_out_to_one(client, job_id)
         progress = await _routing(client, routing).result()
     assert progress.status is RoutingStatus.COMPLETED and progress.invoice_total == script.invoice_total
     assert [c.progress.status for c in script.changes] == [
@@ -99,12 +104,7 @@ async def needs_attention_then_retry(client: Client) -> list[str]:
     script = Script(receivers=[uuid.UUID(int=3)], booking_failures=1, follow=[RoutingStatus.CANCELED])
     job_id = uuid.UUID(int=200)
     async with _worker(client, script):
-        [routing] = await client.execute_workflow(
-            ServiceJobWorkflow.run,
-            _start(FanOutMode(fan_out_count=1), job_id),
-            id=job_workflow_id(job_id),
-            task_queue=TASK_QUEUE,
-        )
+        routing = await _fan_out_to_one(client, job_id)
         handle = _routing(client, routing)
         await script.until(
             lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)

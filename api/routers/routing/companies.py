@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from api import keys, paging
 from api.deps import Admin, Session
 from api.problems import ERROR_RESPONSES, ProblemError
-from api.routers.admin import Name
+from api.routers.admin import Name, add_tenant
 from api.routers.routing.access import Me
 from domain.routing import FanOutMode, RoutingMode
 from domain.routing.models import Homeowner, _blank_is_none
@@ -62,19 +62,10 @@ class CompanyCreated(CompanyOut):
     api_key: CompanyKey
 
 
-def _duplicate_name(name: str) -> ProblemError:
-    return ProblemError(409, "Company exists", f"A company or tenant named {name!r} already exists.")
-
-
 @router.post("/companies", status_code=201, response_model=CompanyCreated)
 async def create_company(body: CompanyCreate, session: Session, _: Admin) -> CompanyCreated:
     """A company is a tenant with routing settings; it gets a member API key named "default"."""
-    tenant = Tenant(name=body.name)
-    session.add(tenant)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise _duplicate_name(body.name) from exc
+    tenant = await add_tenant(session, body.name, "company")
     company = Company(id=tenant.id, name=body.name, mode=body.mode.model_dump(mode="json"))
     session.add(company)
     record, secret = await keys.issue(session, tenant.id, DEFAULT_KEY_NAME, Role.member)
@@ -109,7 +100,9 @@ async def update_my_company(body: CompanyUpdate, me: Me, session: Session) -> Co
         try:
             await session.flush()
         except IntegrityError as exc:
-            raise _duplicate_name(body.name) from exc
+            raise ProblemError(
+                409, "Company exists", f"A company or tenant named {body.name!r} exists."
+            ) from exc
     if body.mode is not None:
         me.mode = body.mode.model_dump(mode="json")
     return me
