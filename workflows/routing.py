@@ -7,6 +7,7 @@ then followed at the provider until it is completed (a ledger entry) or canceled
 fails for good it waits in needs_attention for a manual retry, which resumes at that step.
 """
 
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -57,6 +58,9 @@ STORE_TIMEOUT = timedelta(seconds=10)
 PROVIDER_TIMEOUT = timedelta(minutes=2)
 PROVIDER_HEARTBEAT = timedelta(seconds=10)
 OFFER_RESOLVED = "offer_resolved"
+# Versioning: routings started before the change still wait for the end, as they did.
+CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
+CANCEL_PATIENCE = timedelta(seconds=5)
 
 
 def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
@@ -198,7 +202,13 @@ class RoutingWorkflow:
     @workflow.update(name=Updates.CANCEL)
     async def cancel(self) -> RoutingStatus:
         self._cancel = True
-        return await self._settled(lambda: is_terminal(self._status))
+        if not workflow.patched(CANCEL_ANSWERS_PROMPTLY):
+            return await self._settled(lambda: is_terminal(self._status))
+        # A sync step in flight (with its retries) finishes first and the routing is canceled
+        # right after it; the caller hears back now, with the status as it stands.
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: is_terminal(self._status), timeout=CANCEL_PATIENCE)
+        return self._status
 
     @workflow.update(name=Updates.COMPLETE)
     async def complete(self, completion: Completion) -> RoutingStatus:
