@@ -20,7 +20,9 @@ jobs with nobody at all.
 
 Ranking of the qualifying receivers (best first):
 preferred (by the referrer, or the receiver prefers the referrer), open now, lower load
-(routings_today / daily_capacity), fewer recent routings, then the fairness hash.
+(routings_today / daily_capacity, in 5 % bands), fewer recent routings (by order of magnitude:
+0, 1, 2-3, 4-7, ...), then the fairness hash. The bands keep a burst of jobs, which all read the
+same counts, from all choosing the same receiver.
 """
 
 import hashlib
@@ -89,6 +91,9 @@ class Selection(RoutingModel):
     no_candidate_reason: str | None = None
 
 
+LOAD_BANDS = 20
+
+
 def fairness_rank(fairness_key: str, company_id: UUID) -> bytes:
     """A per-job pseudo-random but reproducible order among otherwise equal receivers.
 
@@ -115,6 +120,14 @@ def _rejection(job: ServiceJobCreate, referrer_id: UUID, candidate: Candidate) -
     return None
 
 
+def load_band(routings_today: int, daily_capacity: int) -> int:
+    """Load in 5 % bands. Jobs created together all see the same counts: compared exactly, they
+    would all pick the one least-loaded receiver; in bands, near-equal receivers tie and the
+    per-job fairness hash spreads the burst among them."""
+    # Exact fractions: float rounding must not decide who is less loaded.
+    return int(Fraction(routings_today, daily_capacity) * LOAD_BANDS)
+
+
 def _ranking_key(
     candidate: Candidate, referrer_id: UUID, now: datetime, fairness_key: str
 ) -> tuple[bool, bool, Fraction, int, bytes, str]:
@@ -126,9 +139,8 @@ def _ranking_key(
     return (
         not preferred,
         not profile.business_hours.is_open(now),
-        # Exact fractions: float rounding must not decide who is less loaded.
-        Fraction(candidate.routings_today, profile.daily_capacity),
-        candidate.recent_routings_count or 0,
+        load_band(candidate.routings_today, profile.daily_capacity),
+        (candidate.recent_routings_count or 0).bit_length(),
         fairness_rank(fairness_key, candidate.company_id),
         # Only reached on a sha256 collision; keeps the order total.
         str(candidate.company_id),

@@ -288,3 +288,15 @@ def test_input_order_never_changes_the_result(
     assert (selection.no_candidate_reason is None) == bool(selection.chosen)
     if isinstance(mode, FanOutMode):
         assert len(selection.chosen) <= mode.fan_out_count
+
+
+def test_a_burst_of_jobs_spreads_over_nearly_equal_receivers():
+    # Jobs created together read the same counts; small differences in load must not send the
+    # whole burst to the one receiver that happens to be a routing or two behind.
+    receivers = [
+        candidate(n, routings_today=n % 3, recent=4 + n % 4, daily_capacity=1000) for n in range(2, 12)
+    ]
+    firsts = Counter(
+        select(receivers, FanOutMode(fan_out_count=1), key=f"job-{i}").chosen[0] for i in range(500)
+    )
+    assert len(firsts) == 10 and min(firsts.values()) >= 25
