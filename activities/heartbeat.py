@@ -14,9 +14,10 @@ EVERY_SECONDS = 2.0
 @contextlib.asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     async def beat() -> None:
+        # Most calls end within the first interval and never need to heartbeat at all.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(EVERY_SECONDS)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

@@ -41,8 +41,9 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
                 servicetitan.book,
                 servicetitan.follow,
             ],
-            # Each running activity may hold a database connection: stay within the pool.
-            max_concurrent_activities=2 * POOL_SIZE,
+            # A running activity may hold two pooled connections at once (the customer step's
+            # advisory lock, and the rate limiter's slot), and the pool has 2 * POOL_SIZE.
+            max_concurrent_activities=POOL_SIZE,
         )
     ]
 

@@ -1,6 +1,8 @@
 """Writing a service job row: both the API (so a job is readable as soon as it is accepted) and
 the job workflow's first activity (in case the API stopped right after starting it) do it."""
 
+from datetime import datetime
+
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,10 +12,10 @@ from store.routing import ServiceJob
 from store.sealed import seal_model
 
 
-async def insert_job(session: AsyncSession, cipher: Cipher, start: ServiceJobStart) -> None:
-    """Inserts the job unless it is there already."""
+async def insert_job(session: AsyncSession, cipher: Cipher, start: ServiceJobStart) -> datetime | None:
+    """Inserts the job unless it is there already; its creation time if this call inserted it."""
     job = start.job
-    await session.execute(
+    inserted = await session.execute(
         insert(ServiceJob)
         .values(
             id=start.job_id,
@@ -28,4 +30,6 @@ async def insert_job(session: AsyncSession, cipher: Cipher, start: ServiceJobSta
             status="received",
         )
         .on_conflict_do_nothing()
+        .returning(ServiceJob.created_at)
     )
+    return inserted.scalar_one_or_none()

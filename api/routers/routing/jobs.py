@@ -168,14 +168,23 @@ async def create_job(
     )
     await _start(client, start)
     if existing is None:
-        await insert_job(session, request.app.state.cipher, start)
-        await session.flush()
+        created_at = await insert_job(session, request.app.state.cipher, start)
+        if created_at is not None:  # the usual case: answered from what we hold, no re-read
+            return JobOut(
+                id=job_id,
+                referrer_id=me.id,
+                status="received",
+                no_candidate_reason=None,
+                created_at=created_at,
+                job=body,
+                routings=[],
+            )
+        # The workflow wrote the row first.
+        existing = await session.get_one(tables.ServiceJob, job_id)
     else:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    row = await session.get_one(tables.ServiceJob, job_id)
-    await session.refresh(row)
-    return await _job_out(session, request, row)
+    return await _job_out(session, request, existing)
 
 
 @router.get("", response_model=paging.Page[JobListItem])
