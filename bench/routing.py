@@ -1,0 +1,351 @@
+"""Routing against the bare engine, same stack, same run.
+
+Throughput: service jobs to synced bookings per second vs bare workflows per second, where a
+bare workflow runs as many no-op activities, one after the other, as one routed job does.
+Latency: `POST /api/routing/jobs` p99 vs a bare `start_workflow` p99, both from 32 clients.
+
+The latency phase runs with no worker polling: it measures accepting work, not the contention
+of doing it on the same two cores, and what it starts is the backlog the throughput phase then
+drains, each kind with its own worker started on a full queue (docs/benchmarks.md).
+
+`python -m bench.routing [jobs] [clients] [shaped]` (500 jobs, 32 clients: about 4 minutes on two
+cores); prints `BENCH routing ...` lines last. `shaped` adds a third workload, the routing
+workflows' engine work with no-op activities, which splits the gap into engine and activities.
+"""
+
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import activity, workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    import httpx
+    import psutil
+    import psycopg
+
+    from activities.registry import QueueSpec
+    from bench._stack import Stack, company, job_body, receiver, routing_worker, running_stack, worker_for
+    from domain import search_attributes as sa
+    from workflows.routing import PROVIDER_HEARTBEAT, PROVIDER_TIMEOUT, STORE_TIMEOUT
+
+THROUGHPUT_TARGET = 0.6
+LATENCY_TARGET = 2.0
+# One routed job (fan-out to one receiver) runs these, all sequential (workflows/routing.py):
+# ServiceJob: save_job, load_candidates, create_routings; Routing: record(offered),
+# record(accepted), provider_of, record(syncing), sync_customer, book, record(synced).
+ACTIVITIES_PER_JOB = 10
+RECEIVERS = 10
+WARMUP = 32
+BARE_QUEUE = "bench-bare"
+SHAPED_QUEUE = "bench-shaped"
+DRAIN_TIMEOUT = 600.0
+# After a drain, before its worker stops: the workflow tasks that follow the last activities.
+SETTLE = 2.0
+# Cores other processes may keep busy in a phase before the figures are flagged.
+BUSY_ELSEWHERE = 0.1
+# Jobs whose last activity has run, by kind of workflow: the bare engine's "synced".
+DONE: Counter[str] = Counter()
+
+
+class Work(BaseModel):
+    kind: str
+    step: int = 0
+    pad: str = "x" * 256  # a few hundred bytes, as most routing activity payloads
+
+
+@activity.defn(name="bench_routing_step")
+async def step(work: Work) -> Work:
+    if work.step == ACTIVITIES_PER_JOB:
+        DONE[work.kind] += 1
+    return work
+
+
+async def _step(
+    work: Work, n: int, limit: timedelta = STORE_TIMEOUT, heartbeat: timedelta | None = None
+) -> Work:
+    return await workflow.execute_activity(
+        step,
+        work.model_copy(update={"step": n}),
+        start_to_close_timeout=limit,
+        heartbeat_timeout=heartbeat,
+    )
+
+
+@workflow.defn(name="BenchBareRouting")
+class BareWorkflow:
+    """The bare engine: one workflow, ACTIVITIES_PER_JOB no-op activities one after the other."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        for n in range(1, ACTIVITIES_PER_JOB + 1):
+            work = await _step(work, n)
+
+
+@workflow.defn(name="BenchShapedJob")
+class ShapedJobWorkflow:
+    """The engine work of a routed job with no-op activities: ServiceJob's three activities and
+    child start, then ShapedRoutingWorkflow. Optional (`shaped`): splits routing's cost in two."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        for n in range(1, 4):
+            work = await _step(work, n)
+        await workflow.start_child_workflow(
+            ShapedRoutingWorkflow.run,
+            work,
+            id=f"{workflow.info().workflow_id}:routing",
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.TENANT_ID, "bench"),
+                    SearchAttributePair(sa.RECEIVING_COMPANY, "bench"),
+                    SearchAttributePair(sa.ROUTING_STATUS, "pending"),
+                ]
+            ),
+        )
+
+
+@workflow.defn(name="BenchShapedRouting")
+class ShapedRoutingWorkflow:
+    """RoutingWorkflow's path to synced: the same search-attribute upserts, activity options and
+    order, then the follow timer it waits on."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("offered")])
+        work = await _step(work, 4)
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("accepted")])
+        work = await _step(work, 5)
+        work = await _step(work, 6)
+        workflow.upsert_search_attributes([sa.PROVIDER.value_set("servicetitan")])
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("syncing")])
+        work = await _step(work, 7)
+        work = await _step(work, 8, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # sync_customer
+        work = await _step(work, 9, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # book
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("synced")])
+        work = await _step(work, 10)
+        await workflow.sleep(timedelta(minutes=15))
+
+
+async def _concurrently(count: int, clients: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
+    """`count` calls shared by `clients` concurrent callers; each call's latency in seconds."""
+    numbers = iter(range(count))
+    samples: list[float] = []
+
+    async def caller() -> None:
+        for n in numbers:
+            started = time.perf_counter()
+            await call(n)
+            samples.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(caller() for _ in range(clients)))
+    return samples
+
+
+async def _until(count: Callable[[], Awaitable[int]], target: int, what: str) -> float:
+    """Seconds until `count()` reaches `target`, polled every 0.2 s."""
+    started = time.perf_counter()
+    while (seen := await count()) < target:
+        if time.perf_counter() - started > DRAIN_TIMEOUT:
+            raise RuntimeError(f"{what}: {seen} of {target} after {DRAIN_TIMEOUT:.0f} s")
+        await asyncio.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def _p(samples: list[float], percentile: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[percentile - 1]
+
+
+class Phase:
+    """Wall time and CPU seconds by part of the stack, summed over every `with` of it."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self.seconds = 0.0
+        self.cpu: Counter[str] = Counter()
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+        self._measuring = self._stack.cpu()
+        self._used = self._measuring.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._measuring.__exit__(*exc)
+        self.seconds += time.perf_counter() - self._started
+        self.cpu.update(self._used)
+
+    @property
+    def stack_cpu(self) -> float:
+        return sum(cpu for role, cpu in self.cpu.items() if role != "other")
+
+    def report(self, label: str) -> None:
+        ours = {role: cpu for role, cpu in self.cpu.items() if role != "other"}
+        parts = ", ".join(f"{role} {cpu:.1f}" for role, cpu in sorted(ours.items(), key=lambda kv: -kv[1]))
+        print(
+            f"{label}: {self.seconds:.1f} s; CPU s {parts}; the stack kept "
+            f"{self.stack_cpu / self.seconds:.2f} cores busy, other processes "
+            f"{self.cpu['other'] / self.seconds:.2f} (of {psutil.cpu_count()})"
+        )
+
+
+async def run(jobs: int, clients: int, shaped: bool) -> None:
+    async with running_stack() as stack, httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
+        await _measure(stack, api, jobs, clients, shaped)
+
+
+async def _measure(stack: Stack, api: httpx.AsyncClient, jobs: int, clients: int, shaped: bool) -> None:
+    fan_out_one = {"kind": "fan_out", "fan_out_count": 1}
+    _, referrer = await company(api, stack.admin, "Referrer", mode=fan_out_one)
+    for n in range(RECEIVERS):
+        # The API's highest rate per connection, the emulator far above it: the limiter never waits.
+        await receiver(api, stack, n, referrer, rate_limit_per_second=60, emulator_rate_limit=1000)
+    client = stack.temporal.client
+    db = await psycopg.AsyncConnection.connect(stack.settings.database_url or "", autocommit=True)
+
+    async def start_bare(n: int) -> None:
+        await client.start_workflow(
+            BareWorkflow.run, Work(kind="bare"), id=f"bench-bare-{uuid.uuid4()}", task_queue=BARE_QUEUE
+        )
+
+    async def start_shaped(n: int) -> None:
+        # As the API starts a ServiceJob: a search attribute, duplicate ids rejected.
+        await client.start_workflow(
+            ShapedJobWorkflow.run,
+            Work(kind="shaped"),
+            id=f"bench-shaped-{uuid.uuid4()}",
+            task_queue=SHAPED_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(sa.TENANT_ID, "bench")]),
+        )
+
+    async def post_job(n: int) -> None:
+        created = await api.post("/api/routing/jobs", json=job_body(n), headers=referrer)
+        assert created.status_code == 202, created.text
+
+    async def bare_done() -> int:
+        return DONE["bare"]
+
+    async def shaped_done() -> int:
+        return DONE["shaped"]
+
+    async def synced() -> int:
+        row = await (await db.execute("SELECT count(*) FROM routings WHERE status = 'synced'")).fetchone()
+        assert row is not None
+        return row[0]
+
+    async def closed(workflow_type: str, count: int) -> None:
+        """Waits (untimed) for workflows to close, so no stopping worker cuts a completion short."""
+        query = f'WorkflowType="{workflow_type}" AND ExecutionStatus="Completed"'
+
+        async def completed() -> int:
+            return (await client.count_workflows(query)).count
+
+        await _until(completed, count, f"{workflow_type} closed")
+
+    bare_spec = QueueSpec(BARE_QUEUE, workflows=[BareWorkflow], activities=[step])
+    shaped_spec = QueueSpec(
+        SHAPED_QUEUE, workflows=[ShapedJobWorkflow, ShapedRoutingWorkflow], activities=[step]
+    )
+
+    # Warm-up, workers on: connections, pools, provider tokens, the workflow sandbox.
+    async with worker_for(stack, bare_spec), worker_for(stack, shaped_spec), routing_worker(stack):
+        await _concurrently(WARMUP, clients, start_bare)
+        await _concurrently(WARMUP, clients, lambda n: post_job(jobs + n))
+        await closed("BenchBareRouting", WARMUP)
+        await _until(synced, WARMUP, "warm-up routings synced")
+        if shaped:
+            await _concurrently(WARMUP, clients, start_shaped)
+            await _until(shaped_done, WARMUP, "warm-up shaped jobs")
+            await closed("BenchShapedJob", WARMUP)
+        await asyncio.sleep(SETTLE)
+
+    # Latency, no worker polling: what accepting a job costs. What it starts is the backlog.
+    # Halves in the order bare, API, API, bare, so a drift in the machine's load cancels out.
+    bare_latency: list[float] = []
+    api_latency: list[float] = []
+    bare_start, api_post = Phase(stack), Phase(stack)
+    half = jobs // 2
+    for phase, samples, call, count in (
+        (bare_start, bare_latency, start_bare, half),
+        (api_post, api_latency, post_job, half),
+        (api_post, api_latency, lambda n: post_job(half + n), jobs - half),
+        (bare_start, bare_latency, start_bare, jobs - half),
+    ):
+        with phase:
+            samples += await _concurrently(count, clients, call)
+    if shaped:
+        await _concurrently(jobs, clients, start_shaped)
+
+    # Throughput: each backlog drained by its own worker, routing last.
+    bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
+    async with worker_for(stack, bare_spec):
+        with bare_drain:
+            bare_seconds = await _until(bare_done, WARMUP + jobs, "bare jobs done")
+        await closed("BenchBareRouting", WARMUP + jobs)
+    if shaped:
+        async with worker_for(stack, shaped_spec):
+            with shaped_drain:
+                shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
+            await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
+    async with routing_worker(stack):
+        with routing_drain:
+            routing_seconds = await _until(synced, WARMUP + jobs, "routings synced")
+        await asyncio.sleep(SETTLE)
+
+    spread = await (
+        await db.execute("SELECT count(*) FROM routings GROUP BY receiver_id ORDER BY 1")
+    ).fetchall()
+    failed = await (
+        await db.execute("SELECT count(*) FROM routing_events WHERE outcome = 'failed'")
+    ).fetchone()
+    await db.close()
+
+    bare_rate, routing_rate = jobs / bare_seconds, jobs / routing_seconds
+    bare_p99, api_p99 = _p(bare_latency, 99), _p(api_latency, 99)
+    print(f"routings per receiver (warm-up included): {[n for (n,) in spread]}")
+    print(f"failed provider attempts: {failed[0] if failed else 0}")
+    bare_start.report("start_workflow")
+    api_post.report("POST /api/routing/jobs")
+    bare_drain.report("bare drain")
+    if shaped:
+        shaped_drain.report("shaped drain")
+    routing_drain.report("routing drain")
+    bare_cost, routing_cost = bare_drain.stack_cpu / jobs, routing_drain.stack_cpu / jobs
+    print(
+        f"stack CPU s per job: bare {bare_cost:.3f}, routing {routing_cost:.3f}; their ratio "
+        f"{bare_cost / routing_cost:.2f} is the throughput ratio a CPU-bound quiet machine gives"
+    )
+    phases = [bare_start, api_post, bare_drain, routing_drain] + ([shaped_drain] if shaped else [])
+    if any(p.cpu["other"] / p.seconds > BUSY_ELSEWHERE for p in phases):
+        print(f"WARNING: other processes used over {BUSY_ELSEWHERE} cores in a phase: figures unreliable")
+    print(
+        f"start_workflow ms p50 {_p(bare_latency, 50) * 1e3:.1f} p99 {bare_p99 * 1e3:.1f}; "
+        f"POST /api/routing/jobs ms p50 {_p(api_latency, 50) * 1e3:.1f} p99 {api_p99 * 1e3:.1f}"
+    )
+    print(f"BENCH routing bare_workflows_per_s {bare_rate:.2f}")
+    if shaped:
+        print(f"BENCH routing shaped_jobs_per_s {jobs / shaped_seconds:.2f}")
+        print(f"BENCH routing shaped_ratio {jobs / shaped_seconds / bare_rate:.2f}")
+    print(f"BENCH routing jobs_per_s {routing_rate:.2f}")
+    print(f"BENCH routing throughput_ratio {routing_rate / bare_rate:.2f} target >={THROUGHPUT_TARGET}")
+    print(f"BENCH routing start_workflow_p99_ms {bare_p99 * 1e3:.1f}")
+    print(f"BENCH routing post_job_p99_ms {api_p99 * 1e3:.1f}")
+    print(f"BENCH routing p99_ratio {api_p99 / bare_p99:.2f} target <={LATENCY_TARGET}")
+
+
+def main(jobs: int = 500, clients: int = 32, shaped: bool = False) -> None:
+    asyncio.run(run(jobs, clients, shaped))
+
+
+if __name__ == "__main__":
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    main(*numbers[:2], shaped="shaped" in sys.argv[1:])  # type: ignore[arg-type]
