@@ -8,6 +8,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from core.settings import Settings
+from tests.conftest import api_client, free_port
 from tests.integration import routing_world as world
 
 pytestmark = pytest.mark.usefixtures("routing_worker")
@@ -245,3 +247,21 @@ async def test_jobs_and_routings_are_invisible_to_other_companies(
     for listing in ("/api/routing/jobs", "/api/routing/routings", "/api/routing/ledger"):
         assert (await api.get(listing, headers=stranger.headers)).json()["items"] == []
     assert (await api.get(path)).status_code == 401
+
+
+async def test_a_job_temporal_did_not_take_is_not_kept(
+    api: httpx.AsyncClient, admin_headers: world.Headers, settings: Settings
+):
+    referrer = await world.company(api, admin_headers, "Referrer")
+    nowhere = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async for down in api_client(nowhere):
+        refused = await down.post(
+            "/api/routing/jobs", json=world.job_body(11), headers={**referrer.headers, "Idempotency-Key": "k"}
+        )
+        assert refused.status_code == 503 and "same Idempotency-Key" in refused.json()["detail"]
+    assert (await api.get("/api/routing/jobs", headers=referrer.headers)).json()["items"] == []
+    # The client retries with the same key once Temporal is back: the job is accepted then.
+    accepted = await api.post(
+        "/api/routing/jobs", json=world.job_body(11), headers={**referrer.headers, "Idempotency-Key": "k"}
+    )
+    assert accepted.status_code == 202

@@ -5,6 +5,7 @@ happens to this process. The row written here makes it readable at once; the wor
 the same row if we stopped in between.
 """
 
+import contextlib
 import hashlib
 import uuid
 from datetime import datetime, timedelta
@@ -16,13 +17,13 @@ from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from api import paging
 from api.deps import Session, Temporal
 from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
+from api.temporal_calls import reaching_temporal
 from core.settings import Settings
 from domain import search_attributes as sa
 from domain.routing import ROUTING_MODE, ServiceJobCreate
@@ -110,7 +111,11 @@ async def _job_out(session: Session, request: Request, row: tables.ServiceJob) -
 
 
 async def _start(client: Client, start: ServiceJobStart) -> None:
-    try:
+    # Already started: our commit was lost after an earlier start; the workflow has the job.
+    with (
+        reaching_temporal("The job was not accepted; retry with the same Idempotency-Key."),
+        contextlib.suppress(WorkflowAlreadyStartedError),
+    ):
         await client.start_workflow(
             JOB_WORKFLOW,
             start,
@@ -122,15 +127,6 @@ async def _start(client: Client, start: ServiceJobStart) -> None:
                 [SearchAttributePair(sa.TENANT_ID, str(start.referrer_id))]
             ),
         )
-    except WorkflowAlreadyStartedError:
-        pass  # the same Idempotency-Key again: the job is already in Temporal's hands
-    except RPCError as exc:
-        raise ProblemError(
-            503,
-            "Temporal unavailable",
-            "The job was not accepted; retry with the same Idempotency-Key.",
-            {"Retry-After": "5"},
-        ) from exc
 
 
 @router.post("", status_code=202, response_model=JobOut)
@@ -148,42 +144,40 @@ async def create_job(
         if technician is None or technician.company_id != me.id:
             raise invalid("technician_id", "no technician with this id in your company")
     key = idempotency_key or str(uuid.uuid4())
-    request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    job_id = job_id_for(me.id, key)
-    existing = await session.get(tables.ServiceJob, job_id)
-    if existing is not None and existing.request_hash != request_hash:
+    start = ServiceJobStart(
+        job_id=job_id_for(me.id, key),
+        referrer_id=me.id,
+        idempotency_key=key,
+        request_hash=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+        job=body,
+        mode=ROUTING_MODE.validate_python(me.mode),
+        settings=routing_settings(request.app.state.settings),
+    )
+    # The row is written first, in this request's transaction: if Temporal refuses the start,
+    # the transaction rolls back and nothing was accepted; once the start succeeds, the workflow
+    # holds the job even if the commit were lost (its first activity writes the same row).
+    created_at = await insert_job(session, request.app.state.cipher, start)
+    if created_at is not None:
+        await _start(client, start)
+        return JobOut(
+            id=start.job_id,
+            referrer_id=me.id,
+            status="received",
+            no_candidate_reason=None,
+            created_at=created_at,
+            job=body,
+            routings=[],
+        )
+    existing = await session.get_one(tables.ServiceJob, start.job_id)
+    if existing.request_hash != start.request_hash:
         raise ProblemError(
             422,
             "Idempotency-Key reused",
             "This Idempotency-Key was already used for a different job; use a new key for a new job.",
         )
-    start = ServiceJobStart(
-        job_id=job_id,
-        referrer_id=me.id,
-        idempotency_key=key,
-        request_hash=request_hash,
-        job=body,
-        mode=ROUTING_MODE.validate_python(me.mode),
-        settings=routing_settings(request.app.state.settings),
-    )
-    await _start(client, start)
-    if existing is None:
-        created_at = await insert_job(session, request.app.state.cipher, start)
-        if created_at is not None:  # the usual case: answered from what we hold, no re-read
-            return JobOut(
-                id=job_id,
-                referrer_id=me.id,
-                status="received",
-                no_candidate_reason=None,
-                created_at=created_at,
-                job=body,
-                routings=[],
-            )
-        # The workflow wrote the row first.
-        existing = await session.get_one(tables.ServiceJob, job_id)
-    else:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
+    # The same request again: its workflow started before the row could have been committed.
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"
     return await _job_out(session, request, existing)
 
 
