@@ -53,7 +53,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def job_body(n: int) -> dict[str, Any]:
+def job_body(n: int = 0, **extra: Any) -> dict[str, Any]:
+    """A valid service job, different for each n (tests use it too)."""
     return {
         "summary": f"Leaking kitchen sink #{n}",
         "trade": "plumbing",
@@ -63,6 +64,7 @@ def job_body(n: int) -> dict[str, Any]:
             "phone": f"+1415555{n % 10_000:04d}",
             "email": f"owner{n}@example.com",
         },
+        **extra,
     }
 
 

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from bench._stack import job_body as job_body  # the one valid-job maker, shared with bench
+
 T = TypeVar("T")
 Headers = dict[str, str]
 _tenants = itertools.count(1000)
@@ -20,20 +22,6 @@ PROFILE: dict[str, Any] = {
     "business_hours": {"timezone": "America/Los_Angeles", "weekly": {}},
     "daily_capacity": 10_000,
 }
-
-
-def job_body(n: int = 0, **extra: Any) -> dict[str, Any]:
-    return {
-        "summary": f"Leaking kitchen sink #{n}",
-        "trade": "plumbing",
-        "address": {"street": f"{n} Main St", "city": "San Francisco", "state": "CA", "zip": "94107"},
-        "homeowner": {
-            "name": f"Homeowner {n}",
-            "phone": f"+1415555{n:04d}",
-            "email": f"owner{n}@example.com",
-        },
-        **extra,
-    }
 
 
 @dataclass
