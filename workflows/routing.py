@@ -8,9 +8,10 @@ fails for good it waits in needs_attention for a manual retry, which resumes at 
 """
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID
 
 from temporalio import workflow
@@ -51,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # The store is ours: keep trying through a database restart rather than give up on a routing.
+A = TypeVar("A")
+R = TypeVar("R")
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 STORE_TIMEOUT = timedelta(seconds=10)
 # Provider calls heartbeat while they wait for a rate-limit slot; a worker that dies mid-call is
@@ -61,6 +64,15 @@ OFFER_RESOLVED = "offer_resolved"
 # Versioning: routings started before the change still wait for the end, as they did.
 CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
 CANCEL_PATIENCE = timedelta(seconds=5)
+
+
+async def _store(method: Callable[[RoutingStore, A], Awaitable[R]], arg: A) -> R:
+    """Our own database, milliseconds away: a local activity, recorded as a marker in the
+    history instead of a round trip through the task queue (the provider calls are the ones
+    that need the queue: heartbeats, long backoffs, rate limits). Retried until it works."""
+    return await workflow.execute_local_activity_method(
+        method, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
+    )
 
 
 def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
@@ -92,11 +104,8 @@ class ServiceJobWorkflow:
 
     @workflow.run
     async def run(self, start: ServiceJobStart) -> list[CreatedRouting]:
-        store = dict(start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY)
-        await workflow.execute_activity_method(RoutingStore.save_job, start, **store)
-        candidates = await workflow.execute_activity_method(
-            RoutingStore.load_candidates, start.referrer_id, **store
-        )
+        await _store(RoutingStore.save_job, start)
+        candidates = await _store(RoutingStore.load_candidates, start.referrer_id)
         selection = select_receivers(
             start.job,
             start.referrer_id,
@@ -128,7 +137,7 @@ class ServiceJobWorkflow:
     async def _create(
         self, start: ServiceJobStart, receivers: list[UUID], position: int, no_candidate_reason: str | None
     ) -> list[CreatedRouting]:
-        return await workflow.execute_activity_method(
+        return await _store(
             RoutingStore.create_routings,
             NewRoutings(
                 job_id=start.job_id,
@@ -137,8 +146,6 @@ class ServiceJobWorkflow:
                 first_position=position,
                 no_candidate_reason=no_candidate_reason,
             ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
 
     async def _start_routing(
@@ -294,12 +301,7 @@ class RoutingWorkflow:
             )
 
     async def _book_or_wait_for_completion(self) -> None:
-        provider = await workflow.execute_activity_method(
-            RoutingStore.provider_of,
-            self._start.receiver_id,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        provider = await _store(RoutingStore.provider_of, self._start.receiver_id)
         self._progress = self._progress.model_copy(update={"provider": provider})
         workflow.upsert_search_attributes([sa.PROVIDER.value_set(provider or "none")])
         if provider == PROVIDER:
@@ -406,11 +408,8 @@ class RoutingWorkflow:
         )
 
     async def _ledger(self, total: Decimal) -> None:
-        await workflow.execute_activity_method(
-            RoutingStore.write_ledger,
-            LedgerRequest(routing_id=self._start.routing_id, invoice_total=total),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
+        await _store(
+            RoutingStore.write_ledger, LedgerRequest(routing_id=self._start.routing_id, invoice_total=total)
         )
 
     async def _move(self, event: RoutingEvent, step: Step) -> None:
@@ -418,11 +417,9 @@ class RoutingWorkflow:
         status = transition(self._status, event)
         self._progress = self._progress.model_copy(update={"status": status, "seq": self._progress.seq + 1})
         workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(status.value)])
-        await workflow.execute_activity_method(
+        await _store(
             RoutingStore.record,
             StatusChange(
                 routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress
             ),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
