@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,12 +19,12 @@ from temporalio.exceptions import ApplicationError
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RateLimiter
-from activities.servicetitan import TOKENS, Address, Connection, ServiceTitanClient
+from activities.servicetitan import Address, Connection, ServiceTitanClient, stored_connection
 from domain.routing import ServiceJobCreate, map_servicetitan_job_status
 from domain.routing.contracts import BookingSynced, CustomerSynced, ProviderProgress, Step, SyncRequest
 from domain.routing.status import RoutingStatus
 from store import routing as tables
-from store.sealed import open_model, open_text
+from store.sealed import open_model
 
 PROVIDER = "servicetitan"
 
@@ -35,15 +34,7 @@ class ServiceTitanSync:
         self._db = deps.database
         self._cipher = deps.cipher
         self._limiter = RateLimiter(deps.database)
-        settings = deps.settings
-        self._client = ServiceTitanClient(
-            deps.http,
-            settings.servicetitan_auth_url,
-            settings.servicetitan_api_url,
-            settings.servicetitan_app_key,
-            TOKENS,
-            throttle=self._throttle,
-        )
+        self._client = ServiceTitanClient.from_settings(deps.http, deps.settings, throttle=self._throttle)
 
     async def _throttle(self, conn: Connection) -> None:
         assert conn.rate_limit_per_second is not None
@@ -55,13 +46,7 @@ class ServiceTitanSync:
             raise ApplicationError(
                 "the receiving company has no ServiceTitan connection any more", non_retryable=True
             )
-        return Connection(
-            tenant_id=row.st_tenant_id,
-            client_id=row.client_id,
-            client_secret=SecretStr(open_text(self._cipher, receiver_id, row.client_secret)),
-            booking_provider_id=row.booking_provider_id,
-            rate_limit_per_second=row.rate_limit_per_second,
-        )
+        return stored_connection(row, self._cipher)
 
     async def _load(self, request: SyncRequest) -> tuple[Connection, ServiceJobCreate]:
         async with self._db.transaction() as session:
@@ -150,7 +135,6 @@ class ServiceTitanSync:
     @activity.defn(name="routing.servicetitan.follow")
     async def follow(self, request: SyncRequest) -> ProviderProgress:
         """The booked job's status at the provider, with its invoice total once completed."""
-        assert request.booking_id is not None
         async with self._attempt(request.routing_id, Step.FOLLOW, record_success=False):
             return await self._follow(request)
 

@@ -20,6 +20,11 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from temporalio.exceptions import ApplicationError
 
+from core.crypto import Cipher
+from core.settings import Settings
+from store.routing import ProviderConnection
+from store.sealed import open_text
+
 REFRESH_MARGIN_SECONDS = 60.0
 MAX_REASON_CHARS = 500
 
@@ -35,6 +40,18 @@ class Connection(BaseModel):
     booking_provider_id: str
     # The most API calls per second tempoline may make to this tenant, across all workers.
     rate_limit_per_second: float | None = None
+
+
+def stored_connection(row: ProviderConnection, cipher: Cipher) -> Connection:
+    """A receiving company's stored connection, its secret decrypted (DecryptionError if it
+    cannot be, e.g. after its key was rotated out)."""
+    return Connection(
+        tenant_id=row.st_tenant_id,
+        client_id=row.client_id,
+        client_secret=SecretStr(open_text(cipher, row.company_id, row.client_secret)),
+        booking_provider_id=row.booking_provider_id,
+        rate_limit_per_second=row.rate_limit_per_second,
+    )
 
 
 class Address(BaseModel):
@@ -244,6 +261,23 @@ class ServiceTitanClient:
         self._tokens = tokens
         # Awaited before every API call: waits for (or refuses) a slot under the tenant's rate.
         self._throttle = throttle
+
+    @classmethod
+    def from_settings(
+        cls,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        throttle: Callable[[Connection], Awaitable[None]] | None = None,
+    ) -> ServiceTitanClient:
+        """The deployment's ServiceTitan (or emulator), sharing the process-wide token cache."""
+        return cls(
+            http,
+            settings.servicetitan_auth_url,
+            settings.servicetitan_api_url,
+            settings.servicetitan_app_key,
+            TOKENS,
+            throttle=throttle,
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
     def _key(self, conn: Connection) -> TokenKey:

@@ -51,13 +51,13 @@ with workflow.unsafe.imports_passed_through():
         routing_workflow_id,
     )
 
-# The store is ours: keep trying through a database restart rather than give up on a routing.
 A = TypeVar("A")
 R = TypeVar("R")
+# The store is ours: keep trying through a database restart rather than give up on a routing.
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 STORE_TIMEOUT = timedelta(seconds=10)
-# Provider calls heartbeat while they wait for a rate-limit slot; a worker that dies mid-call is
-# noticed after the heartbeat timeout.
+# Provider calls heartbeat every few seconds while they run (activities.heartbeat); a worker
+# that dies mid-call is noticed after the heartbeat timeout.
 PROVIDER_TIMEOUT = timedelta(minutes=2)
 PROVIDER_HEARTBEAT = timedelta(seconds=10)
 OFFER_RESOLVED = "offer_resolved"
@@ -389,18 +389,15 @@ class RoutingWorkflow:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    async def _provider(self, method):  # type: ignore[no-untyped-def]
-        p = self._progress
+    async def _provider(self, method: Callable[[ServiceTitanSync, SyncRequest], Awaitable[R]]) -> R:
         return await workflow.execute_activity_method(
             method,
             SyncRequest(
                 routing_id=self._start.routing_id,
                 job_id=self._start.job_id,
                 receiver_id=self._start.receiver_id,
-                customer_id=p.customer_id,
-                location_id=p.location_id,
-                booking_id=p.booking_id,
-                provider_job_id=p.provider_job_id,
+                booking_id=self._progress.booking_id,
+                provider_job_id=self._progress.provider_job_id,
             ),
             start_to_close_timeout=PROVIDER_TIMEOUT,
             heartbeat_timeout=PROVIDER_HEARTBEAT,

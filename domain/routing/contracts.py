@@ -152,8 +152,7 @@ class SyncRequest(RoutingModel):
     routing_id: UUID
     job_id: UUID
     receiver_id: UUID
-    customer_id: int | None = None
-    location_id: int | None = None
+    # Set once booked: what the follow-up asks the provider about.
     booking_id: int | None = None
     provider_job_id: int | None = None
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from temporalio.exceptions import ApplicationError
 
-from activities.servicetitan import TOKENS, Connection, ServiceTitanClient
+from activities.servicetitan import ServiceTitanClient, stored_connection
 from api.deps import Session
 from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
@@ -20,7 +20,7 @@ from core.crypto import DecryptionError
 from core.logging import get_logger
 from core.settings import Settings
 from store.routing import Company, ProviderConnection
-from store.sealed import open_text, seal_text
+from store.sealed import seal_text
 
 router = APIRouter(prefix="/api/routing", tags=["routing"], responses=ERROR_RESPONSES)
 log = get_logger(__name__)
@@ -121,29 +121,16 @@ async def delete_connection(me: Me, session: Session) -> Response:
 
 def provider_client(request: Request) -> ServiceTitanClient:
     """A ServiceTitan client on the API's shared HTTP pool, for probes made from the API."""
-    settings: Settings = request.app.state.settings
-    return ServiceTitanClient(
-        request.app.state.http,
-        settings.servicetitan_auth_url,
-        settings.servicetitan_api_url,
-        settings.servicetitan_app_key,
-        TOKENS,
-    )
+    return ServiceTitanClient.from_settings(request.app.state.http, request.app.state.settings)
 
 
 async def probe(request: Request, row: ProviderConnection) -> ConnectionTest:
     """Asks the provider for a token with the row's stored credentials; `ok` says whether it gave one."""
     try:
-        secret = open_text(request.app.state.cipher, row.company_id, row.client_secret)
+        connection = stored_connection(row, request.app.state.cipher)
     except DecryptionError:
         # e.g. the encryption key it was sealed with has been rotated out of the configuration.
         return ConnectionTest(ok=False, reason="the stored client secret cannot be decrypted; set it again")
-    connection = Connection(
-        tenant_id=row.st_tenant_id,
-        client_id=row.client_id,
-        client_secret=SecretStr(secret),
-        booking_provider_id=row.booking_provider_id,
-    )
     try:
         await provider_client(request).test_connection(connection)
     except ApplicationError as exc:

@@ -17,11 +17,11 @@ from sqlalchemy import func, select, text
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
-from temporalio.service import RPCError
 
 from api.deps import Admin, Session, Temporal
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES
 from api.routers.routing.connections import probe
+from api.temporal_calls import reaching_temporal
 from domain.routing.contracts import TASK_QUEUE
 from domain.routing.status import RoutingStatus
 from store import routing as tables
@@ -157,24 +157,10 @@ async def task_queues(_: Admin, client: Temporal) -> TaskQueuesOut:
         )
         return await client.workflow_service.describe_task_queue(request, timeout=TEMPORAL_TIMEOUT)
 
-    # Both asked at once; both awaited to the end, so neither fails unobserved.
-    workflow, activity = await asyncio.gather(
-        describe(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW),
-        describe(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY),
-        return_exceptions=True,
-    )
-    for result in (workflow, activity):
-        if isinstance(result, RPCError):
-            raise ProblemError(
-                503, "Temporal unavailable", f"Temporal did not describe the task queue: {result.status.name}"
-            ) from result
-        if isinstance(result, RuntimeError):  # the lazy client's first connection failed
-            raise ProblemError(
-                503, "Temporal unavailable", "Temporal cannot be reached; try again."
-            ) from result
-        if isinstance(result, BaseException):
-            raise result
-    assert isinstance(workflow, DescribeTaskQueueResponse) and isinstance(activity, DescribeTaskQueueResponse)
+    with reaching_temporal("Temporal did not describe the task queue; try again."):
+        workflow, activity = await asyncio.gather(
+            describe(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), describe(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+        )
     return TaskQueuesOut(
         task_queue=TASK_QUEUE, workflow=_queue_type(workflow), activity=_queue_type(activity)
     )
