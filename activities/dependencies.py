@@ -29,7 +29,9 @@ class Dependencies:
     async def open(cls, settings: Settings) -> AsyncIterator["Dependencies"]:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set (the dev stack sets it for the embedded PostgreSQL)")
-        database = Database(settings.database_url, pool_size=POOL_SIZE)
+        # No pre-ping round trip on every checkout: a statement on a connection the server
+        # dropped fails once, and Temporal retries the activity on a fresh pool.
+        database = Database(settings.database_url, pool_size=POOL_SIZE, pre_ping=False)
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=limits) as http:
             try:

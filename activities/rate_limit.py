@@ -62,7 +62,7 @@ class RateLimiter:
         """Returns when the caller may send one request under `per_second` for `key`."""
         interval = 1.0 / (per_second * HEADROOM)
         params = {"key": key, "interval": interval, "max_wait": self._max_wait}
-        async with self._database.engine.begin() as conn:
+        async with self._database.statements() as conn:
             wait = (await conn.execute(_RESERVE, params)).scalar_one_or_none()
             if wait is None:
                 backlog = (await conn.execute(_BACKLOG, {"key": key})).scalar_one()

@@ -10,16 +10,21 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RateLimiter
-from activities.servicetitan import Address, Connection, ServiceTitanClient, stored_connection
+from activities.servicetitan import (
+    Address,
+    Connection,
+    ServiceTitanClient,
+    StoredConnection,
+    stored_connection,
+)
 from domain.routing import ServiceJobCreate, map_servicetitan_job_status
 from domain.routing.contracts import BookingSynced, CustomerSynced, ProviderProgress, Step, SyncRequest
 from domain.routing.status import RoutingStatus
@@ -27,6 +32,15 @@ from store import routing as tables
 from store.sealed import open_model
 
 PROVIDER = "servicetitan"
+_PC = tables.ProviderConnection
+_CONNECTION = (
+    _PC.company_id,
+    _PC.st_tenant_id,
+    _PC.client_id,
+    _PC.client_secret,
+    _PC.booking_provider_id,
+    _PC.rate_limit_per_second,
+)
 
 
 class ServiceTitanSync:
@@ -40,19 +54,28 @@ class ServiceTitanSync:
         assert conn.rate_limit_per_second is not None
         await self._limiter.acquire(f"{PROVIDER}:{conn.tenant_id}", conn.rate_limit_per_second)
 
-    async def _connection(self, session: AsyncSession, receiver_id: uuid.UUID) -> Connection:
-        row = await session.get(tables.ProviderConnection, receiver_id)
-        if row is None:
+    async def _connection(self, receiver_id: uuid.UUID) -> Connection:
+        async with self._db.statements() as db:
+            row = (await db.execute(select(*_CONNECTION).where(_PC.company_id == receiver_id))).one_or_none()
+        return self._opened(row)
+
+    def _opened(self, row: StoredConnection | None) -> Connection:
+        if row is None or row.company_id is None:
             raise ApplicationError(
                 "the receiving company has no ServiceTitan connection any more", non_retryable=True
             )
         return stored_connection(row, self._cipher)
 
     async def _load(self, request: SyncRequest) -> tuple[Connection, ServiceJobCreate]:
-        async with self._db.transaction() as session:
-            conn = await self._connection(session, request.receiver_id)
-            row = await session.get_one(tables.ServiceJob, request.job_id)
-        return conn, open_model(self._cipher, request.job_id, row.sealed, ServiceJobCreate)
+        """The receiver's connection and the job, in one round trip."""
+        query = (
+            select(tables.ServiceJob.sealed, *_CONNECTION)
+            .outerjoin(_PC, _PC.company_id == request.receiver_id)
+            .where(tables.ServiceJob.id == request.job_id)
+        )
+        async with self._db.statements() as db:
+            row = (await db.execute(query)).one()
+        return self._opened(row), open_model(self._cipher, request.job_id, row.sealed, ServiceJobCreate)
 
     @asynccontextmanager
     async def _attempt(
@@ -81,8 +104,8 @@ class ServiceTitanSync:
     async def _record_attempt(
         self, routing_id: uuid.UUID, step: Step, info: activity.Info, error: str | None
     ) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
+        async with self._db.statements() as db:
+            await db.execute(
                 insert(tables.RoutingEvent)
                 .values(
                     routing_id=routing_id,
@@ -105,8 +128,8 @@ class ServiceTitanSync:
             # one receiver, running at once, would both miss the other's customer and create two.
             # This lock (held until the transaction ends) makes them look one after the other.
             contact = owner.phone or owner.email
-            async with self._db.transaction() as session:
-                await session.execute(
+            async with self._db.engine.begin() as db:
+                await db.execute(
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                     {"key": f"{PROVIDER}:{conn.tenant_id}:customer:{contact}"},
                 )
@@ -140,8 +163,7 @@ class ServiceTitanSync:
 
     async def _follow(self, request: SyncRequest) -> ProviderProgress:
         assert request.booking_id is not None
-        async with self._db.transaction() as session:
-            conn = await self._connection(session, request.receiver_id)
+        conn = await self._connection(request.receiver_id)
         job_id = request.provider_job_id
         if job_id is None:
             job_id = (await self._client.get_booking(conn, request.booking_id)).job_id

@@ -36,8 +36,8 @@ class RoutingStore:
     @activity.defn(name="routing.save_job")
     async def save_job(self, start: ServiceJobStart) -> None:
         """The API writes the row too; whichever comes second finds it there."""
-        async with self._db.transaction() as session:
-            await insert_job(session, self._cipher, start)
+        async with self._db.statements() as connection:
+            await insert_job(connection, self._cipher, start)
 
     @activity.defn(name="routing.load_candidates")
     async def load_candidates(self, referrer_id: uuid.UUID) -> list[Candidate]:
@@ -55,27 +55,37 @@ class RoutingStore:
             .where(R.receiver_id == tables.Partnership.receiver_id, R.created_at >= now - RECENT)
             .scalar_subquery()
         )
+        P = tables.Partnership
         query = (
-            select(tables.Partnership, tables.RoutingProfile.profile, today_count, recent_count)
-            .join(tables.RoutingProfile, tables.RoutingProfile.company_id == tables.Partnership.receiver_id)
-            .join(Tenant, Tenant.id == tables.Partnership.receiver_id)
-            .where(tables.Partnership.referrer_id == referrer_id, Tenant.deleted_at.is_(None))
+            select(
+                P.receiver_id,
+                P.active,
+                P.fee_kind,
+                P.fee_amount,
+                P.preferred_by_referrer,
+                tables.RoutingProfile.profile,
+                today_count.label("today"),
+                recent_count.label("recent"),
+            )
+            .join(tables.RoutingProfile, tables.RoutingProfile.company_id == P.receiver_id)
+            .join(Tenant, Tenant.id == P.receiver_id)
+            .where(P.referrer_id == referrer_id, Tenant.deleted_at.is_(None))
         )
-        async with self._db.transaction() as session:
-            rows = (await session.execute(query)).all()
+        async with self._db.statements() as connection:
+            rows = (await connection.execute(query)).all()
         return [
             Candidate(
-                company_id=partnership.receiver_id,
-                profile=RoutingProfile.model_validate(profile),
+                company_id=row.receiver_id,
+                profile=RoutingProfile.model_validate(row.profile),
                 partnership=Partnership(
-                    active=partnership.active,
-                    fee_terms=FeeTerms(kind=FeeKind(partnership.fee_kind), amount=partnership.fee_amount),
-                    preferred_by_referrer=partnership.preferred_by_referrer,
+                    active=row.active,
+                    fee_terms=FeeTerms(kind=FeeKind(row.fee_kind), amount=row.fee_amount),
+                    preferred_by_referrer=row.preferred_by_referrer,
                 ),
-                routings_today=today_n,
-                recent_routings_count=recent_n,
+                routings_today=row.today,
+                recent_routings_count=row.recent,
             )
-            for partnership, profile, today_n, recent_n in rows
+            for row in rows
         ]
 
     @activity.defn(name="routing.create_routings")
@@ -84,41 +94,46 @@ class RoutingStore:
             CreatedRouting(routing_id=routing_id_for(new.job_id, receiver), receiver_id=receiver)
             for receiver in new.chosen
         ]
-        async with self._db.transaction() as session:
-            if created:
-                await session.execute(
-                    insert(tables.Routing)
-                    .values(
-                        [
-                            {
-                                "id": r.routing_id,
-                                "job_id": new.job_id,
-                                "referrer_id": new.referrer_id,
-                                "receiver_id": r.receiver_id,
-                                "position": new.first_position + position,
-                                "status": RoutingStatus.PENDING.value,
-                            }
-                            for position, r in enumerate(created)
-                        ]
-                    )
-                    .on_conflict_do_nothing()
+        if new.no_candidate_reason is not None:
+            status, reason = "no_candidate", new.no_candidate_reason
+        else:
+            status, reason = "routed", None
+        routed = (
+            update(tables.ServiceJob)
+            .where(tables.ServiceJob.id == new.job_id)
+            .values(status=status, no_candidate_reason=reason)
+        )
+        if created:
+            # One statement: the routings and the job's new status are written together.
+            routings = (
+                insert(tables.Routing)
+                .values(
+                    [
+                        {
+                            "id": r.routing_id,
+                            "job_id": new.job_id,
+                            "referrer_id": new.referrer_id,
+                            "receiver_id": r.receiver_id,
+                            "position": new.first_position + position,
+                            "status": RoutingStatus.PENDING.value,
+                        }
+                        for position, r in enumerate(created)
+                    ]
                 )
-            if new.no_candidate_reason is not None:
-                status, reason = "no_candidate", new.no_candidate_reason
-            else:
-                status, reason = "routed", None
-            await session.execute(
-                update(tables.ServiceJob)
-                .where(tables.ServiceJob.id == new.job_id)
-                .values(status=status, no_candidate_reason=reason)
+                .on_conflict_do_nothing()
             )
+            routed = routed.add_cte(routings.cte("routings"))
+        async with self._db.statements() as connection:
+            await connection.execute(routed)
         return created
 
     @activity.defn(name="routing.provider_of")
     async def provider_of(self, receiver_id: uuid.UUID) -> str | None:
-        async with self._db.transaction() as session:
-            connection = await session.get(tables.ProviderConnection, receiver_id)
-        return connection.provider if connection else None
+        PC = tables.ProviderConnection
+        async with self._db.statements() as connection:
+            return (
+                await connection.execute(select(PC.provider).where(PC.company_id == receiver_id))
+            ).scalar_one_or_none()
 
     @activity.defn(name="routing.record")
     async def record(self, change: StatusChange) -> None:
@@ -128,36 +143,38 @@ class RoutingStore:
         activity.metric_meter().create_counter(
             "tempoline_routing_transitions", "Routing status changes, by the status entered"
         ).add(1, {"status": p.status.value})
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(tables.Routing)
-                .where(tables.Routing.id == change.routing_id)
-                .values(
-                    status=p.status.value,
-                    provider=p.provider,
-                    failed_step=p.failed_step.value if failed and p.failed_step else None,
-                    last_error=p.last_error if failed else None,
-                    st_customer_id=p.customer_id,
-                    st_location_id=p.location_id,
-                    st_booking_id=p.booking_id,
-                    st_job_id=p.provider_job_id,
-                    provider_status=p.provider_status,
-                    invoice_total=p.invoice_total,
-                )
+        moved = (
+            update(tables.Routing)
+            .where(tables.Routing.id == change.routing_id)
+            .values(
+                status=p.status.value,
+                provider=p.provider,
+                failed_step=p.failed_step.value if failed and p.failed_step else None,
+                last_error=p.last_error if failed else None,
+                st_customer_id=p.customer_id,
+                st_location_id=p.location_id,
+                st_booking_id=p.booking_id,
+                st_job_id=p.provider_job_id,
+                provider_status=p.provider_status,
+                invoice_total=p.invoice_total,
             )
-            await session.execute(
-                insert(tables.RoutingEvent)
-                .values(
-                    routing_id=change.routing_id,
-                    key=f"status:{change.seq}",
-                    step=change.step.value,
-                    outcome=p.status.value,
-                    status=p.status.value,
-                    provider_status=p.provider_status,
-                    error=p.last_error if failed else None,
-                )
-                .on_conflict_do_nothing()
+        )
+        line = (
+            insert(tables.RoutingEvent)
+            .values(
+                routing_id=change.routing_id,
+                key=f"status:{change.seq}",
+                step=change.step.value,
+                outcome=p.status.value,
+                status=p.status.value,
+                provider_status=p.provider_status,
+                error=p.last_error if failed else None,
             )
+            .on_conflict_do_nothing()
+        )
+        # One statement, so the row and its timeline line are written together or not at all.
+        async with self._db.statements() as connection:
+            await connection.execute(line.add_cte(moved.cte("moved")))
 
     @activity.defn(name="routing.write_ledger")
     async def write_ledger(self, request: LedgerRequest) -> Decimal:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -22,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 
 from core.crypto import Cipher
 from core.settings import Settings
-from store.routing import ProviderConnection
 from store.sealed import open_text
 
 REFRESH_MARGIN_SECONDS = 60.0
@@ -42,7 +42,18 @@ class Connection(BaseModel):
     rate_limit_per_second: float | None = None
 
 
-def stored_connection(row: ProviderConnection, cipher: Cipher) -> Connection:
+class StoredConnection(Protocol):
+    """A provider_connections row: the ORM object, or a Core row of its columns."""
+
+    company_id: uuid.UUID
+    st_tenant_id: str
+    client_id: str
+    client_secret: bytes
+    booking_provider_id: str
+    rate_limit_per_second: float
+
+
+def stored_connection(row: StoredConnection, cipher: Cipher) -> Connection:
     """A receiving company's stored connection, its secret decrypted (DecryptionError if it
     cannot be, e.g. after its key was rotated out)."""
     return Connection(

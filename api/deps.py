@@ -16,11 +16,12 @@ from store.models import Role
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
 
 
-def database(request: Request) -> Database:
+# Async, though they only read app state: FastAPI runs plain functions in a thread pool.
+async def database(request: Request) -> Database:
     return request.app.state.database
 
 
-def temporal(request: Request) -> Client:
+async def temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
@@ -29,19 +30,30 @@ async def session(db: Annotated[Database, Depends(database)]) -> AsyncIterator[A
         yield s
 
 
-async def principal(
-    s: Annotated[AsyncSession, Depends(session)],
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    unauthorized = {"WWW-Authenticate": "Bearer"}
+) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ProblemError(
-            401, "Authentication required", "Send `Authorization: Bearer <api key>`.", unauthorized
+            401, "Authentication required", "Send `Authorization: Bearer <api key>`.", _UNAUTHORIZED
         )
+    return credentials.credentials
+
+
+def invalid_key() -> ProblemError:
+    return ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", _UNAUTHORIZED)
+
+
+async def principal(
+    s: Annotated[AsyncSession, Depends(session)], key: Annotated[str, Depends(api_key)]
+) -> Principal:
     # The same request-scoped session the route gets: one connection and transaction per request.
-    found = await authenticate(s, credentials.credentials)
+    found = await authenticate(s, key)
     if found is None:
-        raise ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", unauthorized)
+        raise invalid_key()
     return found
 
 
@@ -53,5 +65,6 @@ async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
 
 Session = Annotated[AsyncSession, Depends(session)]
 Caller = Annotated[Principal, Depends(principal)]
+BearerKey = Annotated[str, Depends(api_key)]
 Admin = Annotated[Principal, Depends(admin)]
 Temporal = Annotated[Client, Depends(temporal)]

@@ -5,8 +5,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import ApiKey, Role, Tenant
@@ -14,6 +15,7 @@ from store.models import ApiKey, Role, Tenant
 PREFIX = "tl_"
 ADMIN_TENANT = "tempoline-admin"
 BOOTSTRAP_KEY_NAME = "bootstrap admin"
+T = TypeVar("T")
 
 
 def generate() -> str:
@@ -31,15 +33,34 @@ class Principal:
     role: Role
 
 
+def _by_key(key: str) -> Select[tuple[uuid.UUID, uuid.UUID, str]]:
+    return (
+        select(ApiKey.id, ApiKey.tenant_id, ApiKey.role)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None), Tenant.deleted_at.is_(None))
+    )
+
+
+def _principal(row: Row[Any]) -> Principal:
+    return Principal(key_id=row.id, tenant_id=row.tenant_id, role=Role(row.role))
+
+
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
+    row = (await session.execute(_by_key(key))).one_or_none()
+    return _principal(row) if row else None
+
+
+async def authenticate_with(
+    session: AsyncSession, key: str, entity: type[T]
+) -> tuple[Principal, T | None] | None:
+    """The key's principal and its tenant's row in `entity` (keyed by the tenant id, None if it
+    has none), in one query: one round trip on every request of a context with its own tenants."""
     row = (
         await session.execute(
-            select(ApiKey.id, ApiKey.tenant_id, ApiKey.role)
-            .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None), Tenant.deleted_at.is_(None))
+            _by_key(key).add_columns(entity).outerjoin(entity, entity.id == ApiKey.tenant_id)  # type: ignore[attr-defined]
         )
     ).one_or_none()
-    return Principal(key_id=row.id, tenant_id=row.tenant_id, role=Role(row.role)) if row else None
+    return (_principal(row), row[3]) if row else None
 
 
 async def issue(session: AsyncSession, tenant_id: uuid.UUID, name: str, role: Role) -> tuple[ApiKey, str]:

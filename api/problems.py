@@ -6,6 +6,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.logging import correlation_id, get_logger
@@ -83,6 +84,18 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         response = problem(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        # Connections are not pinged before use (a round trip on every request): after a
+        # database restart, the first statement on a pooled connection fails, the pool is
+        # replaced, and the caller's retry finds fresh connections. Nothing was committed.
+        log.warning("database connection lost", path=request.url.path, method=request.method)
+        response = problem(503, "Database connection lost", "Nothing was changed; retry the request.")
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.exception_handler(Exception)

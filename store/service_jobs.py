@@ -4,7 +4,7 @@ the job workflow's first activity (in case the API stopped right after starting 
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.crypto import Cipher
 from domain.routing.contracts import ServiceJobStart
@@ -12,10 +12,10 @@ from store.routing import ServiceJob
 from store.sealed import seal_model
 
 
-async def insert_job(session: AsyncSession, cipher: Cipher, start: ServiceJobStart) -> datetime | None:
+async def insert_job(connection: AsyncConnection, cipher: Cipher, start: ServiceJobStart) -> datetime | None:
     """Inserts the job unless it is there already; its creation time if this call inserted it."""
     job = start.job
-    inserted = await session.execute(
+    inserted = await connection.execute(
         insert(ServiceJob)
         .values(
             id=start.job_id,

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
-from api.deps import Database, Temporal, database
+from api.deps import Database, Temporal
 from api.problems import problem
 
 router = APIRouter(tags=["health"])
@@ -69,9 +69,8 @@ async def _endpoint(http: httpx.AsyncClient, target: str) -> None:
 )
 async def ready(request: Request) -> Response | Readiness:
     state = request.app.state
-    db = database(request)
     async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as http:
-        checks = {"postgresql": _postgres(db), "temporal": _temporal(state.temporal)}
+        checks = {"postgresql": _postgres(state.database), "temporal": _temporal(state.temporal)}
         checks |= {name: _endpoint(http, url) for name, url in state.settings.provider_endpoints().items()}
         results = await asyncio.gather(
             *(asyncio.wait_for(c, CHECK_TIMEOUT) for c in checks.values()), return_exceptions=True

@@ -4,13 +4,18 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from api.deps import Caller, Session
+from api.deps import BearerKey, Session, invalid_key
+from api.keys import authenticate_with
 from api.problems import ProblemError
 from store.routing import Company
 
 
-async def current_company(who: Caller, session: Session) -> Company:
-    company = await session.get(Company, who.tenant_id)
+async def current_company(key: BearerKey, session: Session) -> Company:
+    # The key and its company in one query: every routing request starts here.
+    found = await authenticate_with(session, key, Company)
+    if found is None:
+        raise invalid_key()
+    _, company = found
     if company is None:
         raise ProblemError(
             403,

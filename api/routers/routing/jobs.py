@@ -156,7 +156,7 @@ async def create_job(
     # The row is written first, in this request's transaction: if Temporal refuses the start,
     # the transaction rolls back and nothing was accepted; once the start succeeds, the workflow
     # holds the job even if the commit were lost (its first activity writes the same row).
-    created_at = await insert_job(session, request.app.state.cipher, start)
+    created_at = await insert_job(await session.connection(), request.app.state.cipher, start)
     if created_at is not None:
         await _start(client, start)
         return JobOut(
