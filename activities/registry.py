@@ -12,7 +12,8 @@ from activities.dependencies import POOL_SIZE, Dependencies
 from activities.routing_provider import ServiceTitanSync
 from activities.routing_store import RoutingStore
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
-from workflows.routing import RoutingWorkflow, ServiceJobWorkflow
+from workflows.routing import RoutingWorkflow
+from workflows.service_job import ServiceJobWorkflow
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,17 @@ class LoadClient:
             f"Content-Length: {len(payload)}",
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
+        request = "\r\n".join(head).encode() + b"\r\n\r\n" + payload
         reader, writer = await self._idle.get()
         try:
-            writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + payload)
-            status = int((await reader.readline()).split()[1])
+            writer.write(request)
+            line = await reader.readline()
+            if not line:  # the server closed it while idle (keep-alive timeout): it read nothing
+                writer.close()
+                reader, writer = await asyncio.open_connection(self._host, self._port)
+                writer.write(request)
+                line = await reader.readline()
+            status = int(line.split()[1])
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.partition(b":")

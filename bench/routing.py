@@ -20,29 +20,21 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
-from pydantic import BaseModel
-from temporalio import activity, workflow
+import httpx
+import psutil
+import psycopg
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.workflow import ParentClosePolicy
 
-with workflow.unsafe.imports_passed_through():
-    import httpx
-    import psutil
-    import psycopg
-
-    from activities.registry import QueueSpec
-    from bench._stack import Stack, company, job_body, receiver, routing_worker, running_stack, worker_for
-    from domain import search_attributes as sa
-    from workflows.routing import PROVIDER_HEARTBEAT, PROVIDER_TIMEOUT, STORE_TIMEOUT
+from activities.registry import QueueSpec
+from bench._engine import BareWorkflow, ShapedJobWorkflow, ShapedRoutingWorkflow
+from bench._engine_work import DONE, Work, step
+from bench._http import LoadClient
+from bench._stack import Stack, company, job_body, receiver, routing_worker, running_stack, worker_for
+from domain import search_attributes as sa
 
 THROUGHPUT_TARGET = 0.6
 LATENCY_TARGET = 2.0
-# One routed job (fan-out to one receiver) runs these, all sequential (workflows/routing.py):
-# ServiceJob: save_job, load_candidates, create_routings; Routing: record(offered),
-# record(accepted), provider_of, record(syncing), sync_customer, book, record(synced).
-ACTIVITIES_PER_JOB = 10
 RECEIVERS = 10
 WARMUP = 32
 BARE_QUEUE = "bench-bare"
@@ -52,88 +44,6 @@ DRAIN_TIMEOUT = 600.0
 SETTLE = 2.0
 # Cores other processes may keep busy in a phase before the figures are flagged.
 BUSY_ELSEWHERE = 0.1
-# Jobs whose last activity has run, by kind of workflow: the bare engine's "synced".
-DONE: Counter[str] = Counter()
-
-
-class Work(BaseModel):
-    kind: str
-    step: int = 0
-    pad: str = "x" * 256  # a few hundred bytes, as most routing activity payloads
-
-
-@activity.defn(name="bench_routing_step")
-async def step(work: Work) -> Work:
-    if work.step == ACTIVITIES_PER_JOB:
-        DONE[work.kind] += 1
-    return work
-
-
-async def _step(
-    work: Work, n: int, limit: timedelta = STORE_TIMEOUT, heartbeat: timedelta | None = None
-) -> Work:
-    return await workflow.execute_activity(
-        step,
-        work.model_copy(update={"step": n}),
-        start_to_close_timeout=limit,
-        heartbeat_timeout=heartbeat,
-    )
-
-
-@workflow.defn(name="BenchBareRouting")
-class BareWorkflow:
-    """The bare engine: one workflow, ACTIVITIES_PER_JOB no-op activities one after the other."""
-
-    @workflow.run
-    async def run(self, work: Work) -> None:
-        for n in range(1, ACTIVITIES_PER_JOB + 1):
-            work = await _step(work, n)
-
-
-@workflow.defn(name="BenchShapedJob")
-class ShapedJobWorkflow:
-    """The engine work of a routed job with no-op activities: ServiceJob's three activities and
-    child start, then ShapedRoutingWorkflow. Optional (`shaped`): splits routing's cost in two."""
-
-    @workflow.run
-    async def run(self, work: Work) -> None:
-        for n in range(1, 4):
-            work = await _step(work, n)
-        await workflow.start_child_workflow(
-            ShapedRoutingWorkflow.run,
-            work,
-            id=f"{workflow.info().workflow_id}:routing",
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.TENANT_ID, "bench"),
-                    SearchAttributePair(sa.RECEIVING_COMPANY, "bench"),
-                    SearchAttributePair(sa.ROUTING_STATUS, "pending"),
-                ]
-            ),
-        )
-
-
-@workflow.defn(name="BenchShapedRouting")
-class ShapedRoutingWorkflow:
-    """RoutingWorkflow's path to synced: the same search-attribute upserts, activity options and
-    order, then the follow timer it waits on."""
-
-    @workflow.run
-    async def run(self, work: Work) -> None:
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("offered")])
-        work = await _step(work, 4)
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("accepted")])
-        work = await _step(work, 5)
-        work = await _step(work, 6)
-        workflow.upsert_search_attributes([sa.PROVIDER.value_set("servicetitan")])
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("syncing")])
-        work = await _step(work, 7)
-        work = await _step(work, 8, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # sync_customer
-        work = await _step(work, 9, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # book
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("synced")])
-        work = await _step(work, 10)
-        await workflow.sleep(timedelta(minutes=15))
 
 
 async def _concurrently(count: int, clients: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
@@ -198,11 +108,17 @@ class Phase:
 
 
 async def run(jobs: int, clients: int, shaped: bool) -> None:
-    async with running_stack() as stack, httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api:
-        await _measure(stack, api, jobs, clients, shaped)
+    async with (
+        running_stack() as stack,
+        httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
+        LoadClient(stack.api_url, clients) as load,
+    ):
+        await _measure(stack, api, load, jobs, clients, shaped)
 
 
-async def _measure(stack: Stack, api: httpx.AsyncClient, jobs: int, clients: int, shaped: bool) -> None:
+async def _measure(
+    stack: Stack, api: httpx.AsyncClient, load: LoadClient, jobs: int, clients: int, shaped: bool
+) -> None:
     fan_out_one = {"kind": "fan_out", "fan_out_count": 1}
     _, referrer = await company(api, stack.admin, "Referrer", mode=fan_out_one)
     for n in range(RECEIVERS):
@@ -228,8 +144,8 @@ async def _measure(stack: Stack, api: httpx.AsyncClient, jobs: int, clients: int
         )
 
     async def post_job(n: int) -> None:
-        created = await api.post("/api/routing/jobs", json=job_body(n), headers=referrer)
-        assert created.status_code == 202, created.text
+        status, body = await load.post("/api/routing/jobs", job_body(n), referrer)
+        assert status == 202, body
 
     async def bare_done() -> int:
         return DONE["bare"]

@@ -1,10 +1,9 @@
-"""Routing: a referred service job goes to partner companies and is booked into their ServiceTitan.
+"""A routing: one service job sent to one partner company, booked into its ServiceTitan.
 
-ServiceJobWorkflow (`service-job:{job_id}`) picks the receivers and starts one RoutingWorkflow
-(`routing:{routing_id}`) per receiver: all at once for fan-out, one after the other for a
-sequential offer. A routing is offered, accepted, booked step by step (customer, then booking),
-then followed at the provider until it is completed (a ledger entry) or canceled. When a step
-fails for good it waits in needs_attention for a manual retry, which resumes at that step.
+RoutingWorkflow (`routing:{routing_id}`, started by workflows/service_job.py) is offered,
+accepted, booked step by step (customer, then booking), then followed at the provider until it
+is completed (a ledger entry) or canceled. When a step fails for good it waits in
+needs_attention for a manual retry, which resumes at that step.
 """
 
 import contextlib
@@ -12,67 +11,40 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
-from uuid import UUID
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.routing_provider import PROVIDER, ServiceTitanSync
     from activities.routing_store import RoutingStore
     from domain import search_attributes as sa
-    from domain.routing import (
-        FanOutMode,
-        RoutingEvent,
-        RoutingStatus,
-        is_terminal,
-        provider_event,
-        select_receivers,
-        transition,
-    )
+    from domain.routing import RoutingEvent, RoutingStatus, is_terminal, provider_event, transition
     from domain.routing.contracts import (
-        JOB_WORKFLOW,
+        OFFER_RESOLVED,
         ROUTING_WORKFLOW,
         Completion,
-        CreatedRouting,
         LedgerRequest,
-        NewRoutings,
         OfferOutcome,
         Progress,
         RoutingSettings,
         RoutingStart,
-        ServiceJobStart,
         StatusChange,
         Step,
         SyncRequest,
         Updates,
-        routing_workflow_id,
     )
+    from workflows.store_calls import store
 
-A = TypeVar("A")
 R = TypeVar("R")
-# The store is ours: keep trying through a database restart rather than give up on a routing.
-STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-STORE_TIMEOUT = timedelta(seconds=10)
 # Provider calls heartbeat every few seconds while they run (activities.heartbeat); a worker
 # that dies mid-call is noticed after the heartbeat timeout.
 PROVIDER_TIMEOUT = timedelta(minutes=2)
 PROVIDER_HEARTBEAT = timedelta(seconds=10)
-OFFER_RESOLVED = "offer_resolved"
 # Versioning: routings started before the change still wait for the end, as they did.
 CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
 CANCEL_PATIENCE = timedelta(seconds=5)
-
-
-async def _store(method: Callable[[RoutingStore, A], Awaitable[R]], arg: A) -> R:
-    """Our own database, milliseconds away: a local activity, recorded as a marker in the
-    history instead of a round trip through the task queue (the provider calls are the ones
-    that need the queue: heartbeats, long backoffs, rate limits). Retried until it works."""
-    return await workflow.execute_local_activity_method(
-        method, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
-    )
 
 
 def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
@@ -91,87 +63,6 @@ def _reason(error: ActivityError) -> str:
     while isinstance(cause, ActivityError | ApplicationError) and cause.cause is not None:
         cause = cause.cause
     return str(cause.message if isinstance(cause, ApplicationError) else cause or error)
-
-
-@workflow.defn(name=JOB_WORKFLOW)
-class ServiceJobWorkflow:
-    def __init__(self) -> None:
-        self._offers: dict[str, bool] = {}
-
-    @workflow.signal(name=OFFER_RESOLVED)
-    def offer_resolved(self, outcome: OfferOutcome) -> None:
-        self._offers[str(outcome.routing_id)] = outcome.accepted
-
-    @workflow.run
-    async def run(self, start: ServiceJobStart) -> list[CreatedRouting]:
-        await _store(RoutingStore.save_job, start)
-        candidates = await _store(RoutingStore.load_candidates, start.referrer_id)
-        selection = select_receivers(
-            start.job,
-            start.referrer_id,
-            candidates,
-            workflow.now(),
-            start.mode,
-            fairness_key=str(start.job_id),
-        )
-        if isinstance(start.mode, FanOutMode) or not selection.chosen:
-            routings = await self._create(start, selection.chosen, 0, selection.no_candidate_reason)
-            for routing in routings:
-                await self._start_routing(start, routing, accept_timeout=None)
-            return routings
-        # Sequential: the next receiver is offered the job (and its routing exists, so the
-        # receiver sees it) only once the previous one declined or let its deadline pass.
-        offered: list[CreatedRouting] = []
-        for position, receiver in enumerate(selection.chosen):
-            [routing] = await self._create(start, [receiver], position, None)
-            offered.append(routing)
-            await self._start_routing(start, routing, accept_timeout=start.mode.accept_timeout)
-            key = str(routing.routing_id)
-            await workflow.wait_condition(lambda key=key: key in self._offers)  # type: ignore[misc]
-            if self._offers[key]:
-                return offered
-        reason = f"all {len(offered)} partners offered the job declined it or let the offer expire"
-        await self._create(start, [], len(offered), reason)
-        return offered
-
-    async def _create(
-        self, start: ServiceJobStart, receivers: list[UUID], position: int, no_candidate_reason: str | None
-    ) -> list[CreatedRouting]:
-        return await _store(
-            RoutingStore.create_routings,
-            NewRoutings(
-                job_id=start.job_id,
-                referrer_id=start.referrer_id,
-                chosen=receivers,
-                first_position=position,
-                no_candidate_reason=no_candidate_reason,
-            ),
-        )
-
-    async def _start_routing(
-        self, start: ServiceJobStart, routing: CreatedRouting, accept_timeout: timedelta | None
-    ) -> None:
-        await workflow.start_child_workflow(
-            RoutingWorkflow.run,
-            RoutingStart(
-                routing_id=routing.routing_id,
-                job_id=start.job_id,
-                referrer_id=start.referrer_id,
-                receiver_id=routing.receiver_id,
-                accept_timeout=accept_timeout,
-                settings=start.settings,
-            ),
-            id=routing_workflow_id(routing.routing_id),
-            # A routing lives for weeks after its job workflow is done.
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.TENANT_ID, str(start.referrer_id)),
-                    SearchAttributePair(sa.RECEIVING_COMPANY, str(routing.receiver_id)),
-                    SearchAttributePair(sa.ROUTING_STATUS, RoutingStatus.PENDING.value),
-                ]
-            ),
-        )
 
 
 @workflow.defn(name=ROUTING_WORKFLOW)
@@ -301,7 +192,7 @@ class RoutingWorkflow:
             )
 
     async def _book_or_wait_for_completion(self) -> None:
-        provider = await _store(RoutingStore.provider_of, self._start.receiver_id)
+        provider = await store(RoutingStore.provider_of, self._start.receiver_id)
         self._progress = self._progress.model_copy(update={"provider": provider})
         workflow.upsert_search_attributes([sa.PROVIDER.value_set(provider or "none")])
         if provider == PROVIDER:
@@ -405,7 +296,7 @@ class RoutingWorkflow:
         )
 
     async def _ledger(self, total: Decimal) -> None:
-        await _store(
+        await store(
             RoutingStore.write_ledger, LedgerRequest(routing_id=self._start.routing_id, invoice_total=total)
         )
 
@@ -414,7 +305,7 @@ class RoutingWorkflow:
         status = transition(self._status, event)
         self._progress = self._progress.model_copy(update={"status": status, "seq": self._progress.seq + 1})
         workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(status.value)])
-        await _store(
+        await store(
             RoutingStore.record,
             StatusChange(
                 routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress

@@ -20,6 +20,8 @@ from domain.routing.status import RoutingStatus
 TASK_QUEUE = "routing"
 JOB_WORKFLOW = "ServiceJob"
 ROUTING_WORKFLOW = "Routing"
+# A sequential offer's routing tells its job workflow how the offer ended.
+OFFER_RESOLVED = "offer_resolved"
 
 
 def job_workflow_id(job_id: UUID) -> str:

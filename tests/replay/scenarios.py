@@ -22,7 +22,8 @@ from domain.routing.contracts import (
     routing_workflow_id,
 )
 from tests.replay.doubles import Script
-from workflows.routing import RoutingWorkflow, ServiceJobWorkflow
+from workflows.routing import RoutingWorkflow
+from workflows.service_job import ServiceJobWorkflow
 
 JOB = ServiceJobCreate.model_validate(
     {

@@ -8,7 +8,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.routing import RoutingWorkflow, ServiceJobWorkflow
+from workflows.routing import RoutingWorkflow
+from workflows.service_job import ServiceJobWorkflow
 
 HISTORIES = {
     path.stem: path.read_text() for path in sorted((Path(__file__).parent / "histories").glob("*.json"))

@@ -1,0 +1,84 @@
+"""The bare engine's workflows for bench.routing, in a module of their own.
+
+The workflow sandbox loads a workflow's module again for every run, so this module holds the
+workflows alone, as workflows/ does, and imports the rest passed through, as they do.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from bench._engine_work import ACTIVITIES_PER_JOB, Work, step
+    from domain import search_attributes as sa
+    from workflows.routing import PROVIDER_HEARTBEAT, PROVIDER_TIMEOUT
+    from workflows.store_calls import STORE_TIMEOUT
+
+
+async def _step(
+    work: Work, n: int, limit: timedelta = STORE_TIMEOUT, heartbeat: timedelta | None = None
+) -> Work:
+    return await workflow.execute_activity(
+        step,
+        work.model_copy(update={"step": n}),
+        start_to_close_timeout=limit,
+        heartbeat_timeout=heartbeat,
+    )
+
+
+@workflow.defn(name="BenchBareRouting")
+class BareWorkflow:
+    """The bare engine: one workflow, ACTIVITIES_PER_JOB no-op activities one after the other."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        for n in range(1, ACTIVITIES_PER_JOB + 1):
+            work = await _step(work, n)
+
+
+@workflow.defn(name="BenchShapedJob")
+class ShapedJobWorkflow:
+    """The engine work of a routed job with no-op activities: ServiceJob's three activities and
+    child start, then ShapedRoutingWorkflow. Optional (`shaped`): splits routing's cost in two."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        for n in range(1, 4):
+            work = await _step(work, n)
+        await workflow.start_child_workflow(
+            ShapedRoutingWorkflow.run,
+            work,
+            id=f"{workflow.info().workflow_id}:routing",
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.TENANT_ID, "bench"),
+                    SearchAttributePair(sa.RECEIVING_COMPANY, "bench"),
+                    SearchAttributePair(sa.ROUTING_STATUS, "pending"),
+                ]
+            ),
+        )
+
+
+@workflow.defn(name="BenchShapedRouting")
+class ShapedRoutingWorkflow:
+    """RoutingWorkflow's path to synced: the same search-attribute upserts, activity options and
+    order, then the follow timer it waits on."""
+
+    @workflow.run
+    async def run(self, work: Work) -> None:
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("offered")])
+        work = await _step(work, 4)
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("accepted")])
+        work = await _step(work, 5)
+        work = await _step(work, 6)
+        workflow.upsert_search_attributes([sa.PROVIDER.value_set("servicetitan")])
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("syncing")])
+        work = await _step(work, 7)
+        work = await _step(work, 8, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # sync_customer
+        work = await _step(work, 9, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # book
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("synced")])
+        work = await _step(work, 10)
+        await workflow.sleep(timedelta(minutes=15))

@@ -1,0 +1,30 @@
+"""Routing workflows' calls to our own store, as local activities.
+
+Imported passed through by the workflow modules: deterministic workflow code, shared by both,
+that the sandbox need not load again for every workflow run.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.routing_store import RoutingStore
+
+A = TypeVar("A")
+R = TypeVar("R")
+# The store is ours: keep trying through a database restart rather than give up on a routing.
+STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+STORE_TIMEOUT = timedelta(seconds=10)
+
+
+async def store(method: Callable[[RoutingStore, A], Awaitable[R]], arg: A) -> R:
+    """Our own database, milliseconds away: a local activity, recorded as a marker in the
+    history instead of a round trip through the task queue (the provider calls are the ones
+    that need the queue: heartbeats, long backoffs, rate limits). Retried until it works."""
+    return await workflow.execute_local_activity_method(
+        method, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
+    )
