@@ -8,6 +8,7 @@ Scale out by starting more processes: Temporal spreads tasks across every poller
 import argparse
 import asyncio
 import signal
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
@@ -61,22 +62,26 @@ def runtime(settings: Settings) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
 
 
-async def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queues", default="", help="comma-separated contexts or task queues (default: all)")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    logging.configure("worker", settings.log_level)
-
+async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpec]]) -> None:
+    """Serves `queues` until SIGINT or SIGTERM, then drains gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
     async with Dependencies.open(settings) as deps:
-        specs = task_queues(deps, [q for q in args.queues.split(",") if q])
+        specs = queues(deps)
         client = await connect(settings, runtime=runtime(settings))
         await serve(build_workers(client, specs), stop)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queues", default="", help="comma-separated contexts or task queues (default: all)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.configure("worker", settings.log_level)
+    await run(settings, lambda deps: task_queues(deps, [q for q in args.queues.split(",") if q]))
 
 
 if __name__ == "__main__":

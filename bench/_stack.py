@@ -1,16 +1,20 @@
 """The real stack for benchmarks, each part its own process as `tempoline dev` runs them: embedded
-PostgreSQL, the Temporal dev server, the ServiceTitan emulator and the API under uvicorn. The
-routing worker runs in the benchmark's process, started and stopped by phase.
+PostgreSQL, the Temporal dev server, the ServiceTitan emulator, the API under uvicorn, and
+worker processes started and stopped by phase.
 
 The pieces follow tests/conftest.py and tests/integration/routing_world.py; the few lines they
 share are copied here because bench/ is installed with the package and tests/ is not.
 """
 
+import asyncio
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -19,12 +23,13 @@ from typing import Any
 
 import httpx
 import psutil
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.dependencies import Dependencies
-from activities.registry import QueueSpec, task_queues
 from api.keys import generate as generate_api_key
+from bench._engine_work import DONE_DIR
 from cli import postgres
 from cli.processes import Supervisor, wait_for_port
 from core.correlation import CorrelationInterceptor
@@ -33,9 +38,11 @@ from core.settings import Settings
 from core.temporal import data_converter
 from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from store import migrate
-from worker import build_workers
 
 BIN = Path(sys.executable).parent
+WORKER_START_TIMEOUT = 60.0
+# worker.py drains for up to 10 s on SIGTERM.
+WORKER_STOP_TIMEOUT = 15.0
 Headers = dict[str, str]
 
 # The routing world: every receiver covers the job's ZIP and trade with room for every job.
@@ -76,17 +83,20 @@ class Stack:
     api_url: str
     emulator_url: str
     admin: Headers
-    # Top-level processes by role, for CPU accounting (the benchmark's own process is "bench").
-    pids: dict[str, int]
+    supervisor: Supervisor
+    # Where the bare engine's worker processes count finished jobs (bench._engine_work).
+    done_dir: Path
+    # Top-level processes (pid: role), for CPU accounting; the benchmark's own process is "bench".
+    roles: dict[int, str]
 
     @contextmanager
     def cpu(self) -> Iterator[dict[str, float]]:
         """CPU seconds each part of the stack used inside the block (filled in on exit), and
         "other": what the rest of the machine used meanwhile, which makes a run unreliable."""
         used: dict[str, float] = {}
-        before, machine = cpu_seconds(self.pids), _busy_seconds()
+        before, machine = cpu_seconds(self.roles), _busy_seconds()
         yield used
-        after, machine = cpu_seconds(self.pids), _busy_seconds() - machine
+        after, machine = cpu_seconds(self.roles), _busy_seconds() - machine
         used.update({role: after[role] - before.get(role, 0.0) for role in after})
         used["other"] = max(machine - sum(used.values()), 0.0)
 
@@ -98,11 +108,10 @@ def _busy_seconds() -> float:
     return sum(times) - sum(getattr(times, name, 0.0) for name in unused)
 
 
-def cpu_seconds(roles: dict[str, int]) -> dict[str, float]:
-    """user+system seconds of each role's process tree; exited, reaped children included."""
+def cpu_seconds(roles: dict[int, str]) -> dict[str, float]:
+    """user+system seconds of each role's process trees; exited, reaped children included."""
     me = psutil.Process()
-    role_of = {pid: role for role, pid in roles.items()}
-    totals = dict.fromkeys([*roles, "temporal"], 0.0)
+    totals = dict.fromkeys(["bench", *roles.values(), "temporal"], 0.0)
     for proc in [me, *me.children(recursive=True)]:
         try:
             times = proc.cpu_times()
@@ -113,7 +122,7 @@ def cpu_seconds(roles: dict[str, int]) -> dict[str, float]:
             totals["bench"] += times.user + times.system
             continue
         # The dev server is started by the SDK's core: the one child we did not name.
-        role = next((role_of[p.pid] for p in chain if p.pid in role_of and p.pid != me.pid), "temporal")
+        role = next((roles[p.pid] for p in chain if p.pid in roles), "temporal")
         totals[role] += times.user + times.system + times.children_user + times.children_system
     return totals
 
@@ -214,7 +223,11 @@ async def running_stack() -> AsyncIterator[Stack]:
             "TEMPOLINE_WORKER_METRICS_PORT": "0",
         }
         settings = Settings(**variables)  # type: ignore[arg-type]
-        supervisor = Supervisor(log_dir=root / "logs", env={**os.environ, **variables})
+        done_dir = root / "done"
+        done_dir.mkdir()
+        supervisor = Supervisor(
+            log_dir=root / "logs", env={**os.environ, **variables, DONE_DIR: str(done_dir)}
+        )
         cleanup.callback(supervisor.stop, [(("api", "emulators"), 11.0)])
         python = sys.executable
         emulator_args = [
@@ -237,22 +250,39 @@ async def running_stack() -> AsyncIterator[Stack]:
             api_url=f"http://127.0.0.1:{api_port}",
             emulator_url=emulator_url,
             admin={"Authorization": f"Bearer {admin_key}"},
-            pids={"bench": os.getpid(), "postgres": pg.pid, "api": api.pid, "emulators": emulators.pid},
+            supervisor=supervisor,
+            done_dir=done_dir,
+            roles={pg.pid: "postgres", api.pid: "api", emulators.pid: "emulators"},
         )
 
 
 @asynccontextmanager
-async def routing_worker(stack: Stack) -> AsyncIterator[None]:
-    """The routing task queue served as `python worker.py --queues routing` serves it."""
-    async with Dependencies.open(stack.settings) as deps, AsyncExitStack() as workers:
-        for worker in build_workers(stack.temporal.client, task_queues(deps, ["routing"])):
-            await workers.enter_async_context(worker)
+async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int) -> AsyncIterator[None]:
+    """`count` worker processes running `argv` (as `tempoline dev` runs `worker.py`), from when
+    each of them polls `queue` until they have stopped gracefully."""
+    processes = [stack.supervisor.start(f"{queue}-worker-{n}", argv) for n in range(count)]
+    stack.roles.update(dict.fromkeys((p.pid for p in processes), "worker"))
+    try:
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while not await _all_polling(stack, queue, processes):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}/logs")
+            await asyncio.sleep(0.1)
         yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(asyncio.to_thread(p.wait, WORKER_STOP_TIMEOUT) for p in processes))
 
 
-@asynccontextmanager
-async def worker_for(stack: Stack, spec: QueueSpec) -> AsyncIterator[Worker]:
-    """Any queue through the same worker construction the product uses."""
-    (worker,) = build_workers(stack.temporal.client, [spec])
-    async with worker:
-        yield worker
+async def _all_polling(stack: Stack, queue: str, processes: list[subprocess.Popen[bytes]]) -> bool:
+    described = await stack.temporal.client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=stack.temporal.client.namespace,
+            task_queue=TaskQueue(name=queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    # A worker's identity is "pid@host" (the SDK's default).
+    polling = {poller.identity.split("@")[0] for poller in described.pollers}
+    return all(str(p.pid) in polling for p in processes)

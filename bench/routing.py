@@ -14,31 +14,37 @@ workflows' engine work with no-op activities, which splits the gap into engine a
 """
 
 import asyncio
+import os
 import statistics
 import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 import httpx
 import psutil
 import psycopg
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
-from activities.registry import QueueSpec
-from bench._engine import BareWorkflow, ShapedJobWorkflow, ShapedRoutingWorkflow
-from bench._engine_work import DONE, Work, step
+from bench._engine import BareWorkflow, ShapedJobWorkflow
+from bench._engine_work import Work, done_file
+from bench._engine_worker import BARE_QUEUE, SHAPED_QUEUE
 from bench._http import LoadClient
-from bench._stack import Stack, company, job_body, receiver, routing_worker, running_stack, worker_for
+from bench._stack import Stack, company, job_body, receiver, running_stack, worker_processes
 from domain import search_attributes as sa
+from domain.routing.contracts import TASK_QUEUE
 
 THROUGHPUT_TARGET = 0.6
 LATENCY_TARGET = 2.0
 RECEIVERS = 10
 WARMUP = 32
-BARE_QUEUE = "bench-bare"
-SHAPED_QUEUE = "bench-shaped"
+# One worker process per core for each kind, as a deployment on this machine would run them:
+# a Python worker uses one core at most, and the product scales workers by processes.
+WORKER_PROCESSES = os.cpu_count() or 1
+WORKER_PY = Path(__file__).parent.parent / "worker.py"
 DRAIN_TIMEOUT = 600.0
 # After a drain, before its worker stops: the workflow tasks that follow the last activities.
 SETTLE = 2.0
@@ -147,11 +153,14 @@ async def _measure(
         status, body = await load.post("/api/routing/jobs", job_body(n), referrer)
         assert status == 202, body
 
-    async def bare_done() -> int:
-        return DONE["bare"]
+    def done(kind: str) -> Callable[[], Awaitable[int]]:
+        async def count() -> int:
+            path = done_file(stack.done_dir, kind)
+            return path.stat().st_size if path.exists() else 0
 
-    async def shaped_done() -> int:
-        return DONE["shaped"]
+        return count
+
+    bare_done, shaped_done = done("bare"), done("shaped")
 
     async def synced() -> int:
         row = await (await db.execute("SELECT count(*) FROM routings WHERE status = 'synced'")).fetchone()
@@ -167,13 +176,15 @@ async def _measure(
 
         await _until(completed, count, f"{workflow_type} closed")
 
-    bare_spec = QueueSpec(BARE_QUEUE, workflows=[BareWorkflow], activities=[step])
-    shaped_spec = QueueSpec(
-        SHAPED_QUEUE, workflows=[ShapedJobWorkflow, ShapedRoutingWorkflow], activities=[step]
-    )
+    def workers(queue: str) -> AbstractAsyncContextManager[None]:
+        python = sys.executable
+        argv = [python, "-m", "bench._engine_worker", queue]
+        if queue == TASK_QUEUE:
+            argv = [python, str(WORKER_PY), "--queues", "routing"]
+        return worker_processes(stack, queue, argv, WORKER_PROCESSES)
 
-    # Warm-up, workers on: connections, pools, provider tokens, the workflow sandbox.
-    async with worker_for(stack, bare_spec), worker_for(stack, shaped_spec), routing_worker(stack):
+    # Warm-up, workers on: the dev server, PostgreSQL, the emulator and the API warm.
+    async with workers(BARE_QUEUE), workers(SHAPED_QUEUE), workers(TASK_QUEUE):
         await _concurrently(WARMUP, clients, start_bare)
         await _concurrently(WARMUP, clients, lambda n: post_job(jobs + n))
         await closed("BenchBareRouting", WARMUP)
@@ -203,16 +214,16 @@ async def _measure(
 
     # Throughput: each backlog drained by its own worker, routing last.
     bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
-    async with worker_for(stack, bare_spec):
+    async with workers(BARE_QUEUE):
         with bare_drain:
             bare_seconds = await _until(bare_done, WARMUP + jobs, "bare jobs done")
         await closed("BenchBareRouting", WARMUP + jobs)
     if shaped:
-        async with worker_for(stack, shaped_spec):
+        async with workers(SHAPED_QUEUE):
             with shaped_drain:
                 shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
             await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
-    async with routing_worker(stack):
+    async with workers(TASK_QUEUE):
         with routing_drain:
             routing_seconds = await _until(synced, WARMUP + jobs, "routings synced")
         await asyncio.sleep(SETTLE)
