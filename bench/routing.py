@@ -6,7 +6,8 @@ Latency: `POST /api/routing/jobs` p99 vs a bare `start_workflow` p99, both from 
 
 The latency phase runs with no worker polling: it measures accepting work, not the contention
 of doing it on the same two cores, and what it starts is the backlog the throughput phase then
-drains, each kind with its own worker started on a full queue (docs/benchmarks.md).
+drains, each kind with its own worker processes (one per core) started on a full queue
+(docs/benchmarks.md).
 
 `python -m bench.routing [jobs] [clients] [shaped]` (500 jobs, 32 clients: about 4 minutes on two
 cores); prints `BENCH routing ...` lines last. `shaped` adds a third workload, the routing

@@ -127,3 +127,24 @@ async def test_readiness_names_postgresql_when_it_is_stopped(settings: Settings,
         body = down.json()
         assert "postgresql" in body["detail"] and body["components"]["postgresql"].startswith("down")
         assert body["components"]["temporal"] == "ok"
+
+
+async def test_a_database_restart_costs_one_retryable_503(settings: Settings, temporal, tmp_path):
+    # Pooled connections are not pinged before use: the first request after a restart meets a
+    # dead one, and the caller is told to retry, which then works.
+    port, process = start_migrated_postgres(tmp_path)
+    own = settings.model_copy(update={"database_url": postgres.url(port, "tempoline")})
+    admin = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    async for api in api_client(own):
+        assert (await api.get("/api/admin/tenants", headers=admin)).status_code == 200
+        postgres.stop(process)
+        process = postgres.start(tmp_path / "data", port, tmp_path / "postgres.log")
+        try:
+            postgres.wait_ready(port, process)
+            lost = await api.get("/api/admin/tenants", headers=admin)
+            assert lost.status_code == 503, lost.text
+            assert lost.headers["retry-after"] == "1"
+            assert lost.json()["title"] == "Database connection lost"
+            assert (await api.get("/api/admin/tenants", headers=admin)).status_code == 200
+        finally:
+            postgres.stop(process)
