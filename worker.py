@@ -59,7 +59,13 @@ def runtime(settings: Settings) -> Runtime:
     if not settings.worker_metrics_port:
         return Runtime(telemetry=TelemetryConfig())
     bind = f"127.0.0.1:{settings.worker_metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+    except ValueError as exc:  # the port is taken: most often another worker on this host
+        raise SystemExit(
+            f"worker metrics: cannot listen on {bind} ({exc}); give each worker process on a "
+            "host its own TEMPOLINE_WORKER_METRICS_PORT, or 0 to serve no metrics"
+        ) from None
 
 
 async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpec]]) -> None:

@@ -2,6 +2,7 @@
 
 import io
 import json
+import socket
 import uuid
 from datetime import timedelta
 
@@ -114,3 +115,14 @@ async def test_time_skipping_server_runs_a_day_long_timer(time_skipping: Workflo
         )
     assert result == "hello later"
     assert (await time_skipping.get_current_time()) - before >= timedelta(days=1)
+
+
+def test_a_second_worker_on_the_same_metrics_port_says_what_to_do(settings: Settings):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            worker.runtime(settings.model_copy(update={"worker_metrics_port": port}))
+    message = str(stopped.value)
+    assert f"127.0.0.1:{port}" in message and "TEMPOLINE_WORKER_METRICS_PORT" in message
