@@ -1,8 +1,9 @@
 """Temporal remote codec endpoints, so the Web UI and `temporal` CLI show decoded payloads.
 
-Two doors: `Authorization: Bearer <api key>` for tools, and `/codec/ui/{token}` for the Web UI,
+Two doors: `Authorization: Bearer <admin api key>` for tools, and `/codec/ui/{token}` for the Web UI,
 which cannot send our bearer header; the token is derived from the encryption key, so only whoever
-configured the UI (the dev stack, or the deployment) knows it.
+configured the UI (the dev stack, or the deployment) knows it. Both are for operators: one key
+encrypts every tenant's payloads, so a tenant's key may not decode them.
 """
 
 import hashlib
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from api.deps import principal
+from api.deps import admin
 from api.problems import ERROR_RESPONSES, ProblemError
 from core.codec import EncryptionCodec
 from core.crypto import DecryptionError
@@ -38,12 +39,12 @@ async def _transcode(request: Request, operation: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("/encode", dependencies=[Depends(principal)])
+@router.post("/encode", dependencies=[Depends(admin)])
 async def encode(request: Request) -> Response:
     return await _transcode(request, "encode")
 
 
-@router.post("/decode", dependencies=[Depends(principal)])
+@router.post("/decode", dependencies=[Depends(admin)])
 async def decode(request: Request) -> Response:
     return await _transcode(request, "decode")
 

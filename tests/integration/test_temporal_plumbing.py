@@ -66,6 +66,15 @@ async def test_codec_endpoint_round_trip(
     assert ui.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
     assert (await api.post("/codec/ui/wrong/decode", json=encoded.json())).status_code == 404
     assert (await api.post("/codec/decode", json=encoded.json())).status_code == 401
+    # Another tenant's payloads are in the same history encryption: tenants' keys may not decode.
+    tenant = await api.post("/api/admin/tenants", json={"name": "Codec Tenant"}, headers=admin_headers)
+    key = await api.post(
+        "/api/admin/api-keys",
+        json={"tenant_id": tenant.json()["id"], "name": "app"},
+        headers=admin_headers,
+    )
+    tenant_headers = {"Authorization": f"Bearer {key.json()['key']}"}
+    assert (await api.post("/codec/decode", json=encoded.json(), headers=tenant_headers)).status_code == 403
     bad = await api.post("/codec/decode", content=b"not json", headers=admin_headers)
     assert bad.status_code == 400
     forged = {"payloads": [{"metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA=="}, "data": "AAAAAAAAAAAA"}]}
