@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,13 @@ import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.dependencies import Dependencies
+from activities.registry import task_queues
+from cli import postgres
 from core.settings import Settings
-from tests.conftest import api_client, free_port, terminate_routings
+from tests.conftest import api_client, free_port, start_migrated_postgres, terminate_routings
 from tests.integration import routing_world as world
+from worker import build_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 StartWorker = Callable[..., subprocess.Popen[bytes]]
@@ -180,3 +185,45 @@ async def test_two_worker_processes_stay_under_the_tenant_rate(
         metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
     assert "tempoline_routing_transitions" in metrics and 'status="synced"' in metrics
     assert "tempoline_rate_limit_wait" in metrics and "temporal_activity_execution_latency" in metrics
+
+
+async def test_a_database_restart_loses_no_job(
+    settings: Settings, temporal: WorkflowEnvironment, emulator: str, tmp_path: Path
+):
+    # Neither the API nor the worker pings pooled connections before use: after a restart the
+    # API answers one retryable 503, and the worker's store calls fail once and are retried.
+    port, process = start_migrated_postgres(tmp_path)
+    own = settings.model_copy(update={"database_url": postgres.url(port, "tempoline")})
+    admin = {"Authorization": f"Bearer {settings.admin_api_key}"}
+    fan_out = {"kind": "fan_out", "fan_out_count": 1}
+    try:
+        async with Dependencies.open(own) as deps, AsyncExitStack() as running:
+            for worker in build_workers(temporal.client, task_queues(deps, ["routing"])):
+                await running.enter_async_context(worker)
+            async for api in api_client(own):
+                referrer = await world.company(api, admin, "Referrer", fan_out)
+                receiver = await world.receiver(api, admin, emulator, "Receiver", referrer=referrer)
+                first = await _synced_job(api, referrer, receiver, 1)
+                postgres.stop(process)
+                process = postgres.start(tmp_path / "data", port, tmp_path / "postgres.log")
+                postgres.wait_ready(port, process)
+                second = await _synced_job(api, referrer, receiver, 2)
+                bookings = (await world.emulator_state(emulator, receiver.st_tenant))["bookings"]
+                assert sorted(b["externalId"] for b in bookings) == sorted([first, second])
+            await terminate_routings(temporal.client)
+    finally:
+        postgres.stop(process)
+
+
+async def _synced_job(
+    api: httpx.AsyncClient, referrer: world.Company, receiver: world.Receiver, n: int
+) -> str:
+    """Creates job n as a client does (a 503 is retried with the same key); its synced routing."""
+    headers = {**referrer.headers, "Idempotency-Key": f"job-{n}"}
+    created = await api.post("/api/routing/jobs", json=world.job_body(n), headers=headers)
+    if created.status_code == 503:
+        created = await api.post("/api/routing/jobs", json=world.job_body(n), headers=headers)
+    assert created.status_code == 202, created.text
+    [routing] = await world.routings_of(api, referrer.headers, created.json()["id"])
+    await world.routing_in(api, receiver.headers, routing["id"], {"synced"})
+    return routing["id"]
