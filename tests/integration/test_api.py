@@ -27,11 +27,12 @@ async def test_missing_wrong_and_revoked_keys_are_401(api: httpx.AsyncClient, ad
     wrong = await api.get("/api/admin/tenants", headers={"Authorization": "Bearer tl_not-a-key"})
     assert wrong.status_code == 401
 
-    _, key_id, key = await _tenant_and_member_key(api, admin_headers)
-    member = {"Authorization": f"Bearer {key}"}
-    assert (await api.post("/codec/encode", json={"payloads": []}, headers=member)).status_code == 200
-    assert (await api.delete(f"/api/admin/api-keys/{key_id}", headers=admin_headers)).status_code == 204
-    revoked = await api.post("/codec/encode", json={"payloads": []}, headers=member)
+    company = await api.post("/api/routing/companies", json={"name": "Acme Plumbing"}, headers=admin_headers)
+    key = company.json()["api_key"]
+    member = {"Authorization": f"Bearer {key['key']}"}
+    assert (await api.get("/api/routing/companies/me", headers=member)).status_code == 200
+    assert (await api.delete(f"/api/admin/api-keys/{key['id']}", headers=admin_headers)).status_code == 204
+    revoked = await api.get("/api/routing/companies/me", headers=member)
     assert revoked.status_code == 401
     assert revoked.json()["title"] == "Invalid API key"
 
