@@ -74,6 +74,14 @@ def emulator() -> Iterator[str]:
         yield running.url
 
 
+@pytest.fixture(autouse=True)
+def no_faults_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The emulator lives for the session: a test's fault scripts end with the test."""
+    yield
+    if "emulator" in request.fixturenames:
+        httpx.delete(f"{request.getfixturevalue('emulator')}/_control/faults").raise_for_status()
+
+
 @pytest.fixture(scope="session")
 def grpc_emulator_port() -> Iterator[int]:
     # The Speech emulator's gRPC endpoint; no services until the interviews pipeline adds them.
