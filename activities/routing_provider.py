@@ -60,6 +60,7 @@ class ServiceTitanSync:
         return self._opened(row)
 
     def _opened(self, row: StoredConnection | None) -> Connection:
+        # No row, or _load's outer join found the job but no connection.
         if row is None or row.company_id is None:
             raise ApplicationError(
                 "the receiving company has no ServiceTitan connection any more", non_retryable=True
