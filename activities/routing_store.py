@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
@@ -26,6 +26,40 @@ from store.service_jobs import insert_job
 
 # How far back "recent routings" reach when spreading work among equally good partners.
 RECENT = timedelta(days=7)
+
+
+# Built once, with parameters: SQLAlchemy derives a statement's cache key on every execution,
+# and a statement object reused keeps the one it derived (four of these run per routed job).
+_RECORD = (
+    insert(tables.RoutingEvent)
+    .values(
+        routing_id=bindparam("p_routing_id"),
+        key=bindparam("p_key"),
+        step=bindparam("p_step"),
+        outcome=bindparam("p_status"),
+        status=bindparam("p_status"),
+        provider_status=bindparam("p_provider_status"),
+        error=bindparam("p_error"),
+    )
+    .on_conflict_do_nothing()
+    .add_cte(
+        update(tables.Routing)
+        .where(tables.Routing.id == bindparam("p_routing_id"))
+        .values(
+            status=bindparam("p_status"),
+            provider=bindparam("p_provider"),
+            failed_step=bindparam("p_failed_step"),
+            last_error=bindparam("p_error"),
+            st_customer_id=bindparam("p_customer_id"),
+            st_location_id=bindparam("p_location_id"),
+            st_booking_id=bindparam("p_booking_id"),
+            st_job_id=bindparam("p_job_id"),
+            provider_status=bindparam("p_provider_status"),
+            invoice_total=bindparam("p_invoice_total"),
+        )
+        .cte("moved")
+    )
+)
 
 
 class RoutingStore:
@@ -143,38 +177,26 @@ class RoutingStore:
         activity.metric_meter().create_counter(
             "tempoline_routing_transitions", "Routing status changes, by the status entered"
         ).add(1, {"status": p.status.value})
-        moved = (
-            update(tables.Routing)
-            .where(tables.Routing.id == change.routing_id)
-            .values(
-                status=p.status.value,
-                provider=p.provider,
-                failed_step=p.failed_step.value if failed and p.failed_step else None,
-                last_error=p.last_error if failed else None,
-                st_customer_id=p.customer_id,
-                st_location_id=p.location_id,
-                st_booking_id=p.booking_id,
-                st_job_id=p.provider_job_id,
-                provider_status=p.provider_status,
-                invoice_total=p.invoice_total,
-            )
-        )
-        line = (
-            insert(tables.RoutingEvent)
-            .values(
-                routing_id=change.routing_id,
-                key=f"status:{change.seq}",
-                step=change.step.value,
-                outcome=p.status.value,
-                status=p.status.value,
-                provider_status=p.provider_status,
-                error=p.last_error if failed else None,
-            )
-            .on_conflict_do_nothing()
-        )
         # One statement, so the row and its timeline line are written together or not at all.
         async with self._db.statements() as connection:
-            await connection.execute(line.add_cte(moved.cte("moved")))
+            await connection.execute(
+                _RECORD,
+                {
+                    "p_routing_id": change.routing_id,
+                    "p_key": f"status:{change.seq}",
+                    "p_step": change.step.value,
+                    "p_status": p.status.value,
+                    "p_provider": p.provider,
+                    "p_failed_step": p.failed_step.value if failed and p.failed_step else None,
+                    "p_error": p.last_error if failed else None,
+                    "p_customer_id": p.customer_id,
+                    "p_location_id": p.location_id,
+                    "p_booking_id": p.booking_id,
+                    "p_job_id": p.provider_job_id,
+                    "p_provider_status": p.provider_status,
+                    "p_invoice_total": p.invoice_total,
+                },
+            )
 
     @activity.defn(name="routing.write_ledger")
     async def write_ledger(self, request: LedgerRequest) -> Decimal:
