@@ -6,8 +6,8 @@ Latency: `POST /api/routing/jobs` p99 vs a bare `start_workflow` p99, both from 
 
 The latency phase runs with no worker polling: it measures accepting work, not the contention
 of doing it on the same two cores, and what it starts is the backlog the throughput phase then
-drains, each kind with its own worker processes (one per core) started on a full queue
-(docs/benchmarks.md).
+drains, each kind with its own worker processes (one per core), half a backlog at a time in the
+order bare, routing, routing, bare (docs/benchmarks.md).
 
 `python -m bench.routing [jobs] [clients] [shaped]` (500 jobs, 32 clients: about 4 minutes on two
 cores); prints `BENCH routing ...` lines last. `shaped` adds a third workload, the routing
@@ -213,21 +213,30 @@ async def _measure(
     if shaped:
         await _concurrently(jobs, clients, start_shaped)
 
-    # Throughput: each backlog drained by its own worker, routing last.
+    # Throughput: each backlog drained by its own worker processes. Shaped first, then half of
+    # each backlog in the order bare, routing, routing, bare, so that a drift in the machine's
+    # speed (it has neighbours) cancels out, as in the latency phase.
     bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
-    async with workers(BARE_QUEUE):
-        with bare_drain:
-            bare_seconds = await _until(bare_done, WARMUP + jobs, "bare jobs done")
-        await closed("BenchBareRouting", WARMUP + jobs)
     if shaped:
         async with workers(SHAPED_QUEUE):
             with shaped_drain:
                 shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
             await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
-    async with workers(TASK_QUEUE):
-        with routing_drain:
-            routing_seconds = await _until(synced, WARMUP + jobs, "routings synced")
-        await asyncio.sleep(SETTLE)
+    bare_seconds = routing_seconds = 0.0
+    half = jobs // 2
+    for kind, until in (("bare", half), ("routing", half), ("routing", jobs), ("bare", jobs)):
+        if kind == "bare":
+            async with workers(BARE_QUEUE):
+                with bare_drain:
+                    bare_seconds += await _until(bare_done, WARMUP + until, "bare jobs done")
+                if until == jobs:
+                    await closed("BenchBareRouting", WARMUP + jobs)
+        else:
+            async with workers(TASK_QUEUE):
+                with routing_drain:
+                    routing_seconds += await _until(synced, WARMUP + until, "routings synced")
+                if until == jobs:
+                    await asyncio.sleep(SETTLE)
 
     spread = await (
         await db.execute("SELECT count(*) FROM routings GROUP BY receiver_id ORDER BY 1")
