@@ -15,6 +15,7 @@ workflows' engine work with no-op activities, which splits the gap into engine a
 """
 
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -196,47 +197,54 @@ async def _measure(
             await closed("BenchShapedJob", WARMUP)
         await asyncio.sleep(SETTLE)
 
-    # Latency, no worker polling: what accepting a job costs. What it starts is the backlog.
-    # Halves in the order bare, API, API, bare, so a drift in the machine's load cancels out.
-    bare_latency: list[float] = []
-    api_latency: list[float] = []
-    bare_start, api_post = Phase(stack), Phase(stack)
-    half = jobs // 2
-    for phase, samples, call, count in (
-        (bare_start, bare_latency, start_bare, half),
-        (api_post, api_latency, post_job, half),
-        (api_post, api_latency, lambda n: post_job(half + n), jobs - half),
-        (bare_start, bare_latency, start_bare, jobs - half),
-    ):
-        with phase:
-            samples += await _concurrently(count, clients, call)
-    if shaped:
-        await _concurrently(jobs, clients, start_shaped)
-
-    # Throughput: each backlog drained by its own worker processes. Shaped first, then half of
-    # each backlog in the order bare, routing, routing, bare, so that a drift in the machine's
-    # speed (it has neighbours) cancels out, as in the latency phase.
-    bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
-    if shaped:
-        async with workers(SHAPED_QUEUE):
-            with shaped_drain:
-                shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
-            await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
-    bare_seconds = routing_seconds = 0.0
-    half = jobs // 2
-    for kind, until in (("bare", half), ("routing", half), ("routing", jobs), ("bare", jobs)):
+    async def drain(kind: str, target: int) -> float:
+        """Seconds for `kind`'s own worker processes, started on its backlog, to finish `target`
+        jobs in all; the workflows' last tasks run before the workers stop."""
         if kind == "bare":
             async with workers(BARE_QUEUE):
                 with bare_drain:
-                    bare_seconds += await _until(bare_done, WARMUP + until, "bare jobs done")
-                if until == jobs:
-                    await closed("BenchBareRouting", WARMUP + jobs)
-        else:
-            async with workers(TASK_QUEUE):
-                with routing_drain:
-                    routing_seconds += await _until(synced, WARMUP + until, "routings synced")
-                if until == jobs:
-                    await asyncio.sleep(SETTLE)
+                    took = await _until(bare_done, target, "bare jobs done")
+                await closed("BenchBareRouting", target)
+            return took
+        async with workers(TASK_QUEUE):
+            with routing_drain:
+                took = await _until(synced, target, "routings synced")
+            await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
+        return took
+
+    bare_latency: list[float] = []
+    api_latency: list[float] = []
+    bare_start, api_post = Phase(stack), Phase(stack)
+    bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
+    if shaped:
+        await _concurrently(jobs, clients, start_shaped)
+        async with workers(SHAPED_QUEUE):
+            with shaped_drain:
+                shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
+            await asyncio.sleep(SETTLE)
+    # Two rounds of half the jobs each: latency, then each backlog drained to the end, the bare
+    # engine first in the first round and last in the second. The machine's speed drifts (it has
+    # neighbours); in this order a drift over the run costs both kinds alike.
+    seconds = {"bare": 0.0, "routing": 0.0}
+    done = {"bare": WARMUP, "routing": WARMUP}
+    numbers = itertools.count()
+    for order, count in ((("bare", "routing"), jobs // 2), (("routing", "bare"), jobs - jobs // 2)):
+        # Latency, no worker polling: what accepting a job costs. What it starts is the backlog.
+        # Halves in the order bare, API, API, bare, for the same reason.
+        half = count // 2
+        for phase, samples, call, n in (
+            (bare_start, bare_latency, start_bare, half),
+            (api_post, api_latency, lambda _: post_job(next(numbers)), half),
+            (api_post, api_latency, lambda _: post_job(next(numbers)), count - half),
+            (bare_start, bare_latency, start_bare, count - half),
+        ):
+            with phase:
+                samples += await _concurrently(n, clients, call)
+        # Throughput: each backlog drained by its own worker processes.
+        for kind in order:
+            done[kind] += count
+            seconds[kind] += await drain(kind, done[kind])
+    bare_seconds, routing_seconds = seconds["bare"], seconds["routing"]
 
     spread = await (
         await db.execute("SELECT count(*) FROM routings GROUP BY receiver_id ORDER BY 1")
