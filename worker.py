@@ -31,7 +31,6 @@ log = logging.get_logger("worker")
 
 
 def build_workers(client: Client, specs: list[QueueSpec]) -> list[Worker]:
-    _cache_workflow_bytecode(specs)
     return [
         Worker(
             client,
@@ -93,6 +92,7 @@ async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpe
 
     async with Dependencies.open(settings) as deps:
         specs = queues(deps)
+        _cache_workflow_bytecode(specs)
         client = await connect(settings, runtime=runtime(settings))
         await serve(build_workers(client, specs), stop)
 

@@ -60,7 +60,7 @@ async def authenticate_with(
             _by_key(key).add_columns(entity).outerjoin(entity, entity.id == ApiKey.tenant_id)  # type: ignore[attr-defined]
         )
     ).one_or_none()
-    return (_principal(row), row[3]) if row else None
+    return (_principal(row), row[-1]) if row else None
 
 
 async def issue(session: AsyncSession, tenant_id: uuid.UUID, name: str, role: Role) -> tuple[ApiKey, str]:

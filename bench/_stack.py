@@ -9,7 +9,6 @@ share are copied here because bench/ is installed with the package and tests/ is
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -260,7 +259,8 @@ async def running_stack() -> AsyncIterator[Stack]:
 async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int) -> AsyncIterator[None]:
     """`count` worker processes running `argv` (as `tempoline dev` runs `worker.py`), from when
     each of them polls `queue` until they have stopped gracefully."""
-    processes = [stack.supervisor.start(f"{queue}-worker-{n}", argv) for n in range(count)]
+    names = tuple(f"{queue}-worker-{n}" for n in range(count))
+    processes = [stack.supervisor.start(name, argv) for name in names]
     stack.roles.update(dict.fromkeys((p.pid for p in processes), "worker"))
     try:
         deadline = time.monotonic() + WORKER_START_TIMEOUT
@@ -270,9 +270,7 @@ async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int
             await asyncio.sleep(0.1)
         yield
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(asyncio.to_thread(p.wait, WORKER_STOP_TIMEOUT) for p in processes))
+        await asyncio.to_thread(stack.supervisor.stop, [(names, WORKER_STOP_TIMEOUT)])
 
 
 async def _all_polling(stack: Stack, queue: str, processes: list[subprocess.Popen[bytes]]) -> bool:
