@@ -1,7 +1,7 @@
 """Runs the Temporal workers: `python worker.py --queues scheduling,routing` (default: all).
 
 Each bounded context contributes its task queues (workflows and activities) through
-`activities.registry`; this module only wires them to Temporal and handles the process lifecycle.
+`registry.py` beside it; this module only wires them to Temporal and handles the process lifecycle.
 Scale out by starting more processes: Temporal spreads tasks across every poller.
 """
 
@@ -20,10 +20,10 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.dependencies import Dependencies
-from activities.registry import QueueSpec, task_queues
 from core import logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from registry import QueueSpec, task_queues
 
 # Below the dev stack's 15 s stop budget: in-flight activities get this long to finish.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
@@ -60,7 +60,7 @@ def _cache_workflow_bytecode(specs: list[QueueSpec]) -> None:
 async def serve(workers: list[Worker], stop: asyncio.Event) -> None:
     if not workers:
         # Until a pipeline registers its queues the process idles, so the dev stack stays up.
-        log.warning("no pipeline registered in activities.registry; idling until stopped")
+        log.warning("no pipeline registered in registry.py; idling until stopped")
     async with AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RateLimiter
-from activities.servicetitan import (
+from clients.servicetitan import (
     Address,
     Connection,
     ServiceTitanClient,

@@ -4,11 +4,11 @@ process built and run as `worker.py` builds and runs the product's."""
 import asyncio
 import sys
 
-from activities.registry import QueueSpec
 from bench._engine import BareWorkflow, ShapedJobWorkflow, ShapedRoutingWorkflow
 from bench._engine_work import step
 from core import logging
 from core.settings import get_settings
+from registry import QueueSpec
 from worker import run
 
 BARE_QUEUE = "bench-bare"

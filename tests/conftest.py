@@ -30,7 +30,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.dependencies import Dependencies
-from activities.registry import task_queues
 from api.app import create_app
 from cli import postgres
 from core.correlation import CorrelationInterceptor
@@ -39,6 +38,7 @@ from core.settings import Settings
 from core.temporal import cipher_from, data_converter
 from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from emulators.runner import start_in_thread
+from registry import task_queues
 from store import migrate
 from worker import build_workers
 

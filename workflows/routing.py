@@ -49,7 +49,7 @@ CANCEL_PATIENCE = timedelta(seconds=5)
 
 def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
     # Non-retryable errors (bad credentials, a rejected request) are marked so where they are
-    # classified (activities.servicetitan.classify); 429/503 carry the provider's Retry-After.
+    # classified (clients.servicetitan.classify); 429/503 carry the provider's Retry-After.
     return RetryPolicy(
         initial_interval=settings.retry_initial,
         backoff_coefficient=2.0,

@@ -8,7 +8,6 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dependencies import Dependencies
-from activities.registry import task_queues
 from core.settings import Settings
 from domain.routing import RoutingStatus, SequentialMode, ServiceJobCreate
 from domain.routing.contracts import (
@@ -20,6 +19,7 @@ from domain.routing.contracts import (
     ServiceJobStart,
     routing_workflow_id,
 )
+from registry import task_queues
 from tests.integration import routing_world as world
 from worker import build_workers
 

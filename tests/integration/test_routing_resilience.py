@@ -18,9 +18,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dependencies import Dependencies
-from activities.registry import task_queues
 from cli import postgres
 from core.settings import Settings
+from registry import task_queues
 from tests.conftest import api_client, free_port, start_migrated_postgres, terminate_routings
 from tests.integration import routing_world as world
 from worker import build_workers

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
-from activities.servicetitan import (
+from clients.servicetitan import (
     Address,
     Connection,
     ServiceTitanClient,

@@ -21,7 +21,7 @@ SECRET = "homeowner-phone-+14155550123"
 
 
 async def _run_once(client: Client, workflow_id: str) -> str:
-    from activities.registry import QueueSpec
+    from registry import QueueSpec
 
     queue = f"test-{uuid.uuid4()}"
     spec = QueueSpec(name=queue, workflows=[PlumbingWorkflow], activities=[greet])
@@ -112,7 +112,7 @@ def test_secrets_never_reach_a_log_line(value: str):
 
 
 async def test_time_skipping_server_runs_a_day_long_timer(time_skipping: WorkflowEnvironment):
-    from activities.registry import QueueSpec
+    from registry import QueueSpec
     from tests.integration.plumbing import ReminderWorkflow
 
     queue = f"test-{uuid.uuid4()}"

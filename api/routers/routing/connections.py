@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from temporalio.exceptions import ApplicationError
 
-from activities.servicetitan import ServiceTitanClient, stored_connection
 from api.deps import Session
 from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
+from clients.servicetitan import ServiceTitanClient, stored_connection
 from core.crypto import DecryptionError
 from core.logging import get_logger
 from core.settings import Settings
