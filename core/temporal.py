@@ -4,7 +4,7 @@ import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 
 from core.codec import EncryptionCodec
@@ -14,7 +14,13 @@ from core.settings import Settings
 
 
 def data_converter(cipher: Cipher) -> DataConverter:
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(cipher))
+    # Failure messages and stack traces are payloads too: a provider's error text can carry a
+    # customer's data, so they reach the history encrypted like everything else.
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(cipher),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def cipher_from(settings: Settings) -> Cipher:

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.logging import get_logger
@@ -18,6 +20,12 @@ class Greeting(BaseModel):
 async def greet(greeting: Greeting) -> str:
     get_logger("test").info("greeting", name_length=len(greeting.name))
     return f"hello {greeting.name}"
+
+
+@activity.defn(name="plumbing_refuse")
+async def refuse(greeting: Greeting) -> str:
+    # A provider's error text may quote what it was sent.
+    raise ApplicationError(f"provider refused {greeting.name}", non_retryable=True)
 
 
 @workflow.defn(name="PlumbingWorkflow")
@@ -35,3 +43,17 @@ class ReminderWorkflow:
     async def run(self, greeting: Greeting) -> str:
         await workflow.sleep(timedelta(days=1))
         return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn(name="PlumbingRefusedWorkflow")
+class RefusedWorkflow:
+    """One activity that fails for good, failing the workflow with its message."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_activity(
+            refuse,
+            greeting,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )

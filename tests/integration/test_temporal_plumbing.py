@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 import worker
 from core import logging
 from core.codec import ENCODING
 from core.settings import Settings
-from tests.integration.plumbing import Greeting, PlumbingWorkflow, greet
+from tests.integration.plumbing import Greeting, PlumbingWorkflow, RefusedWorkflow, greet, refuse
 
 SECRET = "homeowner-phone-+14155550123"
 
@@ -43,6 +43,26 @@ async def test_payloads_in_history_are_ciphertext(temporal: WorkflowEnvironment)
     assert started.metadata["encoding"] == ENCODING
     assert SECRET.encode() not in history.to_json().encode()
     assert SECRET.encode() not in started.data
+
+
+async def test_failure_messages_in_history_are_ciphertext(temporal: WorkflowEnvironment):
+    from registry import QueueSpec
+
+    queue, workflow_id = f"test-{uuid.uuid4()}", f"plumbing-{uuid.uuid4()}"
+    spec = QueueSpec(name=queue, workflows=[RefusedWorkflow], activities=[refuse])
+    (w,) = worker.build_workers(temporal.client, [spec])
+    async with w:
+        with pytest.raises(WorkflowFailureError) as failed:
+            await temporal.client.execute_workflow(
+                RefusedWorkflow.run, Greeting(name=SECRET), id=workflow_id, task_queue=queue
+            )
+    # Our client decodes the failure: the message is there for people with the key...
+    assert SECRET in str(failed.value.cause.cause)
+
+    # ...and not for the history store.
+    raw = await Client.connect(temporal.client.service_client.config.target_host)
+    history = await raw.get_workflow_handle(workflow_id).fetch_history()
+    assert SECRET.encode() not in history.to_json().encode()
 
 
 async def test_codec_endpoint_round_trip(
