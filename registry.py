@@ -23,6 +23,7 @@ class QueueSpec:
     activities: Sequence[Callable[..., Any]] = ()
     max_activities_per_second: float | None = None
     max_concurrent_activities: int | None = None
+    max_concurrent_local_activities: int | None = None
 
 
 def routing(deps: Dependencies) -> list[QueueSpec]:
@@ -45,6 +46,9 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
             # A running activity may hold two pooled connections at once (the customer step's
             # advisory lock, and the rate limiter's slot), and the pool has 2 * POOL_SIZE.
             max_concurrent_activities=POOL_SIZE,
+            # Store calls (local activities) wait for a worker slot rather than for a pooled
+            # connection, whose checkout gives up after 10 s.
+            max_concurrent_local_activities=POOL_SIZE // 2,
         )
     ]
 

@@ -39,6 +39,7 @@ def build_workers(client: Client, specs: list[QueueSpec]) -> list[Worker]:
             activities=spec.activities,
             max_task_queue_activities_per_second=spec.max_activities_per_second,
             max_concurrent_activities=spec.max_concurrent_activities,
+            max_concurrent_local_activities=spec.max_concurrent_local_activities,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         for spec in specs

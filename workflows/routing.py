@@ -6,6 +6,7 @@ is completed (a ledger entry) or canceled. When a step fails for good it waits i
 needs_attention for a manual retry, which resumes at that step.
 """
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.routing_provider import PROVIDER, ServiceTitanSync
@@ -42,9 +43,16 @@ R = TypeVar("R")
 # that dies mid-call is noticed after the heartbeat timeout.
 PROVIDER_TIMEOUT = timedelta(minutes=2)
 PROVIDER_HEARTBEAT = timedelta(seconds=10)
-# Versioning: routings started before the change still wait for the end, as they did.
-CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
 CANCEL_PATIENCE = timedelta(seconds=5)
+
+# Versioning (workflow.patched): a history recorded before a change replays down the old path,
+# since it has no marker; every run that reaches the change after the deploy, an old routing's
+# included, records the marker and takes the new path. tests/replay proves each guard matters.
+CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
+# A cancel pending when a follow-up run ends is applied, not carried into a fresh run unseen.
+CANCEL_BEFORE_CONTINUE_AS_NEW = "cancel-before-continue-as-new"
+# Temporal's own cancel (Web UI, `temporal workflow cancel`) is recorded as a cancel.
+RECORD_TEMPORAL_CANCEL = "record-temporal-cancel"
 
 
 def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
@@ -71,10 +79,7 @@ class RoutingWorkflow:
     def __init__(self, start: RoutingStart) -> None:
         self._start = start
         self._progress = start.progress
-        self._decision: RoutingEvent | None = None
-        self._cancel = False
-        self._retry = False
-        self._completion: Completion | None = None
+        self._requests = start.requests
 
     # -- what people can ask of a routing (API, or `temporal workflow update execute`) ----------
 
@@ -84,24 +89,24 @@ class RoutingWorkflow:
 
     @workflow.update(name=Updates.ACCEPT)
     async def accept(self) -> RoutingStatus:
-        self._decision = RoutingEvent.ACCEPT
+        self._ask(decision=RoutingEvent.ACCEPT)
         return await self._settled(lambda: self._status is not RoutingStatus.OFFERED)
 
     @workflow.update(name=Updates.DECLINE)
     async def decline(self) -> RoutingStatus:
-        self._decision = RoutingEvent.DECLINE
+        self._ask(decision=RoutingEvent.DECLINE)
         return await self._settled(lambda: self._status is not RoutingStatus.OFFERED)
 
     @workflow.update(name=Updates.RETRY)
     async def retry(self) -> RoutingStatus:
-        self._retry = True
-        return await self._settled(lambda: not self._retry)
+        self._ask(retry=True)
+        return await self._settled(lambda: not self._requests.retry)
 
     @workflow.update(name=Updates.CANCEL)
     async def cancel(self) -> RoutingStatus:
-        self._cancel = True
+        self._ask(cancel=True)
         if not workflow.patched(CANCEL_ANSWERS_PROMPTLY):
-            return await self._settled(lambda: is_terminal(self._status))
+            return await self._settled(lambda: False)
         # A sync step in flight (with its retries) finishes first and the routing is canceled
         # right after it; the caller hears back now, with the status as it stands.
         with contextlib.suppress(TimeoutError):
@@ -110,8 +115,8 @@ class RoutingWorkflow:
 
     @workflow.update(name=Updates.COMPLETE)
     async def complete(self, completion: Completion) -> RoutingStatus:
-        self._completion = completion
-        return await self._settled(lambda: is_terminal(self._status))
+        self._ask(completion=completion)
+        return await self._settled(lambda: False)
 
     @accept.validator
     def _can_accept(self) -> None:
@@ -140,13 +145,30 @@ class RoutingWorkflow:
             )
 
     def _check(self, event: RoutingEvent) -> None:
+        """Refuses a request the routing's status does not allow, or one that conflicts with a
+        request already accepted and not yet acted on (both arrive in one workflow task: the
+        second one's validator runs after the first one's handler has recorded it)."""
         try:
             transition(self._status, event)
         except ValueError as exc:
             raise ApplicationError(str(exc), type="InvalidTransition") from None
+        pending = self._requests
+        if pending.cancel and event is not RoutingEvent.CANCEL:
+            conflict = "a cancel is pending"
+        elif pending.decision is not None and event in (RoutingEvent.ACCEPT, RoutingEvent.DECLINE):
+            conflict = f"the offer is being answered ({pending.decision.value})"
+        elif pending.completion is not None and event is RoutingEvent.COMPLETE:
+            conflict = "a completion is being recorded"
+        else:
+            return
+        raise ApplicationError(f"cannot {event.value} this routing: {conflict}", type="Conflict")
+
+    def _ask(self, **request: object) -> None:
+        self._requests = self._requests.model_copy(update=request)
 
     async def _settled(self, done: Callable[[], bool]) -> RoutingStatus:
-        await workflow.wait_condition(done)
+        """Waits until the request is acted on, or the routing has ended (whatever ended it)."""
+        await workflow.wait_condition(lambda: done() or is_terminal(self._status))
         return self._status
 
     # -- the process ------------------------------------------------------------------------------
@@ -157,6 +179,17 @@ class RoutingWorkflow:
 
     @workflow.run
     async def run(self, start: RoutingStart) -> Progress:
+        try:
+            await self._live()
+        except asyncio.CancelledError:
+            if not workflow.patched(RECORD_TEMPORAL_CANCEL):
+                raise
+            await self._record_temporal_cancel()
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._progress
+
+    async def _live(self) -> None:
         if self._status is RoutingStatus.PENDING:
             await self._move(RoutingEvent.OFFER, Step.OFFER)
         if self._status is RoutingStatus.OFFERED:
@@ -167,8 +200,17 @@ class RoutingWorkflow:
             await self._sync()
         if not is_terminal(self._status):
             await self._follow()
+
+    async def _record_temporal_cancel(self) -> None:
+        """Canceled in Temporal itself: the store, the search attribute and the timeline say so
+        too, a sequential job hears that its offer is over, and the workflow ends Canceled."""
+        if not is_terminal(self._status):
+            offered = self._status is RoutingStatus.OFFERED
+            self._progress = self._progress.model_copy(update={"last_error": "canceled in Temporal"})
+            await self._move(RoutingEvent.CANCEL, _current_step(self._progress))
+            if offered:
+                await self._report_offer()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._progress
 
     async def _offer(self) -> None:
         timeout = self._start.accept_timeout
@@ -176,20 +218,32 @@ class RoutingWorkflow:
             await self._move(RoutingEvent.ACCEPT, Step.OFFER)
             return
         try:
-            await workflow.wait_condition(lambda: self._decision is not None or self._cancel, timeout=timeout)
-            event = RoutingEvent.CANCEL if self._cancel else self._decision
+            await workflow.wait_condition(
+                lambda: self._requests.decision is not None or self._requests.cancel, timeout=timeout
+            )
+            event = RoutingEvent.CANCEL if self._requests.cancel else self._requests.decision
         except TimeoutError:
             event = RoutingEvent.OFFER_EXPIRED
         assert event is not None
         await self._move(event, Step.OFFER)
+        self._requests = self._requests.model_copy(update={"decision": None})
+        await self._report_offer()
+
+    async def _report_offer(self) -> None:
+        """Tells the sequential job workflow that started this routing how its offer ended."""
         parent = workflow.info().parent
-        if parent is not None:
+        if parent is None:
+            return
+        try:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal(
                 OFFER_RESOLVED,
                 OfferOutcome(
                     routing_id=self._start.routing_id, accepted=self._status is RoutingStatus.ACCEPTED
                 ),
             )
+        except FailureError as error:
+            # The job workflow is gone (terminated by an operator): this routing goes on alone.
+            workflow.logger.warning("could not tell the job workflow how the offer ended: %s", error)
 
     async def _book_or_wait_for_completion(self) -> None:
         provider = await store(RoutingStore.provider_of, self._start.receiver_id)
@@ -199,24 +253,24 @@ class RoutingWorkflow:
             await self._move(RoutingEvent.SYNC_STARTED, Step.CUSTOMER)
             return
         # Without a provider connection the receiver reports the outcome through the API.
-        await workflow.wait_condition(lambda: self._completion is not None or self._cancel)
-        if self._cancel:
+        await workflow.wait_condition(lambda: self._requests.completion is not None or self._requests.cancel)
+        if self._requests.cancel:
             await self._move(RoutingEvent.CANCEL, Step.FOLLOW)
             return
-        assert self._completion is not None
-        total = self._completion.invoice_total
+        assert self._requests.completion is not None
+        total = self._requests.completion.invoice_total
         self._progress = self._progress.model_copy(update={"invoice_total": total})
         await self._ledger(total)
         await self._move(RoutingEvent.COMPLETE, Step.LEDGER)
 
     async def _sync(self) -> None:
         if self._status is RoutingStatus.NEEDS_ATTENTION:
-            await workflow.wait_condition(lambda: self._retry or self._cancel)
-            if self._cancel:
+            await workflow.wait_condition(lambda: self._requests.retry or self._requests.cancel)
+            if self._requests.cancel:
                 await self._move(RoutingEvent.CANCEL, Step.OFFER)
                 return
             await self._move(RoutingEvent.RETRY, self._progress.failed_step or Step.CUSTOMER)
-            self._retry = False
+            self._requests = self._requests.model_copy(update={"retry": False})
         step = Step.CUSTOMER
         try:
             if self._progress.customer_id is None:
@@ -240,7 +294,7 @@ class RoutingWorkflow:
                 "last_error": None,
             }
         )
-        if self._cancel:
+        if self._requests.cancel:
             await self._move(RoutingEvent.CANCEL, Step.BOOKING)
             return
         await self._move(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
@@ -250,7 +304,7 @@ class RoutingWorkflow:
         settings = self._start.settings
         for _ in range(settings.polls_per_run):
             try:
-                await workflow.wait_condition(lambda: self._cancel, timeout=settings.follow_interval)
+                await workflow.wait_condition(lambda: self._requests.cancel, timeout=settings.follow_interval)
                 await self._move(RoutingEvent.CANCEL, Step.FOLLOW)
                 return
             except TimeoutError:
@@ -275,8 +329,19 @@ class RoutingWorkflow:
                 return
             if workflow.info().is_continue_as_new_suggested():
                 break
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(self._start.model_copy(update={"progress": self._progress}))
+        if workflow.patched(CANCEL_BEFORE_CONTINUE_AS_NEW):
+            # A cancel answered during the last poll is applied here; one arriving while the
+            # handlers finish ends the wait too. Nothing runs between this wait and the
+            # continue-as-new, so no request can slip in unseen.
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._requests.cancel)
+            if self._requests.cancel:
+                await self._move(RoutingEvent.CANCEL, Step.FOLLOW)
+                return
+        else:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            self._start.model_copy(update={"progress": self._progress, "requests": self._requests})
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -311,3 +376,14 @@ class RoutingWorkflow:
                 routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress
             ),
         )
+
+
+def _current_step(progress: Progress) -> Step:
+    """Where a routing is, for the timeline line of a cancel that came from outside."""
+    match progress.status:
+        case RoutingStatus.PENDING | RoutingStatus.OFFERED | RoutingStatus.ACCEPTED:
+            return Step.OFFER
+        case RoutingStatus.SYNCING | RoutingStatus.NEEDS_ATTENTION:
+            return progress.failed_step or Step.CUSTOMER
+        case _:
+            return Step.FOLLOW

@@ -6,12 +6,16 @@ sequential offer, where the next partner is offered the job only once the previo
 declined it or let its deadline pass.
 """
 
+import asyncio
+import contextlib
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import FailureError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.routing_store import RoutingStore
@@ -63,14 +67,27 @@ class ServiceJobWorkflow:
         for position, receiver in enumerate(selection.chosen):
             [routing] = await self._create(start, [receiver], position, None)
             offered.append(routing)
-            await self._start_routing(start, routing, accept_timeout=start.mode.accept_timeout)
+            child = await self._start_routing(start, routing, accept_timeout=start.mode.accept_timeout)
             key = str(routing.routing_id)
-            await workflow.wait_condition(lambda key=key: key in self._offers)  # type: ignore[misc]
+            await self._offer_ended(child, key)
             if self._offers[key]:
                 return offered
         reason = f"all {len(offered)} partners offered the job declined it or let the offer expire"
         await self._create(start, [], len(offered), reason)
         return offered
+
+    async def _offer_ended(self, child: ChildWorkflowHandle[Any, Any], key: str) -> None:
+        """Waits until the routing reports how its offer ended (at its deadline at the latest),
+        or closes without reporting: terminated, say, when it did not accept either."""
+        # Left running once the offer ended: cancelling a task that awaits a child cancels the
+        # child, and the routing lives on for weeks.
+        asyncio.create_task(self._until_closed(child, key))  # noqa: RUF006
+        await workflow.wait_condition(lambda: key in self._offers)
+
+    async def _until_closed(self, child: ChildWorkflowHandle[Any, Any], key: str) -> None:
+        with contextlib.suppress(FailureError):  # terminated, canceled, failed or timed out
+            await child
+        self._offers.setdefault(key, False)
 
     async def _create(
         self, start: ServiceJobStart, receivers: list[UUID], position: int, no_candidate_reason: str | None
@@ -88,8 +105,8 @@ class ServiceJobWorkflow:
 
     async def _start_routing(
         self, start: ServiceJobStart, routing: CreatedRouting, accept_timeout: timedelta | None
-    ) -> None:
-        await workflow.start_child_workflow(
+    ) -> ChildWorkflowHandle[Any, Any]:
+        return await workflow.start_child_workflow(
             ROUTING_WORKFLOW,
             RoutingStart(
                 routing_id=routing.routing_id,

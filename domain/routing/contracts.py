@@ -15,7 +15,7 @@ from pydantic import Field
 from domain.routing.base import RoutingModel
 from domain.routing.models import ServiceJobCreate
 from domain.routing.selection import RoutingMode
-from domain.routing.status import RoutingStatus
+from domain.routing.status import RoutingEvent, RoutingStatus
 
 TASK_QUEUE = "routing"
 JOB_WORKFLOW = "ServiceJob"
@@ -99,6 +99,23 @@ class Progress(RoutingModel):
     last_error: str | None = None
 
 
+class Completion(RoutingModel):
+    """A receiver without a provider connection reports the job done, with what it invoiced."""
+
+    invoice_total: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+
+
+class Requests(RoutingModel):
+    """What people asked of a routing (through its updates) that the workflow has not acted on
+    yet. It travels with the progress across continue-as-new: a request that was answered is
+    never dropped by a fresh run."""
+
+    decision: RoutingEvent | None = None  # accept or decline, while offered
+    cancel: bool = False
+    retry: bool = False
+    completion: Completion | None = None
+
+
 class RoutingStart(RoutingModel):
     routing_id: UUID
     job_id: UUID
@@ -109,17 +126,12 @@ class RoutingStart(RoutingModel):
     accept_timeout: timedelta | None = None
     settings: RoutingSettings
     progress: Progress = Progress()
+    requests: Requests = Requests()
 
 
 class OfferOutcome(RoutingModel):
     routing_id: UUID
     accepted: bool
-
-
-class Completion(RoutingModel):
-    """A receiver without a provider connection reports the job done, with what it invoiced."""
-
-    invoice_total: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
 
 
 # -- activity payloads ------------------------------------------------------------------------

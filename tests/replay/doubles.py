@@ -49,6 +49,12 @@ class Script:
     # What successive follow polls report.
     follow: list[RoutingStatus] = field(default_factory=list)
     invoice_total: Decimal = Decimal("250.00")
+    # None: the receiver has no provider connection and reports completion through the API.
+    provider: str | None = "servicetitan"
+    # While set, each follow poll waits for `release` (set when a test lets it answer).
+    hold_follow: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    polling: asyncio.Event = field(default_factory=asyncio.Event)
     changes: list[StatusChange] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     polls: int = 0
@@ -86,7 +92,7 @@ class Script:
 
         @activity.defn(name="routing.provider_of")
         async def provider_of(receiver_id: uuid.UUID) -> str | None:
-            return "servicetitan"
+            return self.provider
 
         @activity.defn(name="routing.record")
         async def record(change: StatusChange) -> None:
@@ -112,6 +118,9 @@ class Script:
 
         @activity.defn(name="routing.servicetitan.follow")
         async def follow(request: SyncRequest) -> ProviderProgress:
+            self.polling.set()
+            if self.hold_follow:
+                await self.release.wait()
             status = self.follow[min(self.polls, len(self.follow) - 1)]
             self.polls += 1
             total = self.invoice_total if status is RoutingStatus.COMPLETED else None

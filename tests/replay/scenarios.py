@@ -38,7 +38,7 @@ SETTINGS = RoutingSettings(follow_interval=timedelta(seconds=0.5), polls_per_run
 Scenario = Callable[[Client], Awaitable[list[str]]]
 
 
-def _start(mode: FanOutMode | SequentialMode, job_id: uuid.UUID) -> ServiceJobStart:
+def job_start(mode: FanOutMode | SequentialMode, job_id: uuid.UUID) -> ServiceJobStart:
     return ServiceJobStart(
         job_id=job_id,
         referrer_id=uuid.UUID(int=1),
@@ -62,7 +62,7 @@ def _worker(client: Client, script: Script) -> Worker:
 async def _fan_out_to_one(client: Client, job_id: uuid.UUID) -> CreatedRouting:
     [routing] = await client.execute_workflow(
         ServiceJobWorkflow.run,
-        _start(FanOutMode(fan_out_count=1), job_id),
+        job_start(FanOutMode(fan_out_count=1), job_id),
         id=job_workflow_id(job_id),
         task_queue=TASK_QUEUE,
     )
@@ -128,7 +128,7 @@ async def sequential_decline_then_accept(client: Client) -> list[str]:
     async with _worker(client, script):
         job = await client.start_workflow(
             ServiceJobWorkflow.run,
-            _start(SequentialMode(accept_timeout=timedelta(hours=4)), job_id),
+            job_start(SequentialMode(accept_timeout=timedelta(hours=4)), job_id),
             id=job_workflow_id(job_id),
             task_queue=TASK_QUEUE,
         )

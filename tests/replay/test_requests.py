@@ -1,0 +1,234 @@
+"""Races between what people ask of a routing (its updates, Temporal's own cancel and terminate)
+and what the routing is doing, on the dev server with activity doubles. Each test holds the
+worker or an activity still so that the race happens every time, not now and then."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
+)
+from temporalio.exceptions import CancelledError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain import search_attributes as sa
+from domain.routing import FanOutMode, RoutingStatus, SequentialMode
+from domain.routing.contracts import (
+    Progress,
+    RoutingSettings,
+    StatusChange,
+    Updates,
+    job_workflow_id,
+    routing_workflow_id,
+)
+from tests.replay.doubles import Script
+from tests.replay.scenarios import job_start
+from workflows.routing import RoutingWorkflow
+from workflows.service_job import ServiceJobWorkflow
+
+# Long enough that nothing in a test waits for it unless the test says so.
+FOLLOW = RoutingSettings(follow_interval=timedelta(seconds=0.2), polls_per_run=1)
+PATIENCE = 20  # seconds any one wait below may take
+Routing = WorkflowHandle[RoutingWorkflow, Progress]
+
+
+class Routings:
+    """A uuid task queue per test (as the SDK's own tests do), served while `serving()`."""
+
+    def __init__(self, client: Client, script: Script) -> None:
+        self.client, self.script = client, script
+        self.queue = f"routing-test-{uuid.uuid4()}"
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        async with Worker(
+            self.client,
+            task_queue=self.queue,
+            workflows=[ServiceJobWorkflow, RoutingWorkflow],
+            activities=self.script.activities(),
+        ):
+            yield
+
+    async def start_job(self, mode: FanOutMode | SequentialMode, settings: RoutingSettings = FOLLOW) -> str:
+        job_id = uuid.uuid4()
+        start = job_start(mode, job_id).model_copy(update={"settings": settings})
+        await self.client.start_workflow(
+            ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=self.queue
+        )
+        return job_workflow_id(job_id)
+
+    async def nth_routing(self, status: RoutingStatus, n: int = 0) -> Routing:
+        """The n-th routing to enter `status`, once it has."""
+
+        def entered(changes: list[StatusChange]) -> list[uuid.UUID]:
+            return [c.routing_id for c in changes if c.progress.status is status]
+
+        await self.script.until(lambda changes: len(entered(changes)) > n)
+        workflow_id = routing_workflow_id(entered(self.script.changes)[n])
+        return self.client.get_workflow_handle_for(RoutingWorkflow.run, workflow_id)
+
+    def statuses(self, workflow_id: str) -> list[RoutingStatus]:
+        changes = self.script.changes
+        return [c.progress.status for c in changes if routing_workflow_id(c.routing_id) == workflow_id]
+
+
+async def _send(handle: Routing, update: Updates) -> asyncio.Task[RoutingStatus]:
+    """Sends an update without waiting for a worker; the server holds it until one comes."""
+    task = asyncio.create_task(handle.execute_update(update.value, result_type=RoutingStatus))
+    await asyncio.sleep(0.5)  # admitted by the server, in the order sent
+    return task
+
+
+async def test_a_cancel_during_a_runs_last_poll_is_applied(temporal: WorkflowEnvironment):
+    # One poll per run: every poll is a run's last, and continue-as-new follows it.
+    script = Script(receivers=[uuid.UUID(int=2)], follow=[RoutingStatus.SYNCED], hold_follow=True)
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.SYNCED)
+        async with asyncio.timeout(PATIENCE):
+            await script.polling.wait()
+        # The poll is in flight when the cancel is answered.
+        await routing.start_update(Updates.CANCEL.value, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        script.release.set()
+        async with asyncio.timeout(PATIENCE):
+            progress = await routing.result()
+    assert progress.status is RoutingStatus.CANCELED
+    assert routings.statuses(routing.id)[-1] is RoutingStatus.CANCELED
+
+
+async def test_retry_and_cancel_in_one_workflow_task_both_answer(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=3)], booking_failures=1, follow=[RoutingStatus.SYNCED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+    # No worker: both requests wait at the server and reach the workflow in one task.
+    retry = await _send(routing, Updates.RETRY)
+    cancel = await _send(routing, Updates.CANCEL)
+    async with routings.serving(), asyncio.timeout(PATIENCE):
+        assert await retry is RoutingStatus.CANCELED
+        assert await cancel is RoutingStatus.CANCELED
+        assert (await routing.result()).status is RoutingStatus.CANCELED
+
+
+async def test_a_retry_after_a_pending_cancel_is_refused(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=3)], booking_failures=1, follow=[RoutingStatus.SYNCED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+    cancel = await _send(routing, Updates.CANCEL)
+    retry = await _send(routing, Updates.RETRY)
+    async with routings.serving(), asyncio.timeout(PATIENCE):
+        assert await cancel is RoutingStatus.CANCELED
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await retry
+        assert "a cancel is pending" in str(refused.value.cause)
+    assert script.booking_failures == 0 and routings.statuses(routing.id).count(RoutingStatus.SYNCING) == 1
+
+
+async def test_accept_and_decline_in_one_workflow_task_one_is_refused(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=4)], follow=[RoutingStatus.CANCELED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(SequentialMode(accept_timeout=timedelta(hours=1)))
+        routing = await routings.nth_routing(RoutingStatus.OFFERED)
+    accept = await _send(routing, Updates.ACCEPT)
+    decline = await _send(routing, Updates.DECLINE)
+    async with routings.serving(), asyncio.timeout(PATIENCE):
+        assert await accept is RoutingStatus.ACCEPTED
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await decline
+        assert "being answered (accept)" in str(refused.value.cause)
+        assert (await routing.result()).status is RoutingStatus.CANCELED  # booked, then canceled there
+    assert RoutingStatus.DECLINED not in routings.statuses(routing.id)
+
+
+async def test_temporals_own_cancel_is_recorded(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=5)], booking_failures=1)
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+        await routing.cancel()  # as the Web UI's Cancel and `temporal workflow cancel` do
+        with pytest.raises(WorkflowFailureError) as ended:
+            async with asyncio.timeout(PATIENCE):
+                await routing.result()
+    assert isinstance(ended.value.cause, CancelledError)
+    assert routings.statuses(routing.id)[-1] is RoutingStatus.CANCELED
+    description = await routing.describe()
+    assert description.typed_search_attributes.get(sa.ROUTING_STATUS) == RoutingStatus.CANCELED.value
+
+
+async def test_an_offered_routing_canceled_in_temporal_moves_the_offer_on(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=6), uuid.UUID(int=7)], follow=[RoutingStatus.CANCELED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(SequentialMode(accept_timeout=timedelta(hours=1)))
+        first = await routings.nth_routing(RoutingStatus.OFFERED)
+        await first.cancel()
+        second = await routings.nth_routing(RoutingStatus.OFFERED, 1)
+    assert second.id != first.id
+    assert routings.statuses(first.id) == [RoutingStatus.OFFERED, RoutingStatus.CANCELED]
+
+
+async def test_a_terminated_offer_does_not_stall_its_sequential_job(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=8), uuid.UUID(int=9)], follow=[RoutingStatus.CANCELED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        job = temporal.client.get_workflow_handle(
+            await routings.start_job(SequentialMode(accept_timeout=timedelta(hours=1)))
+        )
+        first = await routings.nth_routing(RoutingStatus.OFFERED)
+        await first.terminate("operator")
+        second = await routings.nth_routing(RoutingStatus.OFFERED, 1)
+        await second.execute_update(Updates.DECLINE.value, result_type=RoutingStatus)
+        async with asyncio.timeout(PATIENCE):
+            offered = await job.result()
+    assert len(offered) == 2
+
+
+async def test_a_routing_whose_job_workflow_is_gone_still_finishes(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=10)], follow=[RoutingStatus.COMPLETED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        job = temporal.client.get_workflow_handle(
+            await routings.start_job(SequentialMode(accept_timeout=timedelta(hours=1)))
+        )
+        routing = await routings.nth_routing(RoutingStatus.OFFERED)
+        await job.terminate("operator")
+        await routing.execute_update(Updates.ACCEPT.value, result_type=RoutingStatus)
+        async with asyncio.timeout(PATIENCE):
+            progress = await routing.result()
+    assert progress.status is RoutingStatus.COMPLETED
+
+
+async def test_completion_without_a_provider_is_refused_twice_at_once(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=11)], provider=None)
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.ACCEPTED)
+    first = asyncio.create_task(
+        routing.execute_update(Updates.COMPLETE.value, {"invoice_total": "100.00"}, result_type=RoutingStatus)
+    )
+    await asyncio.sleep(0.5)
+    second = asyncio.create_task(
+        routing.execute_update(Updates.COMPLETE.value, {"invoice_total": "999.00"}, result_type=RoutingStatus)
+    )
+    await asyncio.sleep(0.5)
+    async with routings.serving(), asyncio.timeout(PATIENCE):
+        assert await first is RoutingStatus.COMPLETED
+        with pytest.raises(WorkflowUpdateFailedError):
+            await second
+        assert (await routing.result()).invoice_total == 100
