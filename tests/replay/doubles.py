@@ -51,10 +51,10 @@ class Script:
     invoice_total: Decimal = Decimal("250.00")
     # None: the receiver has no provider connection and reports completion through the API.
     provider: str | None = "servicetitan"
-    # While set, each follow poll waits for `release` (set when a test lets it answer).
-    hold_follow: bool = False
+    # Activities ("book", "follow") that, once started (`holding`), wait for `release`.
+    hold: frozenset[str] = frozenset()
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
-    polling: asyncio.Event = field(default_factory=asyncio.Event)
     changes: list[StatusChange] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     polls: int = 0
@@ -65,6 +65,11 @@ class Script:
             while not condition(self.changes):
                 self.changed.clear()
                 await self.changed.wait()
+
+    async def _held(self, name: str) -> None:
+        if name in self.hold:
+            self.holding.set()
+            await self.release.wait()
 
     def activities(self) -> list[object]:
         @activity.defn(name="routing.save_job")
@@ -109,6 +114,7 @@ class Script:
 
         @activity.defn(name="routing.servicetitan.book")
         async def book(request: SyncRequest) -> BookingSynced:
+            await self._held("book")
             if self.booking_failures:
                 self.booking_failures -= 1
                 raise ApplicationError(
@@ -118,9 +124,7 @@ class Script:
 
         @activity.defn(name="routing.servicetitan.follow")
         async def follow(request: SyncRequest) -> ProviderProgress:
-            self.polling.set()
-            if self.hold_follow:
-                await self.release.wait()
+            await self._held("follow")
             status = self.follow[min(self.polls, len(self.follow) - 1)]
             self.polls += 1
             total = self.invoice_total if status is RoutingStatus.COMPLETED else None

@@ -2,11 +2,15 @@
 them and assert outcomes; `python -m tests.replay.record` runs them to record the histories
 that tests/replay/test_replay.py replays against the current workflow code."""
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
+import pytest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowUpdateStage
+from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
 from domain.routing import FanOutMode, RoutingStatus, SequentialMode, ServiceJobCreate
@@ -22,7 +26,13 @@ from domain.routing.contracts import (
     routing_workflow_id,
 )
 from tests.replay.doubles import Script
-from workflows.routing import RoutingWorkflow
+from workflows.routing import (
+    CANCEL_ANSWERS_PROMPTLY,
+    CANCEL_BEFORE_CONTINUE_AS_NEW,
+    CANCEL_PATIENCE,
+    RECORD_TEMPORAL_CANCEL,
+    RoutingWorkflow,
+)
 from workflows.service_job import ServiceJobWorkflow
 
 JOB = ServiceJobCreate.model_validate(
@@ -35,7 +45,14 @@ JOB = ServiceJobCreate.model_validate(
 )
 # Two polls per run: following a booking continues-as-new within the scenario.
 SETTINGS = RoutingSettings(follow_interval=timedelta(seconds=0.5), polls_per_run=2)
-Scenario = Callable[[Client], Awaitable[list[str]]]
+Run = Callable[[Client], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    run: Run
+    # Runs on the time-skipping server: it waits out an offer's deadline (a minute at least).
+    time_skipping: bool = False
 
 
 def job_start(mode: FanOutMode | SequentialMode, job_id: uuid.UUID) -> ServiceJobStart:
@@ -151,8 +168,145 @@ async def _next_offer(script: Script, already: int) -> uuid.UUID:
     return offered(script.changes)[already]
 
 
+async def _reached(script: Script, status: RoutingStatus) -> None:
+    await script.until(lambda changes: any(c.progress.status is status for c in changes))
+
+
+async def cancel_while_following(client: Client) -> list[str]:
+    """Booked, then canceled through the API's update while the booking is being followed."""
+    script = Script(receivers=[uuid.UUID(int=6)], follow=[RoutingStatus.SYNCED])
+    job_id = uuid.UUID(int=400)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        await _reached(script, RoutingStatus.SYNCED)
+        await routing.execute_update(Updates.CANCEL.value, result_type=RoutingStatus)
+        progress = await routing.result()
+    assert progress.status is RoutingStatus.CANCELED
+    return [routing.id]
+
+
+async def cancel_while_booking(client: Client) -> list[str]:
+    """A cancel arrives while the booking call is in flight: answered within CANCEL_PATIENCE
+    with the status as it stands, applied once the booking is in."""
+    script = Script(receivers=[uuid.UUID(int=12)], hold=frozenset({"book"}), follow=[RoutingStatus.SYNCED])
+    job_id = uuid.UUID(int=1000)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        async with asyncio.timeout(30):
+            await script.holding.wait()
+        update = await routing.start_update(
+            Updates.CANCEL.value, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=RoutingStatus
+        )
+        # Before CANCEL_ANSWERS_PROMPTLY the answer waited for the end, so for the booking too.
+        answer = asyncio.create_task(update.result())
+        await asyncio.wait({answer}, timeout=CANCEL_PATIENCE.total_seconds() * 2)
+        assert not answer.done() or answer.result() is RoutingStatus.SYNCING
+        script.release.set()
+        progress = await routing.result()
+        await answer
+    assert progress.status is RoutingStatus.CANCELED and progress.booking_id == 21
+    return [routing.id]
+
+
+async def cancel_during_last_poll(client: Client) -> list[str]:
+    """A cancel answered while a follow-up run's last poll is in flight (one poll per run)."""
+    script = Script(receivers=[uuid.UUID(int=7)], follow=[RoutingStatus.SYNCED], hold=frozenset({"follow"}))
+    job_id = uuid.UUID(int=500)
+    start = job_start(FanOutMode(fan_out_count=1), job_id).model_copy(
+        update={"settings": SETTINGS.model_copy(update={"polls_per_run": 1})}
+    )
+    async with _worker(client, script):
+        [created] = await client.execute_workflow(
+            ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=TASK_QUEUE
+        )
+        routing = _routing(client, created)
+        async with asyncio.timeout(30):
+            await script.holding.wait()
+        await routing.start_update(Updates.CANCEL.value, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        script.release.set()
+        progress = await routing.result()
+    assert progress.status is RoutingStatus.CANCELED
+    return [routing.id]
+
+
+async def needs_attention_then_cancel(client: Client) -> list[str]:
+    """A booking that failed for good is canceled instead of retried."""
+    script = Script(receivers=[uuid.UUID(int=8)], booking_failures=1)
+    job_id = uuid.UUID(int=600)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        await script.until(
+            lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)
+        )
+        await routing.execute_update(Updates.CANCEL.value, result_type=RoutingStatus)
+        progress = await routing.result()
+    assert progress.status is RoutingStatus.CANCELED and progress.booking_id is None
+    return [routing.id]
+
+
+async def completed_without_provider(client: Client) -> list[str]:
+    """A receiver without a provider connection reports the job done through the API."""
+    script = Script(receivers=[uuid.UUID(int=9)], provider=None)
+    job_id = uuid.UUID(int=700)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        await _reached(script, RoutingStatus.ACCEPTED)
+        await routing.execute_update(
+            Updates.COMPLETE.value, {"invoice_total": "120.00"}, result_type=RoutingStatus
+        )
+        progress = await routing.result()
+    assert progress.status is RoutingStatus.COMPLETED and progress.invoice_total == 120
+    return [routing.id]
+
+
+async def offer_expired(client: Client) -> list[str]:
+    """Nobody answers a sequential offer: it expires and the job ends unrouted."""
+    script = Script(receivers=[uuid.UUID(int=10)])
+    job_id = uuid.UUID(int=800)
+    async with _worker(client, script):
+        routings = await client.execute_workflow(
+            ServiceJobWorkflow.run,
+            job_start(SequentialMode(accept_timeout=timedelta(minutes=1)), job_id),
+            id=job_workflow_id(job_id),
+            task_queue=TASK_QUEUE,
+        )
+        progress = await _routing(client, routings[0]).result()
+    assert progress.status is RoutingStatus.EXPIRED
+    return [job_workflow_id(job_id), routing_workflow_id(routings[0].routing_id)]
+
+
+async def canceled_in_temporal(client: Client) -> list[str]:
+    """An operator cancels a routing waiting in needs_attention from the Web UI (or the CLI)."""
+    script = Script(receivers=[uuid.UUID(int=11)], booking_failures=1)
+    job_id = uuid.UUID(int=900)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        await script.until(
+            lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)
+        )
+        await routing.cancel()
+        with pytest.raises(WorkflowFailureError) as ended:
+            await routing.result()
+    assert isinstance(ended.value.cause, CancelledError)
+    return [routing.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
-    "booked_followed_completed": booked_followed_completed,
-    "needs_attention_then_retry": needs_attention_then_retry,
-    "sequential_decline_then_accept": sequential_decline_then_accept,
+    "booked_followed_completed": Scenario(booked_followed_completed),
+    "needs_attention_then_retry": Scenario(needs_attention_then_retry),
+    "sequential_decline_then_accept": Scenario(sequential_decline_then_accept),
+    "cancel_while_following": Scenario(cancel_while_following),
+    "cancel_while_booking": Scenario(cancel_while_booking),
+    "cancel_during_last_poll": Scenario(cancel_during_last_poll),
+    "needs_attention_then_cancel": Scenario(needs_attention_then_cancel),
+    "completed_without_provider": Scenario(completed_without_provider),
+    "offer_expired": Scenario(offer_expired, time_skipping=True),
+    "canceled_in_temporal": Scenario(canceled_in_temporal),
+}
+# Each workflow.patched guard, with the scenarios whose histories it changes: recorded with the
+# guard's patch off (as the code before it ran them), they prove the guard is needed.
+PATCHED: dict[str, list[str]] = {
+    CANCEL_ANSWERS_PROMPTLY: ["cancel_while_booking"],
+    CANCEL_BEFORE_CONTINUE_AS_NEW: ["cancel_during_last_poll"],
+    RECORD_TEMPORAL_CANCEL: ["canceled_in_temporal"],
 }

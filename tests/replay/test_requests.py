@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
+from temporalio import workflow
 from temporalio.client import (
     Client,
     WorkflowFailureError,
@@ -32,7 +33,7 @@ from domain.routing.contracts import (
 )
 from tests.replay.doubles import Script
 from tests.replay.scenarios import job_start
-from workflows.routing import RoutingWorkflow
+from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_PATIENCE, RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
 
 # Long enough that nothing in a test waits for it unless the test says so.
@@ -90,13 +91,13 @@ async def _send(handle: Routing, update: Updates) -> asyncio.Task[RoutingStatus]
 
 async def test_a_cancel_during_a_runs_last_poll_is_applied(temporal: WorkflowEnvironment):
     # One poll per run: every poll is a run's last, and continue-as-new follows it.
-    script = Script(receivers=[uuid.UUID(int=2)], follow=[RoutingStatus.SYNCED], hold_follow=True)
+    script = Script(receivers=[uuid.UUID(int=2)], follow=[RoutingStatus.SYNCED], hold=frozenset({"follow"}))
     routings = Routings(temporal.client, script)
     async with routings.serving():
         await routings.start_job(FanOutMode(fan_out_count=1))
         routing = await routings.nth_routing(RoutingStatus.SYNCED)
         async with asyncio.timeout(PATIENCE):
-            await script.polling.wait()
+            await script.holding.wait()
         # The poll is in flight when the cancel is answered.
         await routing.start_update(Updates.CANCEL.value, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
         script.release.set()
@@ -232,3 +233,30 @@ async def test_completion_without_a_provider_is_refused_twice_at_once(temporal: 
         with pytest.raises(WorkflowUpdateFailedError):
             await second
         assert (await routing.result()).invoice_total == 100
+
+
+@pytest.mark.parametrize("patched", [True, False])
+async def test_a_cancel_answers_within_its_patience_only_when_patched(
+    temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, patched: bool
+):
+    """CANCEL_ANSWERS_PROMPTLY: a routing that took the branch answers a cancel while its
+    booking is in flight; one that did not (recorded before it) answers once it has ended."""
+    if not patched:
+        original = workflow.patched
+        monkeypatch.setattr(
+            workflow, "patched", lambda patch: patch != CANCEL_ANSWERS_PROMPTLY and original(patch)
+        )
+    script = Script(receivers=[uuid.UUID(int=12)], hold=frozenset({"book"}))
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        async with asyncio.timeout(PATIENCE):
+            await script.holding.wait()
+        [routing] = {c.routing_id for c in script.changes}
+        handle = temporal.client.get_workflow_handle(routing_workflow_id(routing))
+        answer = asyncio.create_task(handle.execute_update(Updates.CANCEL.value, result_type=RoutingStatus))
+        await asyncio.wait({answer}, timeout=CANCEL_PATIENCE.total_seconds() + 3)
+        assert answer.done() is patched
+        script.release.set()
+        async with asyncio.timeout(PATIENCE):
+            assert await answer is (RoutingStatus.SYNCING if patched else RoutingStatus.CANCELED)

@@ -6,8 +6,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.replay.scenarios import SCENARIOS
 
+LIVE = sorted(name for name, scenario in SCENARIOS.items() if not scenario.time_skipping)
+SKIPPING = sorted(name for name, scenario in SCENARIOS.items() if scenario.time_skipping)
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+
+@pytest.mark.parametrize("name", LIVE)
 async def test_scenario(name: str, temporal: WorkflowEnvironment):
-    workflow_ids = await SCENARIOS[name](temporal.client)
-    assert workflow_ids
+    assert await SCENARIOS[name].run(temporal.client)
+
+
+@pytest.mark.parametrize("name", SKIPPING)
+async def test_time_skipping_scenario(name: str, time_skipping: WorkflowEnvironment):
+    assert await SCENARIOS[name].run(time_skipping.client)
