@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_web_ui_origins(self) -> "Settings":
         if "web_ui_origins" not in self.model_fields_set:
-            self.web_ui_origins = [f"http://127.0.0.1:{self.web_ui_port}", f"http://localhost:{self.web_ui_port}"]
+            self.web_ui_origins = [
+                f"http://127.0.0.1:{self.web_ui_port}",
+                f"http://localhost:{self.web_ui_port}",
+            ]
         return self
 
 
