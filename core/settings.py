@@ -7,7 +7,7 @@ Anything pointed elsewhere (a real provider, a Temporal cluster, a managed Postg
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMULATOR_URL = "http://127.0.0.1:8400"
@@ -40,9 +40,9 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", alias="TEMPOLINE_API_HOST")
     api_port: int = Field(8000, alias="TEMPOLINE_API_PORT")
     api_max_body_bytes: int = Field(1_048_576, alias="TEMPOLINE_API_MAX_BODY_BYTES")
-    web_ui_origins: list[str] = Field(
-        ["http://127.0.0.1:8233", "http://localhost:8233"], alias="TEMPOLINE_WEB_UI_ORIGINS"
-    )
+    # Unset: the dev stack's Web UI (see web_ui_port), so the codec endpoint answers its CORS
+    # preflight on whatever port TEMPORAL_ADDRESS puts it.
+    web_ui_origins: list[str] = Field(default_factory=list, alias="TEMPOLINE_WEB_UI_ORIGINS")
     emulators_port: int = Field(8400, alias="TEMPOLINE_EMULATORS_PORT")
     emulators_grpc_port: int = Field(8401, alias="TEMPOLINE_EMULATORS_GRPC_PORT")
     postgres_port: int = Field(55432, alias="TEMPOLINE_POSTGRES_PORT")
@@ -58,17 +58,21 @@ class Settings(BaseSettings):
     routing_follow_interval_seconds: float = Field(900.0, gt=0, alias="ROUTING_FOLLOW_INTERVAL_SECONDS")
     routing_rate_limit_per_second: float = Field(10.0, gt=0, alias="ROUTING_RATE_LIMIT_PER_SECOND")
 
-    def provider_endpoints(self) -> dict[str, str]:
-        """Endpoints readiness probes: each provider a pipeline depends on, by name."""
-        return {
-            "google_calendar": self.google_calendar_api_endpoint,
-            "google_oauth": self.google_oauth_token_uri,
-            "google_speech": self.google_speech_endpoint,
-            "openai": self.openai_base_url,
-            "anthropic": self.anthropic_base_url,
-            "servicetitan_auth": self.servicetitan_auth_url,
-            "servicetitan_api": self.servicetitan_api_url,
-        }
+    @property
+    def web_ui_port(self) -> int:
+        """Where the dev stack's Web UI listens: the Temporal frontend's port + 1000, as
+        `temporal server start-dev` places it by default."""
+        _, _, port = self.temporal_address.rpartition(":")
+        return (int(port) if port.isdigit() else 7233) + 1000
+
+    @model_validator(mode="after")
+    def _default_web_ui_origins(self) -> "Settings":
+        if "web_ui_origins" not in self.model_fields_set:
+            self.web_ui_origins = [
+                f"http://127.0.0.1:{self.web_ui_port}",
+                f"http://localhost:{self.web_ui_port}",
+            ]
+        return self
 
 
 @lru_cache

@@ -1,11 +1,15 @@
-"""Liveness, readiness (each dependency checked, failures named) and Prometheus metrics."""
+"""Liveness, readiness (what this process needs to serve, failures named) and Prometheus metrics.
+
+Readiness checks PostgreSQL and Temporal only. A provider outage (ServiceTitan, Google, OpenAI,
+Anthropic) must not take the API out of a load balancer: the pipelines retry through it, and its
+health is shown by the ops views (`/api/routing/ops/provider-health`) instead.
+"""
 
 import asyncio
 import time
 from datetime import timedelta
 from importlib.metadata import version
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -53,28 +57,15 @@ async def _temporal(client: Temporal) -> None:
     await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=2))
 
 
-async def _endpoint(http: httpx.AsyncClient, target: str) -> None:
-    """Reachability only: any HTTP answer (even 404) proves the provider endpoint is there."""
-    if "://" in target:
-        await http.get(target)
-        return
-    host, _, port = target.rpartition(":")
-    _, writer = await asyncio.open_connection(host, int(port))
-    writer.close()
-    await writer.wait_closed()
-
-
 @router.get(
     "/health/ready", response_model=Readiness, responses={503: {"description": "A dependency is down"}}
 )
 async def ready(request: Request) -> Response | Readiness:
     state = request.app.state
-    async with httpx.AsyncClient(timeout=CHECK_TIMEOUT) as http:
-        checks = {"postgresql": _postgres(state.database), "temporal": _temporal(state.temporal)}
-        checks |= {name: _endpoint(http, url) for name, url in state.settings.provider_endpoints().items()}
-        results = await asyncio.gather(
-            *(asyncio.wait_for(c, CHECK_TIMEOUT) for c in checks.values()), return_exceptions=True
-        )
+    checks = {"postgresql": _postgres(state.database), "temporal": _temporal(state.temporal)}
+    results = await asyncio.gather(
+        *(asyncio.wait_for(c, CHECK_TIMEOUT) for c in checks.values()), return_exceptions=True
+    )
     components = {
         name: "ok" if not isinstance(r, BaseException) else f"down: {type(r).__name__}: {r}"[:300]
         for name, r in zip(checks, results, strict=True)

@@ -1,5 +1,6 @@
 """The `tempoline` command fails clearly, naming what to fix."""
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -36,3 +37,24 @@ def test_worker_refuses_an_unbuilt_context():
     )
     assert result.returncode != 0
     assert "'interviews' is not built yet" in result.stderr
+
+
+async def test_temporal_pass_through_reaches_the_configured_server(temporal, tmp_path: Path):
+    # `temporal` itself is only in .venv/bin; `tempoline temporal` finds it and points it at
+    # TEMPORAL_ADDRESS, where the server knows our search attributes.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "TEMPOLINE_"))}
+    env |= {"TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host}
+    process = await asyncio.create_subprocess_exec(
+        TEMPOLINE,
+        "temporal",
+        "operator",
+        "search-attribute",
+        "list",
+        env=env | {"TEMPOLINE_HOME": str(tmp_path)},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert "RoutingStatus" in stdout.decode()

@@ -2,6 +2,7 @@
 and the data still there on the next start."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -11,6 +12,7 @@ import httpx
 import psutil
 import pytest
 
+from api.routers.codec import ui_token
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,9 +100,24 @@ def test_make_dev_up_healthy_stopped_and_restarted(tmp_path: Path):
     process = _start(home, ports)
     try:
         ready = _wait_ready(api, process)
-        assert set(ready.json()["components"]) >= {"postgresql", "temporal", "servicetitan_api"}
+        assert ready.json()["components"] == {"postgresql": "ok", "temporal": "ok"}
         assert httpx.get(f"{api}/docs").status_code == 200
         admin = {"Authorization": f"Bearer {(home / 'admin-api-key').read_text().strip()}"}
+        # The Web UI moved with TEMPORAL_ADDRESS; the codec endpoint lets it in from there.
+        codec = f"{api}/codec/ui/{ui_token((home / 'encryption.key').read_text().strip())}/decode"
+        ui = f"http://127.0.0.1:{ports['grpc'] + 1000}"
+        preflight = httpx.options(
+            codec,
+            headers={
+                "Origin": ui,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-namespace",
+            },
+        )
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == ui
+        # Trying things: booked routings are followed every 10 s, and the banner says so.
+        banner = (home.parent / "make-dev.log").read_text()
+        assert re.search(r"Follow interval\s*│\s*10 s", banner), banner
         created = httpx.post(f"{api}/api/admin/tenants", json={"name": "survives restart"}, headers=admin)
         assert created.status_code == 201
     finally:
