@@ -30,6 +30,12 @@ async def session(db: Annotated[Database, Depends(database)]) -> AsyncIterator[A
         yield s
 
 
+# scope="function": the transaction commits when the endpoint returns, before the response is
+# sent (a request-scoped yield dependency tears down after it). A client that has its 2xx sees
+# its write committed; a commit that fails is that request's error, not a log line after a 2xx.
+Session = Annotated[AsyncSession, Depends(session, scope="function")]
+
+
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
@@ -47,10 +53,8 @@ def invalid_key() -> ProblemError:
     return ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", _UNAUTHORIZED)
 
 
-async def principal(
-    s: Annotated[AsyncSession, Depends(session)], key: Annotated[str, Depends(api_key)]
-) -> Principal:
-    # The same request-scoped session the route gets: one connection and transaction per request.
+async def principal(s: Session, key: Annotated[str, Depends(api_key)]) -> Principal:
+    # The same session the route gets: one connection and transaction per request.
     found = await authenticate(s, key)
     if found is None:
         raise invalid_key()
@@ -63,7 +67,6 @@ async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
-Session = Annotated[AsyncSession, Depends(session)]
 Caller = Annotated[Principal, Depends(principal)]
 BearerKey = Annotated[str, Depends(api_key)]
 Admin = Annotated[Principal, Depends(admin)]
