@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.logging import get_logger
@@ -17,7 +19,29 @@ class Greeting(BaseModel):
 @activity.defn(name="plumbing_greet")
 async def greet(greeting: Greeting) -> str:
     get_logger("test").info("greeting", name_length=len(greeting.name))
+    activity.logger.info("greeting through the SDK's logger")
     return f"hello {greeting.name}"
+
+
+@activity.defn(name="plumbing_flaky")
+async def flaky(greeting: Greeting) -> str:
+    if activity.info().attempt == 1:
+        raise ApplicationError("the first attempt fails")
+    return f"hello {greeting.name}"
+
+
+@workflow.defn(name="PlumbingFlakyWorkflow")
+class FlakyWorkflow:
+    """An activity that fails once: the SDK logs that failure outside our interceptor."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_activity(
+            flaky,
+            greeting,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
+        )
 
 
 @workflow.defn(name="PlumbingWorkflow")
@@ -25,6 +49,17 @@ class PlumbingWorkflow:
     @workflow.run
     async def run(self, greeting: Greeting) -> str:
         return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn(name="PlumbingLocalWorkflow")
+class LocalWorkflow:
+    """The same activity, run as a local activity (as the store calls are)."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_local_activity(
+            greet, greeting, start_to_close_timeout=timedelta(seconds=10)
+        )
 
 
 @workflow.defn(name="PlumbingReminderWorkflow")
