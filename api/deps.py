@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.keys import Principal, authenticate
+from api.middleware import note_tenant
 from api.problems import ProblemError
 from store.db import Database
 from store.models import Role
@@ -53,11 +54,12 @@ def invalid_key() -> ProblemError:
     return ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", _UNAUTHORIZED)
 
 
-async def principal(s: Session, key: Annotated[str, Depends(api_key)]) -> Principal:
+async def principal(request: Request, s: Session, key: Annotated[str, Depends(api_key)]) -> Principal:
     # The same session the route gets: one connection and transaction per request.
     found = await authenticate(s, key)
     if found is None:
         raise invalid_key()
+    note_tenant(request.scope, found.tenant_id)
     return found
 
 

@@ -76,6 +76,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        for e in exc.errors():
+            if e["type"] == "json_invalid":
+                # FastAPI puts the character position where the field goes: it is no field.
+                reason = f"{e.get('ctx', {}).get('error', 'invalid JSON')} at character {e['loc'][-1]}"
+                return problem(
+                    422,
+                    "Invalid JSON",
+                    f"The request body is not valid JSON: {reason}.",
+                    errors=[FieldError(field="body", message=reason)],
+                )
         errors = [FieldError(field=_field(tuple(e["loc"])), message=e["msg"]) for e in exc.errors()]
         names = ", ".join(dict.fromkeys(e.field for e in errors))
         return problem(422, "Invalid request", f"Invalid value for: {names}", errors=errors)
@@ -89,7 +99,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if not exc.connection_invalidated:
-            return await _unexpected(request, exc)
+            # Unexpected: api.middleware answers it with a 500 and logs it with the request's id.
+            raise exc
         # Connections are not pinged before use (a round trip on every request): after a
         # database restart, the first statement on a pooled connection fails, the pool is
         # replaced, and the caller's retry finds fresh connections. Nothing was committed.
@@ -97,8 +108,3 @@ def install(app: FastAPI) -> None:
         response = problem(503, "Database connection lost", "Nothing was changed; retry the request.")
         response.headers["Retry-After"] = "1"
         return response
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path, method=request.method)
-        return problem(500, "Internal server error", "An unexpected error occurred; it has been logged.")

@@ -61,6 +61,7 @@ def _correlation(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _temporal_context,
@@ -76,7 +77,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 lambda _, __, e: {"service": service, **e},

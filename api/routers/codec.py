@@ -28,8 +28,8 @@ def ui_token(encryption_key: str) -> str:
 async def _transcode(request: Request, operation: str) -> Response:
     try:
         payloads = json_format.Parse(await request.body(), Payloads())
-    except json_format.ParseError as exc:
-        raise ProblemError(400, "Invalid payloads", 'Body must be a JSON `{"payloads": [...]}`.') from exc
+    except (json_format.ParseError, UnicodeDecodeError) as exc:
+        raise ProblemError(400, "Invalid payloads", 'Body must be UTF-8 JSON `{"payloads": [...]}`.') from exc
     codec: EncryptionCodec = request.app.state.codec
     try:
         result = await getattr(codec, operation)(list(payloads.payloads))
