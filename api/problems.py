@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +29,9 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+    retryable: bool | None = Field(
+        default=None, description="Set when known: whether sending the same request again may succeed"
+    )
     correlation_id: str | None = None
 
 
@@ -41,10 +44,17 @@ class ProblemError(Exception):
     """Raised by routes and dependencies; rendered as problem+json with its own status."""
 
     def __init__(
-        self, status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        retryable: bool | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
+        self.retryable = retryable
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -70,7 +80,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        response = problem(exc.status, exc.title, exc.detail)
+        response = problem(exc.status, exc.title, exc.detail, retryable=exc.retryable)
         response.headers.update(exc.headers or {})
         return response
 
@@ -105,6 +115,8 @@ def install(app: FastAPI) -> None:
         # database restart, the first statement on a pooled connection fails, the pool is
         # replaced, and the caller's retry finds fresh connections. Nothing was committed.
         log.warning("database connection lost", path=request.url.path, method=request.method)
-        response = problem(503, "Database connection lost", "Nothing was changed; retry the request.")
+        response = problem(
+            503, "Database connection lost", "Nothing was changed; retry the request.", retryable=True
+        )
         response.headers["Retry-After"] = "1"
         return response

@@ -15,15 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
 from api.deps import Session, Temporal
 from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
-from api.temporal_calls import reaching_temporal
+from api.temporal_calls import execute_update, reaching_temporal
 from domain.routing import RoutingStatus, ServiceJobCreate
 from domain.routing.contracts import Completion, Updates, routing_workflow_id
 from store import routing as tables
@@ -143,12 +141,10 @@ async def get_routing(routing_id: uuid.UUID, me: Me, session: Session, request: 
 async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: Any = None) -> ActionResult:
     handle = client.get_workflow_handle(routing_workflow_id(routing.id))
     args = [] if arg is None else [arg]
+    what = f"{update.value} this routing"
     with reaching_temporal("Nothing was changed; try again."):
         try:
-            status = await handle.execute_update(update.value, args=args, result_type=RoutingStatus)
-        except WorkflowUpdateFailedError as exc:
-            reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
-            raise ProblemError(409, f"Cannot {update.value} this routing", reason) from exc
+            status = await execute_update(handle, update.value, args, RoutingStatus, what)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
@@ -157,7 +153,9 @@ async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: 
                 if routing.status != RoutingStatus.PENDING
                 else "it has not started yet; try again in a moment"
             )
-            raise ProblemError(409, f"Cannot {update.value} this routing", detail) from exc
+            raise ProblemError(
+                409, f"Cannot {what}", detail, retryable=routing.status == RoutingStatus.PENDING
+            ) from exc
     return ActionResult(id=routing.id, status=status)
 
 
