@@ -9,7 +9,7 @@ import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import bodies, keys, problems
+from api import bodies, keys, openapi, problems
 from api.middleware import RequestContext
 from api.routers import admin, codec, health, routing
 from core.codec import EncryptionCodec
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(bodies.no_nul_characters)],
     )
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.web_ui_origins,

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -63,18 +64,35 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts[1:] if parts and parts[0] == "body" else parts) or "body"
 
 
+def responses(statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses whose body is a Problem, one per status, with what it means there."""
+    return {
+        status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": text}
+        for status, text in statuses.items()
+    }
+
+
 # Documented on every route so the OpenAPI tells clients what an error looks like.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": text}
-    for status, text in {
+ERROR_RESPONSES = responses(
+    {
+        400: "The body could not be read (it is not UTF-8)",
         401: "Missing, unknown or revoked API key",
         403: "The key's role may not use this endpoint",
         404: "Not found (or not visible to this tenant)",
         413: "Request body too large",
         422: "Invalid input; `errors` names each field",
         500: "Unexpected error; quote `correlation_id` when reporting it",
-    }.items()
-}
+    }
+)
+TEMPORAL_UNAVAILABLE = responses({503: "Temporal cannot be reached; `detail` says what did not happen"})
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def install(app: FastAPI) -> None:
@@ -101,9 +119,12 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid request", f"Invalid value for: {names}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         response = problem(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path; each method is a route.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     @app.exception_handler(DBAPIError)

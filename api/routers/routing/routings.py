@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
 from api.deps import Session, Temporal
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
 from api.routers.routing.access import Me
 from api.temporal_calls import execute_update, reaching_temporal
 from domain.routing import RoutingStatus, ServiceJobCreate
@@ -159,26 +159,38 @@ async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: 
     return ActionResult(id=routing.id, status=status)
 
 
+# What an action on a routing can answer besides its result: it is an update to the workflow.
+ACTION_RESPONSES = {
+    **responses(
+        {
+            409: "The routing refuses the action in its current state; `detail` says why",
+            504: "The routing's workflow did not answer in time; the action may still take effect",
+        }
+    ),
+    **TEMPORAL_UNAVAILABLE,
+}
+
+
 def _receiver_only(me: Company, routing: tables.Routing, action: str) -> None:
     if routing.receiver_id != me.id:
         raise ProblemError(403, "Receiver only", f"Only the receiving company can {action} a routing.")
 
 
-@router.post("/routings/{routing_id}/accept", response_model=ActionResult)
+@router.post("/routings/{routing_id}/accept", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def accept(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     routing = await _visible(session, me, routing_id)
     _receiver_only(me, routing, "accept")
     return await _act(client, routing, Updates.ACCEPT)
 
 
-@router.post("/routings/{routing_id}/decline", response_model=ActionResult)
+@router.post("/routings/{routing_id}/decline", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def decline(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     routing = await _visible(session, me, routing_id)
     _receiver_only(me, routing, "decline")
     return await _act(client, routing, Updates.DECLINE)
 
 
-@router.post("/routings/{routing_id}/complete", response_model=ActionResult)
+@router.post("/routings/{routing_id}/complete", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def complete(
     routing_id: uuid.UUID, body: Completion, me: Me, session: Session, client: Temporal
 ) -> ActionResult:
@@ -188,13 +200,13 @@ async def complete(
     return await _act(client, routing, Updates.COMPLETE, body)
 
 
-@router.post("/routings/{routing_id}/retry", response_model=ActionResult)
+@router.post("/routings/{routing_id}/retry", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def retry(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     """Resume a needs_attention routing at the step that failed (after fixing its cause)."""
     return await _act(client, await _visible(session, me, routing_id), Updates.RETRY)
 
 
-@router.post("/routings/{routing_id}/cancel", response_model=ActionResult)
+@router.post("/routings/{routing_id}/cancel", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def cancel(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     return await _act(client, await _visible(session, me, routing_id), Updates.CANCEL)
 
