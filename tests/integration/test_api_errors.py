@@ -162,3 +162,9 @@ async def test_one_access_log_line_per_request(
     assert line["correlation_id"] == "req-access"
     assert line["tenant_id"] == company["id"]
     assert access[0]["route"] == "/api/routing/companies" and access[0]["status"] == 201
+
+
+async def test_a_405_lists_every_method_of_the_path(api: httpx.AsyncClient, admin_headers: dict[str, str]):
+    response = await api.put("/api/admin/tenants", headers=admin_headers)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "POST"}
