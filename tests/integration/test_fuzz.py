@@ -64,6 +64,8 @@ async def _schemathesis(url: str, key: str, paths: str) -> tuple[int, str]:
         "--workers",
         "1",
         "--generation-deterministic",
+        "--generation-database",
+        "none",  # nothing written into the work tree
         "--no-color",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
