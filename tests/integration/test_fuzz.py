@@ -77,7 +77,7 @@ async def _schemathesis(url: str, key: str, paths: str, workdir: Path) -> tuple[
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("who", ["admin", "company"])
-async def test_schemathesis_finds_nothing(live: str, admin_headers: dict[str, str], who: str):
+async def test_schemathesis_finds_nothing(live: str, admin_headers: dict[str, str], who: str, tmp_path: Path):
     key = admin_headers["Authorization"].removeprefix("Bearer ")
     if who == "company":
         key = await _company_key(live, admin_headers)
