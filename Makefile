@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench lint fmt
+.PHONY: dev test fuzz bench lint fmt
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# Schemathesis, every check, against the API it starts (with PostgreSQL, Temporal and the
+# emulators, as the tests do), with an admin key and a company key. FUZZ_EXAMPLES per operation.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	TEMPOLINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:logging tests/integration/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

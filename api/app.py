@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import keys, problems
+from api import bodies, keys, openapi, problems
 from api.middleware import RequestContext
 from api.routers import admin, codec, health, routing
 from core.codec import EncryptionCodec
@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Durable business pipelines on Temporal. Authenticate with `Authorization: Bearer <api key>`."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(bodies.no_nul_characters)],
     )
     problems.install(app)
+    openapi.install(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.web_ui_origins,

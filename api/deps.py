@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from api.keys import Principal, authenticate
+from api.middleware import note_tenant
 from api.problems import ProblemError
 from store.db import Database
 from store.models import Role
@@ -30,6 +31,12 @@ async def session(db: Annotated[Database, Depends(database)]) -> AsyncIterator[A
         yield s
 
 
+# scope="function": the transaction commits when the endpoint returns, before the response is
+# sent (a request-scoped yield dependency tears down after it). A client that has its 2xx sees
+# its write committed; a commit that fails is that request's error, not a log line after a 2xx.
+Session = Annotated[AsyncSession, Depends(session, scope="function")]
+
+
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
@@ -47,13 +54,12 @@ def invalid_key() -> ProblemError:
     return ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", _UNAUTHORIZED)
 
 
-async def principal(
-    s: Annotated[AsyncSession, Depends(session)], key: Annotated[str, Depends(api_key)]
-) -> Principal:
-    # The same request-scoped session the route gets: one connection and transaction per request.
+async def principal(request: Request, s: Session, key: Annotated[str, Depends(api_key)]) -> Principal:
+    # The same session the route gets: one connection and transaction per request.
     found = await authenticate(s, key)
     if found is None:
         raise invalid_key()
+    note_tenant(request.scope, found.tenant_id)
     return found
 
 
@@ -63,7 +69,6 @@ async def admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
-Session = Annotated[AsyncSession, Depends(session)]
 Caller = Annotated[Principal, Depends(principal)]
 BearerKey = Annotated[str, Depends(api_key)]
 Admin = Annotated[Principal, Depends(admin)]

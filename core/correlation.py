@@ -2,8 +2,9 @@
 
 The API binds a correlation id per request (core.logging.correlation_id); the client interceptor
 stamps it on every workflow start, signal and update; the workflow interceptor keeps the id the
-workflow was started with and stamps it on its activities, child workflows and continue-as-new;
-the activity interceptor binds it, with the workflow and activity identity, into every log line.
+workflow was started with and stamps it on its activities (local ones too), child workflows and
+continue-as-new; the activity interceptor binds it, with the workflow and activity identity and
+the attempt, into every log line.
 """
 
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from temporalio.worker import (
     ExecuteWorkflowInput,
     StartActivityInput,
     StartChildWorkflowInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -83,6 +85,10 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
         input.headers = _with_id(input.headers, self._inbound.correlation_id)
         return self.next.start_activity(input)
+
+    def start_local_activity(self, input: StartLocalActivityInput) -> workflow.ActivityHandle[Any]:
+        input.headers = _with_id(input.headers, self._inbound.correlation_id)
+        return self.next.start_local_activity(input)
 
     async def start_child_workflow(self, input: StartChildWorkflowInput) -> workflow.ChildWorkflowHandle:
         input.headers = _with_id(input.headers, self._inbound.correlation_id)

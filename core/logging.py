@@ -11,6 +11,8 @@ import sys
 from typing import IO, Any
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -25,26 +27,45 @@ def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    """temporalio's loggers attach their identity as a dict in `extra`; lift it to flat keys."""
+    """temporalio's loggers attach their identity as a dict in `extra`; lift it to flat keys.
+
+    Lines the SDK writes about an activity (e.g. "Completing activity as failed") are emitted
+    outside our interceptor, so this is the only place their run id and attempt come from.
+    """
     record = event.get("_record")
-    for attr in ("temporal_workflow", "temporal_activity"):
-        details = getattr(record, attr, None) if record else None
-        if details:
-            event.setdefault("workflow_id", details.get("workflow_id"))
-            event.setdefault("run_id", details.get("run_id"))
-            if "activity_type" in details:
-                event.setdefault("activity", details["activity_type"])
-            if "workflow_type" in details:
-                event.setdefault("workflow", details["workflow_type"])
+    activity = getattr(record, "temporal_activity", None) if record else None
+    if activity:
+        event.setdefault("workflow_id", activity.get("workflow_id"))
+        event.setdefault("run_id", activity.get("workflow_run_id"))
+        event.setdefault("workflow", activity.get("workflow_type"))
+        event.setdefault("activity", activity.get("activity_type"))
+        event.setdefault("activity_id", activity.get("activity_id"))
+        event.setdefault("attempt", activity.get("attempt"))
+    workflow = getattr(record, "temporal_workflow", None) if record else None
+    if workflow:
+        event.setdefault("workflow_id", workflow.get("workflow_id"))
+        event.setdefault("run_id", workflow.get("run_id"))
+        event.setdefault("workflow", workflow.get("workflow_type"))
+        event.setdefault("attempt", workflow.get("attempt"))
+    return event
+
+
+def _correlation(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The request's (or the activity's) correlation id, on every line logged while it is set."""
+    cid = correlation_id.get()
+    if cid is not None:
+        event.setdefault("correlation_id", cid)
     return event
 
 
 def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _temporal_context,
+        _correlation,
         redact,
     ]
     structlog.configure(
@@ -56,7 +77,7 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 lambda _, __, e: {"service": service, **e},
@@ -68,6 +89,9 @@ def configure(service: str, level: str = "INFO", stream: IO[str] | None = None) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The SDK's loggers also append their identity dict to the message; it is in keys already.
+    temporalio.activity.logger.activity_info_on_message = False
+    temporalio.workflow.logger.workflow_info_on_message = False
     for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import keys, paging
 from api.deps import Admin, Session
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, ProblemError, responses
 from store.models import ApiKey, Role, Tenant
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
@@ -73,7 +73,12 @@ async def add_tenant(session: Session, name: str, kind: str = "tenant") -> Tenan
     return tenant
 
 
-@router.post("/tenants", status_code=201, response_model=TenantOut)
+@router.post(
+    "/tenants",
+    status_code=201,
+    response_model=TenantOut,
+    responses=responses({409: "A tenant (or company) with this name exists"}),
+)
 async def create_tenant(body: TenantCreate, session: Session, _: Admin) -> Tenant:
     tenant = await add_tenant(session, body.name)
     await session.refresh(tenant)
@@ -89,7 +94,9 @@ async def list_tenants(
     return paging.page(rows, limit, TenantOut.model_validate)
 
 
-@router.delete("/tenants/{tenant_id}", status_code=204)
+@router.delete(
+    "/tenants/{tenant_id}", status_code=204, responses=responses({409: "The admin tenant cannot be deleted"})
+)
 async def delete_tenant(tenant_id: uuid.UUID, session: Session, _: Admin) -> Response:
     """Soft delete: the tenant's data stays for audit, its keys stop working at once."""
     tenant = await _live_tenant(session, tenant_id)
@@ -128,7 +135,11 @@ async def list_api_keys(
     return paging.page(rows, limit, ApiKeyOut.model_validate)
 
 
-@router.delete("/api-keys/{key_id}", status_code=204)
+@router.delete(
+    "/api-keys/{key_id}",
+    status_code=204,
+    responses=responses({409: "A key cannot revoke itself"}),
+)
 async def revoke_api_key(key_id: uuid.UUID, session: Session, who: Admin) -> Response:
     record = await session.get(ApiKey, key_id)
     if record is None:

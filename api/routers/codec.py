@@ -8,13 +8,14 @@ encrypts every tenant's payloads, so a tenant's key may not decode them.
 
 import hashlib
 import hmac
+import json
 
 from fastapi import APIRouter, Depends, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
 from api.deps import admin
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, ProblemError, responses
 from core.codec import EncryptionCodec
 from core.crypto import DecryptionError
 
@@ -26,25 +27,62 @@ def ui_token(encryption_key: str) -> str:
 
 
 async def _transcode(request: Request, operation: str) -> Response:
+    invalid = ProblemError(400, "Invalid payloads", 'Body must be UTF-8 JSON `{"payloads": [...]}`.')
     try:
-        payloads = json_format.Parse(await request.body(), Payloads())
-    except json_format.ParseError as exc:
-        raise ProblemError(400, "Invalid payloads", 'Body must be a JSON `{"payloads": [...]}`.') from exc
+        body = json.loads(await request.body())
+        # Protobuf's parser takes a missing list for an empty one; a body without it is a mistake.
+        if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
+            raise invalid
+        payloads = json_format.ParseDict(body, Payloads())
+    except (json_format.ParseError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
+        raise invalid from exc
     codec: EncryptionCodec = request.app.state.codec
     try:
         result = await getattr(codec, operation)(list(payloads.payloads))
     except DecryptionError as exc:
         raise ProblemError(400, "Invalid payloads", f"A payload could not be decrypted: {exc}.") from exc
-    body = json_format.MessageToJson(Payloads(payloads=result))
-    return Response(body, media_type="application/json")
+    # Built by hand: protobuf's JSON leaves out an empty list, and clients expect `payloads`.
+    answer = {"payloads": [json_format.MessageToDict(payload) for payload in result]}
+    return Response(json.dumps(answer), media_type="application/json")
 
 
-@router.post("/encode", dependencies=[Depends(admin)])
+# The body is read as protobuf JSON (not a pydantic model): documented here for clients and fuzzers.
+_PAYLOADS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["payloads"],
+    "properties": {
+        "payloads": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    # Protobuf's JSON reads null as "not set", as it does an absent member.
+                    "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+                    "data": {"type": ["string", "null"], "description": "base64"},
+                },
+            },
+        }
+    },
+}
+CODEC = {
+    "openapi_extra": {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _PAYLOADS}}}
+    },
+    "responses": {
+        200: {"content": {"application/json": {"schema": _PAYLOADS}}, "description": "The payloads"},
+        **responses({400: "Not UTF-8 JSON payloads, or a payload that cannot be decrypted"}),
+    },
+}
+
+
+@router.post("/encode", dependencies=[Depends(admin)], **CODEC)
 async def encode(request: Request) -> Response:
     return await _transcode(request, "encode")
 
 
-@router.post("/decode", dependencies=[Depends(admin)])
+@router.post("/decode", dependencies=[Depends(admin)], **CODEC)
 async def decode(request: Request) -> Response:
     return await _transcode(request, "decode")
 

@@ -19,6 +19,7 @@ class Greeting(BaseModel):
 @activity.defn(name="plumbing_greet")
 async def greet(greeting: Greeting) -> str:
     get_logger("test").info("greeting", name_length=len(greeting.name))
+    activity.logger.info("greeting through the SDK's logger")
     return f"hello {greeting.name}"
 
 
@@ -28,11 +29,43 @@ async def refuse(greeting: Greeting) -> str:
     raise ApplicationError(f"provider refused {greeting.name}", non_retryable=True)
 
 
+@activity.defn(name="plumbing_flaky")
+async def flaky(greeting: Greeting) -> str:
+    if activity.info().attempt == 1:
+        raise ApplicationError("the first attempt fails")
+    return f"hello {greeting.name}"
+
+
+@workflow.defn(name="PlumbingFlakyWorkflow")
+class FlakyWorkflow:
+    """An activity that fails once: the SDK logs that failure outside our interceptor."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_activity(
+            flaky,
+            greeting,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
+        )
+
+
 @workflow.defn(name="PlumbingWorkflow")
 class PlumbingWorkflow:
     @workflow.run
     async def run(self, greeting: Greeting) -> str:
         return await workflow.execute_activity(greet, greeting, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn(name="PlumbingLocalWorkflow")
+class LocalWorkflow:
+    """The same activity, run as a local activity (as the store calls are)."""
+
+    @workflow.run
+    async def run(self, greeting: Greeting) -> str:
+        return await workflow.execute_local_activity(
+            greet, greeting, start_to_close_timeout=timedelta(seconds=10)
+        )
 
 
 @workflow.defn(name="PlumbingReminderWorkflow")

@@ -15,20 +15,29 @@ import worker
 from core import logging
 from core.codec import ENCODING
 from core.settings import Settings
-from tests.integration.plumbing import Greeting, PlumbingWorkflow, RefusedWorkflow, greet, refuse
+from tests.integration.plumbing import (
+    FlakyWorkflow,
+    Greeting,
+    LocalWorkflow,
+    PlumbingWorkflow,
+    RefusedWorkflow,
+    flaky,
+    greet,
+    refuse,
+)
 
 SECRET = "homeowner-phone-+14155550123"
 
 
-async def _run_once(client: Client, workflow_id: str) -> str:
+async def _run_once(client: Client, workflow_id: str, workflow: type = PlumbingWorkflow) -> str:
     from registry import QueueSpec
 
     queue = f"test-{uuid.uuid4()}"
-    spec = QueueSpec(name=queue, workflows=[PlumbingWorkflow], activities=[greet])
+    spec = QueueSpec(name=queue, workflows=[workflow], activities=[greet, flaky])
     (w,) = worker.build_workers(client, [spec])
     async with w:
         return await client.execute_workflow(
-            PlumbingWorkflow.run, Greeting(name=SECRET), id=workflow_id, task_queue=queue
+            workflow.run, Greeting(name=SECRET), id=workflow_id, task_queue=queue
         )
 
 
@@ -102,24 +111,47 @@ async def test_codec_endpoint_round_trip(
     assert tampered.status_code == 400 and "decrypted" in tampered.json()["detail"]
 
 
-async def test_correlation_id_reaches_activity_log_lines(temporal: WorkflowEnvironment):
+@pytest.mark.parametrize("workflow", [PlumbingWorkflow, LocalWorkflow], ids=["activity", "local activity"])
+async def test_activity_log_lines_carry_correlation_run_and_attempt(
+    temporal: WorkflowEnvironment, workflow: type
+):
     stream = io.StringIO()
     logging.configure("worker", stream=stream)
     workflow_id = f"plumbing-{uuid.uuid4()}"
     token = logging.correlation_id.set("corr-from-api-123")
     try:
-        await _run_once(temporal.client, workflow_id)
+        await _run_once(temporal.client, workflow_id, workflow)
     finally:
         logging.correlation_id.reset(token)
         logging.configure("test")
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
-    greeting = [line for line in lines if line.get("event") == "greeting"]
-    assert greeting, stream.getvalue()
-    assert greeting[0]["correlation_id"] == "corr-from-api-123"
-    assert greeting[0]["workflow_id"] == workflow_id
-    assert greeting[0]["activity"] == "plumbing_greet"
-    assert greeting[0]["service"] == "worker"
+    greetings = [line for line in lines if str(line.get("event")).startswith("greeting")]
+    # Ours (structlog) and the SDK's activity.logger (standard library) alike.
+    assert len(greetings) == 2, stream.getvalue()
+    for line in greetings:
+        assert line["correlation_id"] == "corr-from-api-123", line
+        assert line["workflow_id"] == workflow_id
+        assert line["run_id"], line
+        assert line["activity"] == "plumbing_greet"
+        assert line["attempt"] == 1
+        assert line["service"] == "worker"
     assert SECRET not in stream.getvalue()
+
+
+async def test_the_sdks_own_activity_lines_carry_run_and_attempt(temporal: WorkflowEnvironment):
+    stream = io.StringIO()
+    logging.configure("worker", stream=stream)
+    workflow_id = f"plumbing-{uuid.uuid4()}"
+    try:
+        await _run_once(temporal.client, workflow_id, FlakyWorkflow)
+    finally:
+        logging.configure("test")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    failed = [line for line in lines if line.get("event") == "Completing activity as failed"]
+    assert failed, stream.getvalue()
+    assert failed[0]["workflow_id"] == workflow_id
+    assert failed[0]["run_id"] and failed[0]["attempt"] == 1
+    assert failed[0]["activity"] == "plumbing_flaky"
 
 
 @pytest.mark.parametrize("value", ["s3cr3t"])

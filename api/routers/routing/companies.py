@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import keys, paging
 from api.deps import Admin, Session
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, ProblemError, responses
 from api.routers.admin import Name, add_tenant
 from api.routers.routing.access import Me
 from domain.routing import FanOutMode, RoutingMode
@@ -62,7 +62,12 @@ class CompanyCreated(CompanyOut):
     api_key: CompanyKey
 
 
-@router.post("/companies", status_code=201, response_model=CompanyCreated)
+@router.post(
+    "/companies",
+    status_code=201,
+    response_model=CompanyCreated,
+    responses=responses({409: "A company (or tenant) with this name exists"}),
+)
 async def create_company(body: CompanyCreate, session: Session, _: Admin) -> CompanyCreated:
     """A company is a tenant with routing settings; it gets a member API key named "default"."""
     tenant = await add_tenant(session, body.name, "company")
@@ -90,7 +95,11 @@ async def get_my_company(me: Me) -> Company:
     return me
 
 
-@router.patch("/companies/me", response_model=CompanyOut)
+@router.patch(
+    "/companies/me",
+    response_model=CompanyOut,
+    responses=responses({409: "A company (or tenant) with this name exists"}),
+)
 async def update_my_company(body: CompanyUpdate, me: Me, session: Session) -> Company:
     if body.name is not None and body.name != me.name:
         # The tenant carries the same name (and its uniqueness).

@@ -20,7 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
 from api.deps import Session, Temporal
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
 from api.temporal_calls import reaching_temporal
@@ -129,7 +129,19 @@ async def _start(client: Client, start: ServiceJobStart) -> None:
         )
 
 
-@router.post("", status_code=202, response_model=JobOut)
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobOut,
+    responses={
+        200: {
+            "model": JobOut,
+            "description": "The same request again with its Idempotency-Key: the job it created",
+            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+        },
+        **TEMPORAL_UNAVAILABLE,
+    },
+)
 async def create_job(
     body: ServiceJobCreate,
     me: Me,

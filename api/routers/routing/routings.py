@@ -15,15 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
 from api.deps import Session, Temporal
-from api.problems import ERROR_RESPONSES, ProblemError
+from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
 from api.routers.routing.access import Me
-from api.temporal_calls import reaching_temporal
+from api.temporal_calls import execute_update, reaching_temporal
 from domain.routing import RoutingStatus, ServiceJobCreate
 from domain.routing.contracts import Completion, Updates, routing_workflow_id
 from store import routing as tables
@@ -143,12 +141,10 @@ async def get_routing(routing_id: uuid.UUID, me: Me, session: Session, request: 
 async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: Any = None) -> ActionResult:
     handle = client.get_workflow_handle(routing_workflow_id(routing.id))
     args = [] if arg is None else [arg]
+    what = f"{update.value} this routing"
     with reaching_temporal("Nothing was changed; try again."):
         try:
-            status = await handle.execute_update(update.value, args=args, result_type=RoutingStatus)
-        except WorkflowUpdateFailedError as exc:
-            reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
-            raise ProblemError(409, f"Cannot {update.value} this routing", reason) from exc
+            status = await execute_update(handle, update.value, args, RoutingStatus, what)
         except RPCError as exc:
             if exc.status is not RPCStatusCode.NOT_FOUND:
                 raise
@@ -157,8 +153,22 @@ async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: 
                 if routing.status != RoutingStatus.PENDING
                 else "it has not started yet; try again in a moment"
             )
-            raise ProblemError(409, f"Cannot {update.value} this routing", detail) from exc
+            raise ProblemError(
+                409, f"Cannot {what}", detail, retryable=routing.status == RoutingStatus.PENDING
+            ) from exc
     return ActionResult(id=routing.id, status=status)
+
+
+# What an action on a routing can answer besides its result: it is an update to the workflow.
+ACTION_RESPONSES = {
+    **responses(
+        {
+            409: "The routing refuses the action in its current state; `detail` says why",
+            504: "The routing's workflow did not answer in time; the action may still take effect",
+        }
+    ),
+    **TEMPORAL_UNAVAILABLE,
+}
 
 
 def _receiver_only(me: Company, routing: tables.Routing, action: str) -> None:
@@ -166,21 +176,21 @@ def _receiver_only(me: Company, routing: tables.Routing, action: str) -> None:
         raise ProblemError(403, "Receiver only", f"Only the receiving company can {action} a routing.")
 
 
-@router.post("/routings/{routing_id}/accept", response_model=ActionResult)
+@router.post("/routings/{routing_id}/accept", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def accept(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     routing = await _visible(session, me, routing_id)
     _receiver_only(me, routing, "accept")
     return await _act(client, routing, Updates.ACCEPT)
 
 
-@router.post("/routings/{routing_id}/decline", response_model=ActionResult)
+@router.post("/routings/{routing_id}/decline", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def decline(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     routing = await _visible(session, me, routing_id)
     _receiver_only(me, routing, "decline")
     return await _act(client, routing, Updates.DECLINE)
 
 
-@router.post("/routings/{routing_id}/complete", response_model=ActionResult)
+@router.post("/routings/{routing_id}/complete", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def complete(
     routing_id: uuid.UUID, body: Completion, me: Me, session: Session, client: Temporal
 ) -> ActionResult:
@@ -190,13 +200,13 @@ async def complete(
     return await _act(client, routing, Updates.COMPLETE, body)
 
 
-@router.post("/routings/{routing_id}/retry", response_model=ActionResult)
+@router.post("/routings/{routing_id}/retry", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def retry(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     """Resume a needs_attention routing at the step that failed (after fixing its cause)."""
     return await _act(client, await _visible(session, me, routing_id), Updates.RETRY)
 
 
-@router.post("/routings/{routing_id}/cancel", response_model=ActionResult)
+@router.post("/routings/{routing_id}/cancel", response_model=ActionResult, responses=ACTION_RESPONSES)
 async def cancel(routing_id: uuid.UUID, me: Me, session: Session, client: Temporal) -> ActionResult:
     return await _act(client, await _visible(session, me, routing_id), Updates.CANCEL)
 
