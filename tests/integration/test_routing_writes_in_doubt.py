@@ -112,3 +112,36 @@ async def test_one_homeowner_by_phone_and_email_and_by_email_alone_is_one_custom
     customers = (await world.emulator_state(emulator, receiver.st_tenant))["customers"]
     assert len(customers) == 1
     assert {s["st_customer_id"] for s in synced} == {customers[0]["id"]}
+
+
+async def test_a_create_that_never_landed_is_sent_again_once_the_window_has_passed(
+    api: httpx.AsyncClient, admin_headers: world.Headers, emulator: str
+):
+    referrer = await world.company(api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1})
+    receiver = await world.receiver(api, admin_headers, emulator, "Receiver", referrer=referrer)
+    await world.fault(emulator, method="POST", path="/booking-provider/.*/bookings$", status=500, count=1)
+    created = await api.post("/api/routing/jobs", json=world.job_body(31), headers=referrer.headers)
+    [summary] = await world.routings_of(api, referrer.headers, created.json()["id"])
+    synced = await world.routing_in(api, receiver.headers, summary["id"], {"synced"}, wait=60)
+    posts = await world.calls(emulator, method="POST", path=f"/{receiver.st_tenant}/booking-provider/")
+    assert [c["status"] for c in posts] == [500, 200]
+    assert posts[1]["time"] - posts[0]["time"] >= SERVER_TIMEOUT.total_seconds()
+    [booking] = (await world.emulator_state(emulator, receiver.st_tenant))["bookings"]
+    assert synced["st_booking_id"] == booking["id"]
+
+
+async def test_a_customer_whose_create_answer_was_cut_off_is_found_not_made_again(
+    api: httpx.AsyncClient, admin_headers: world.Headers, emulator: str
+):
+    referrer = await world.company(api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1})
+    receiver = await world.receiver(api, admin_headers, emulator, "Receiver", referrer=referrer)
+    await world.fault(emulator, method="POST", path="/customers$", when="after", drop=True, count=1)
+    body = world.job_body(41)
+    body["homeowner"].pop("phone")  # found again by our email key alone
+    created = await api.post("/api/routing/jobs", json=body, headers=referrer.headers)
+    [summary] = await world.routings_of(api, referrer.headers, created.json()["id"])
+    synced = await world.routing_in(api, receiver.headers, summary["id"], {"synced"}, wait=60)
+    [customer] = (await world.emulator_state(emulator, receiver.st_tenant))["customers"]
+    assert synced["st_customer_id"] == customer["id"]
+    posts = await world.calls(emulator, method="POST", path=f"/{receiver.st_tenant}/customers$")
+    assert [c["status"] for c in posts] == [None]  # the one create, whose answer was cut off
