@@ -7,9 +7,10 @@ leaves a line on the routing's timeline, failures included.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -28,6 +29,7 @@ from clients.servicetitan import (
     ServiceTitanClient,
     StoredConnection,
     email_key,
+    outcome_unknown,
     phone_key,
     stored_connection,
 )
@@ -40,6 +42,7 @@ from store import routing as tables
 from store.sealed import open_model
 
 PROVIDER = "servicetitan"
+Ref = TypeVar("Ref", CustomerRef, BookingRef)
 _PC = tables.ProviderConnection
 _CONNECTION = (
     _PC.company_id,
@@ -150,13 +153,16 @@ class ServiceTitanSync:
                 .on_conflict_do_nothing()
             )
 
-    async def _before_create(self, receiver_id: uuid.UUID, keys: Sequence[str]) -> None:
-        """Refuses to create again while an earlier create under these keys may still land.
+    async def _create(
+        self, receiver_id: uuid.UUID, keys: Sequence[str], create: Callable[[], Awaitable[Ref]]
+    ) -> Ref:
+        """Sends a create unless an earlier one under these keys may still land.
 
         ServiceTitan keeps working on a request up to its server timeout, after our client gave
         up: until that has passed since the last create was sent, a search that misses is no
         proof it failed. Temporal brings the activity back when the window ends (a retryable
-        error with next_retry_delay), and it searches again first.
+        error with next_retry_delay), and it searches again first. The time a create is sent is
+        stored before it leaves, and dropped once ServiceTitan's answer says what happened.
         """
         async with self._db.statements() as db:
             remaining = await provider_writes.in_doubt_for(db, keys, self._server_timeout)
@@ -168,8 +174,16 @@ class ServiceTitanSync:
                     next_retry_delay=remaining + timedelta(milliseconds=100),
                 )
             await provider_writes.mark_sent(db, receiver_id, keys)
+        try:
+            ref = await create()
+        except ApplicationError as exc:
+            if not outcome_unknown(exc):
+                await self._forget(keys)
+            raise
+        await self._forget(keys)
+        return ref
 
-    async def _after_create(self, keys: Sequence[str]) -> None:
+    async def _forget(self, keys: Sequence[str]) -> None:
         async with self._db.statements() as db:
             await provider_writes.forget(db, keys)
 
@@ -206,10 +220,11 @@ class ServiceTitanSync:
             return CustomerRef(
                 customer_id=found[0], location_id=location_id, created=False, duplicates=found[1:]
             )
-        await self._before_create(request.receiver_id, keys)
-        ref = await self._client.create_customer(conn, owner.name, owner.phone, owner.email, _address(job))
-        await self._after_create(keys)
-        return ref
+        return await self._create(
+            request.receiver_id,
+            keys,
+            lambda: self._client.create_customer(conn, owner.name, owner.phone, owner.email, _address(job)),
+        )
 
     @activity.defn(name="routing.servicetitan.book")
     async def book(self, request: SyncRequest) -> BookingSynced:
@@ -228,19 +243,20 @@ class ServiceTitanSync:
         if found:
             return found[0].model_copy(update={"duplicates": [b.booking_id for b in found[1:]]})
         keys = [f"{PROVIDER}:{conn.tenant_id}:booking:{conn.booking_provider_id}:{external_id}"]
-        await self._before_create(request.receiver_id, keys)
         owner = job.homeowner
-        ref = await self._client.create_booking(
-            conn,
-            external_id=external_id,
-            summary=_summary(job),
-            name=owner.name,
-            phone=owner.phone,
-            email=owner.email,
-            address=_address(job),
+        return await self._create(
+            request.receiver_id,
+            keys,
+            lambda: self._client.create_booking(
+                conn,
+                external_id=external_id,
+                summary=_summary(job),
+                name=owner.name,
+                phone=owner.phone,
+                email=owner.email,
+                address=_address(job),
+            ),
         )
-        await self._after_create(keys)
-        return ref
 
     @activity.defn(name="routing.servicetitan.follow")
     async def follow(self, request: SyncRequest) -> ProviderProgress:

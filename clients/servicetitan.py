@@ -210,9 +210,32 @@ def _is_oauth_error(response: httpx.Response) -> bool:
     return isinstance(body, dict) and "error" in body and "title" not in body
 
 
+# Transport failures that happen before a request leaves: nothing reached ServiceTitan.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _transport_error(method: str, path: str, exc: httpx.TransportError) -> ApplicationError:
     detail = type(exc).__name__ + (f": {exc}" if str(exc) else "")
-    return ApplicationError(f"ServiceTitan {method} {path} failed: {detail}", type="ServiceTitanTimeout")
+    return ApplicationError(
+        f"ServiceTitan {method} {path} failed: {detail}",
+        {"sent": not isinstance(exc, _NOT_SENT)},
+        type="ServiceTitanTimeout",
+    )
+
+
+def outcome_unknown(error: ApplicationError) -> bool:
+    """Whether a write that failed with `error` may have been applied all the same.
+
+    ServiceTitan answered 4xx, 429 or 503 ("unable to handle the request", RFC 9110): not applied.
+    A 500, 502, 504, a request sent and then timed out or cut off, a success we could not read: it
+    may have been, now or later (up to SERVER_TIMEOUT after it was sent).
+    """
+    detail = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
+    if error.type == "ServiceTitanTimeout":
+        return bool(detail.get("sent", True))
+    if error.type == "ServiceTitanUnavailable":
+        return detail.get("status") != 503
+    return error.type == "ServiceTitanMalformedResponse"
 
 
 def _malformed(response: httpx.Response) -> ApplicationError:

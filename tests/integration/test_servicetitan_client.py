@@ -16,7 +16,9 @@ from clients.servicetitan import (
     ServiceTitanClient,
     TokenCache,
     classify,
+    outcome_unknown,
 )
+from tests.conftest import free_port
 
 APP_KEY = "emulator-app-key"
 TENANT = "123"
@@ -299,3 +301,37 @@ async def test_timeout_is_retryable(emulator: str, conn: Connection):
         with pytest.raises(ApplicationError) as raised:
             await client.get_job(conn, 1)
     assert raised.value.type == "ServiceTitanTimeout" and not raised.value.non_retryable
+
+
+async def _create_error(client: ServiceTitanClient, conn: Connection) -> ApplicationError:
+    with pytest.raises(ApplicationError) as raised:
+        await client.create_booking(conn, "routing-x", "s", "Jane Doe")
+    return raised.value
+
+
+async def test_which_failed_creates_may_have_been_applied(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    path = "/booking-provider/bp1/bookings$"
+    unknown = []
+    for spec in (
+        {"status": 429, "retry_after": 1},
+        {"status": 503},
+        {"status": 400},
+        {"status": 500},
+        {"status": 504},
+        {"when": "after", "drop": True},
+    ):
+        await add_fault(emulator=emulator, http=http, method="POST", path=path, count=1, **spec)
+        unknown.append(outcome_unknown(await _create_error(client, conn)))
+    assert unknown == [False, False, False, True, True, True]
+    async with httpx.AsyncClient(timeout=0.3) as impatient:
+        await add_fault(
+            emulator=emulator, http=http, method="POST", path=path, count=1, when="after", delay=1
+        )
+        assert outcome_unknown(await _create_error(make_client(emulator, impatient), conn))
+    nobody = ServiceTitanClient(
+        http, f"{emulator}/servicetitan/auth", f"http://127.0.0.1:{free_port()}", APP_KEY, TokenCache()
+    )
+    assert not outcome_unknown(await _create_error(nobody, conn))
