@@ -145,3 +145,22 @@ async def test_a_customer_whose_create_answer_was_cut_off_is_found_not_made_agai
     assert synced["st_customer_id"] == customer["id"]
     posts = await world.calls(emulator, method="POST", path=f"/{receiver.st_tenant}/customers$")
     assert [c["status"] for c in posts] == [None]  # the one create, whose answer was cut off
+
+
+async def test_bookings_made_twice_anyway_are_surfaced_and_the_oldest_used(
+    api: httpx.AsyncClient, admin_headers: world.Headers, emulator: str
+):
+    """The first create lands 3.5 s late, after the 3 s window; the second is applied at once but
+    its answer is lost, so the next attempt finds both."""
+    referrer = await world.company(api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1})
+    receiver = await world.receiver(api, admin_headers, emulator, "Receiver", referrer=referrer)
+    path = f"/{receiver.st_tenant}/booking-provider/"
+    await world.fault(emulator, method="POST", path=path, when="late", status=500, apply_after=3.5, count=1)
+    await world.fault(emulator, method="POST", path=path, when="after", status=500, count=1)
+    created = await api.post("/api/routing/jobs", json=world.job_body(51), headers=referrer.headers)
+    [summary] = await world.routings_of(api, referrer.headers, created.json()["id"])
+    synced = await world.routing_in(api, receiver.headers, summary["id"], {"synced"}, wait=60)
+    bookings = sorted(b["id"] for b in (await world.emulator_state(emulator, receiver.st_tenant))["bookings"])
+    assert len(bookings) == 2 and synced["st_booking_id"] == bookings[0]
+    [line] = [e for e in synced["timeline"] if e["outcome"] == "duplicate"]
+    assert line["step"] == "booking" and f"{bookings[0]}, {bookings[1]}; using {bookings[0]}" in line["error"]
