@@ -7,8 +7,10 @@ leaves a line on the routing's timeline, failures included.
 """
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -19,19 +21,28 @@ from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RateLimiter
 from clients.servicetitan import (
+    SERVER_TIMEOUT,
     Address,
+    BookingRef,
     Connection,
+    CustomerRef,
     ServiceTitanClient,
     StoredConnection,
+    email_key,
+    outcome_unknown,
+    phone_key,
     stored_connection,
 )
 from domain.routing import ServiceJobCreate, map_servicetitan_job_status
 from domain.routing.contracts import BookingSynced, CustomerSynced, ProviderProgress, Step, SyncRequest
+from domain.routing.models import Homeowner
 from domain.routing.status import RoutingStatus
+from store import provider_writes
 from store import routing as tables
 from store.sealed import open_model
 
 PROVIDER = "servicetitan"
+Ref = TypeVar("Ref", CustomerRef, BookingRef)
 _PC = tables.ProviderConnection
 _CONNECTION = (
     _PC.company_id,
@@ -44,7 +55,10 @@ _CONNECTION = (
 
 
 class ServiceTitanSync:
-    def __init__(self, deps: Dependencies) -> None:
+    def __init__(self, deps: Dependencies, server_timeout: timedelta = SERVER_TIMEOUT) -> None:
+        """`server_timeout`: how long ServiceTitan may still apply a request after it was sent
+        (a create whose answer was lost stays in doubt that long)."""
+        self._server_timeout = server_timeout
         self._db = deps.database
         self._cipher = deps.cipher
         self._limiter = RateLimiter(deps.database)
@@ -119,42 +133,130 @@ class ServiceTitanSync:
                 .on_conflict_do_nothing()
             )
 
+    async def _record_duplicates(self, routing_id: uuid.UUID, step: Step, what: str, ids: list[int]) -> None:
+        """A timeline line (outcome "duplicate") for records ServiceTitan holds twice despite our
+        keys, e.g. after a create that landed after its answer was lost and the window passed."""
+        info = activity.info()
+        message = f"ServiceTitan holds {len(ids)} {what}: {', '.join(map(str, ids))}; using {ids[0]}"
+        activity.logger.warning(message)
+        async with self._db.statements() as db:
+            await db.execute(
+                insert(tables.RoutingEvent)
+                .values(
+                    routing_id=routing_id,
+                    key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}:duplicate",
+                    step=step.value,
+                    outcome="duplicate",
+                    attempt=info.attempt,
+                    error=message,
+                )
+                .on_conflict_do_nothing()
+            )
+
+    async def _create(
+        self, receiver_id: uuid.UUID, keys: Sequence[str], create: Callable[[], Awaitable[Ref]]
+    ) -> Ref:
+        """Sends a create unless an earlier one under these keys may still land.
+
+        ServiceTitan keeps working on a request up to its server timeout, after our client gave
+        up: until that has passed since the last create was sent, a search that misses is no
+        proof it failed. Temporal brings the activity back when the window ends (a retryable
+        error with next_retry_delay), and it searches again first. The time a create is sent is
+        stored before it leaves, and dropped once ServiceTitan's answer says what happened.
+        """
+        async with self._db.statements() as db:
+            remaining = await provider_writes.in_doubt_for(db, keys, self._server_timeout)
+            if remaining is not None:
+                raise ApplicationError(
+                    "an earlier ServiceTitan create may still land; searching again in "
+                    f"{remaining.total_seconds():.1f}s before creating anew",
+                    type="ServiceTitanWriteInDoubt",
+                    next_retry_delay=remaining + timedelta(milliseconds=100),
+                )
+            await provider_writes.mark_sent(db, receiver_id, keys)
+        try:
+            ref = await create()
+        except ApplicationError as exc:
+            if not outcome_unknown(exc):
+                await self._forget(keys)
+            raise
+        await self._forget(keys)
+        return ref
+
+    async def _forget(self, keys: Sequence[str]) -> None:
+        async with self._db.statements() as db:
+            await provider_writes.forget(db, keys)
+
     @activity.defn(name="routing.servicetitan.sync_customer")
     async def sync_customer(self, request: SyncRequest) -> CustomerSynced:
-        """Token, then the homeowner's customer (found by phone, else email) and its location."""
+        """Token, then the homeowner's customer (found by phone or email) and its location."""
         async with self._attempt(request.routing_id, Step.CUSTOMER):
             conn, job = await self._load(request)
-            owner = job.homeowner
+            keys = _contact_keys(conn, job.homeowner)
             # ServiceTitan has no idempotency key for customers: two routings of one homeowner to
             # one receiver, running at once, would both miss the other's customer and create two.
-            # This lock (held until the transaction ends) makes them look one after the other.
-            contact = owner.phone or owner.email
+            # A lock per contact key (held until the transaction ends), taken in one order, makes
+            # any two jobs that share a phone or an email look one after the other.
             async with self._db.engine.begin() as db:
-                await db.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                    {"key": f"{PROVIDER}:{conn.tenant_id}:customer:{contact}"},
-                )
-                ref = await self._client.find_or_create_customer(
-                    conn, owner.name, owner.phone, owner.email, _address(job)
-                )
+                for key in keys:
+                    await db.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+                    )
+                ref = await self._customer(request, conn, job, keys)
+        if ref.duplicates:
+            ids = [ref.customer_id, *ref.duplicates]
+            await self._record_duplicates(
+                request.routing_id, Step.CUSTOMER, "customers for this homeowner", ids
+            )
         return CustomerSynced(customer_id=ref.customer_id, location_id=ref.location_id, created=ref.created)
+
+    async def _customer(
+        self, request: SyncRequest, conn: Connection, job: ServiceJobCreate, keys: Sequence[str]
+    ) -> CustomerRef:
+        owner = job.homeowner
+        found = await self._client.find_customers(conn, owner.phone, owner.email)
+        if found:
+            location_id = await self._client.location_for(conn, found[0], owner.name, _address(job))
+            return CustomerRef(
+                customer_id=found[0], location_id=location_id, created=False, duplicates=found[1:]
+            )
+        return await self._create(
+            request.receiver_id,
+            keys,
+            lambda: self._client.create_customer(conn, owner.name, owner.phone, owner.email, _address(job)),
+        )
 
     @activity.defn(name="routing.servicetitan.book")
     async def book(self, request: SyncRequest) -> BookingSynced:
         """The booking whose external id is the routing id: found if a past attempt made it."""
         async with self._attempt(request.routing_id, Step.BOOKING):
             conn, job = await self._load(request)
-            owner = job.homeowner
-            ref = await self._client.find_or_create_booking(
+            ref = await self._booking(request, conn, job)
+        if ref.duplicates:
+            ids = [ref.booking_id, *ref.duplicates]
+            await self._record_duplicates(request.routing_id, Step.BOOKING, "bookings for this routing", ids)
+        return BookingSynced(booking_id=ref.booking_id, provider_job_id=ref.job_id, created=ref.created)
+
+    async def _booking(self, request: SyncRequest, conn: Connection, job: ServiceJobCreate) -> BookingRef:
+        external_id = str(request.routing_id)
+        found = await self._client.find_bookings(conn, external_id)
+        if found:
+            return found[0].model_copy(update={"duplicates": [b.booking_id for b in found[1:]]})
+        keys = [f"{PROVIDER}:{conn.tenant_id}:booking:{conn.booking_provider_id}:{external_id}"]
+        owner = job.homeowner
+        return await self._create(
+            request.receiver_id,
+            keys,
+            lambda: self._client.create_booking(
                 conn,
-                external_id=str(request.routing_id),
+                external_id=external_id,
                 summary=_summary(job),
                 name=owner.name,
                 phone=owner.phone,
                 email=owner.email,
                 address=_address(job),
-            )
-        return BookingSynced(booking_id=ref.booking_id, provider_job_id=ref.job_id, created=ref.created)
+            ),
+        )
 
     @activity.defn(name="routing.servicetitan.follow")
     async def follow(self, request: SyncRequest) -> ProviderProgress:
@@ -180,6 +282,16 @@ class ServiceTitanSync:
         return ProviderProgress(
             provider_job_id=job_id, provider_status=job.job_status, status=status, invoice_total=total
         )
+
+
+def _contact_keys(conn: Connection, owner: Homeowner) -> list[str]:
+    """One key per contact of the homeowner at this ServiceTitan tenant, in a fixed order."""
+    keys = []
+    if owner.phone:
+        keys.append(f"{PROVIDER}:{conn.tenant_id}:customer:phone:{phone_key(owner.phone)}")
+    if owner.email:
+        keys.append(f"{PROVIDER}:{conn.tenant_id}:customer:email:{email_key(owner.email)}")
+    return sorted(keys)
 
 
 def _address(job: ServiceJobCreate) -> Address:

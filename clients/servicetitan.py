@@ -9,6 +9,7 @@ API call, answered by dropping the cached token and trying once more with a fres
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 import uuid
@@ -27,6 +28,22 @@ from store.sealed import open_text
 
 REFRESH_MARGIN_SECONDS = 60.0
 MAX_REASON_CHARS = 500
+
+# ServiceTitan keeps working on a request for up to 100 s (its server timeout), long after our
+# client gave up on it: a create whose answer we lost may still land until then.
+SERVER_TIMEOUT = timedelta(seconds=100)
+
+# tempoline's application guid for ServiceTitan external data. Customers it creates carry their
+# contact keys under it, so a later search by those keys finds them: the customer list has a
+# phone filter but no email filter (tenant-crm-v2 Customers_GetList).
+APPLICATION_GUID = "5d0c6f7e-2b1a-4c8e-9f3d-7a6b5c4d3e21"
+PHONE_KEY = "tempoline.phone"
+EMAIL_KEY = "tempoline.email"
+
+# Lists are read in pages of PAGE_SIZE, at most MAX_PAGES of them: a filter the real API has
+# returns a few rows; one that returns more than this is no lookup we can trust.
+PAGE_SIZE = 200
+MAX_PAGES = 10
 
 TokenKey = tuple[str, str]  # (auth_url, client_id)
 
@@ -78,6 +95,8 @@ class CustomerRef(BaseModel):
     customer_id: int
     location_id: int
     created: bool
+    # Other customers that match the homeowner as well (ids, oldest first): duplicates to surface.
+    duplicates: list[int] = []
 
 
 class BookingRef(BaseModel):
@@ -85,6 +104,17 @@ class BookingRef(BaseModel):
     status: str | None = None
     job_id: int | None = None
     created: bool
+    duplicates: list[int] = []
+
+
+def phone_key(phone: str) -> str:
+    """A phone number as ServiceTitan contacts are compared here: its last ten digits."""
+    only = "".join(c for c in phone if c.isdigit())
+    return only[-10:]
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
 
 
 class Job(BaseModel):
@@ -180,9 +210,32 @@ def _is_oauth_error(response: httpx.Response) -> bool:
     return isinstance(body, dict) and "error" in body and "title" not in body
 
 
+# Transport failures that happen before a request leaves: nothing reached ServiceTitan.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _transport_error(method: str, path: str, exc: httpx.TransportError) -> ApplicationError:
     detail = type(exc).__name__ + (f": {exc}" if str(exc) else "")
-    return ApplicationError(f"ServiceTitan {method} {path} failed: {detail}", type="ServiceTitanTimeout")
+    return ApplicationError(
+        f"ServiceTitan {method} {path} failed: {detail}",
+        {"sent": not isinstance(exc, _NOT_SENT)},
+        type="ServiceTitanTimeout",
+    )
+
+
+def outcome_unknown(error: ApplicationError) -> bool:
+    """Whether a write that failed with `error` may have been applied all the same.
+
+    ServiceTitan answered 4xx, 429 or 503 ("unable to handle the request", RFC 9110): not applied.
+    A 500, 502, 504, a request sent and then timed out or cut off, a success we could not read: it
+    may have been, now or later (up to SERVER_TIMEOUT after it was sent).
+    """
+    detail = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
+    if error.type == "ServiceTitanTimeout":
+        return bool(detail.get("sent", True))
+    if error.type == "ServiceTitanUnavailable":
+        return detail.get("status") != 503
+    return error.type == "ServiceTitanMalformedResponse"
 
 
 def _malformed(response: httpx.Response) -> ApplicationError:
@@ -372,14 +425,35 @@ class ServiceTitanClient:
     async def _get_json(self, conn: Connection, path: str, params: dict[str, Any] | None = None) -> Any:
         return _json(await self._request(conn, "GET", path, params=params))
 
-    async def _list(self, conn: Connection, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        body = await self._get_json(conn, path, params)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            raise ApplicationError(
-                f"ServiceTitan GET {path} answered without a data list", type="ServiceTitanMalformedResponse"
-            )
-        return data
+    async def _rows(
+        self,
+        conn: Connection,
+        path: str,
+        params: dict[str, Any],
+        keep: Callable[[dict[str, Any]], bool],
+    ) -> list[dict[str, Any]]:
+        """Every row of a filtered list that ``keep`` accepts, page by page.
+
+        ServiceTitan ignores a query parameter it does not know, so a filter is never trusted:
+        each row is checked by ``keep`` against what was asked for.
+        """
+        kept: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            body = await self._get_json(conn, path, {**params, "page": page, "pageSize": PAGE_SIZE})
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+                raise ApplicationError(
+                    f"ServiceTitan GET {path} answered without a data list",
+                    type="ServiceTitanMalformedResponse",
+                )
+            kept += [row for row in data if keep(row)]
+            if not body.get("hasMore"):
+                return sorted(kept, key=lambda row: int(row["id"]))
+        raise ApplicationError(
+            f"ServiceTitan GET {path} matched more than {MAX_PAGES * PAGE_SIZE} rows: too broad to verify",
+            type="ServiceTitanSearchTooBroad",
+            non_retryable=True,
+        )
 
     @staticmethod
     def _crm(conn: Connection) -> str:
@@ -390,37 +464,66 @@ class ServiceTitanClient:
         """Fetches a token with the connection's credentials (raises ServiceTitanAuth if rejected)."""
         await self._fetch_token(conn)
 
-    async def find_or_create_customer(
-        self,
-        conn: Connection,
-        name: str,
-        phone: str | None,
-        email: str | None,
-        address: Address,
-    ) -> CustomerRef:
-        """The customer with this phone (else email), or a new one with these contacts and a location."""
+    async def find_customers(self, conn: Connection, phone: str | None, email: str | None) -> list[int]:
+        """Ids (oldest first) of the customers with this phone or this email.
+
+        By phone: the list's ``phone`` filter (its matching rule is not documented, so each row is
+        verified against the customer's contacts), and our phone key in external data. By email:
+        the list has no email filter, so only customers carrying our email key in their external
+        data (the ones tempoline created) can be found.
+        """
         crm = self._crm(conn)
-        for field, value in (("phone", phone), ("email", email)):
-            if not value:
-                continue
-            found = await self._list(conn, f"{crm}/customers", {field: value, "pageSize": 1})
-            if found:
-                customer_id = int(found[0]["id"])
-                location_id = await self._location_for(conn, customer_id, name, address)
-                return CustomerRef(customer_id=customer_id, location_id=location_id, created=False)
+        found: set[int] = set()
+        for key, value in ((PHONE_KEY, phone and phone_key(phone)), (EMAIL_KEY, email and email_key(email))):
+            if value:
+                rows = await self._rows(
+                    conn,
+                    f"{crm}/customers",
+                    _external(key, value),
+                    functools.partial(_has_external, key=key, value=value),
+                )
+                found.update(int(row["id"]) for row in rows)
+        if phone:
+            wanted = phone_key(phone)
+            for row in await self._rows(conn, f"{crm}/customers", {"phone": wanted}, lambda row: True):
+                if int(row["id"]) not in found and await self._has_phone(conn, int(row["id"]), wanted):
+                    found.add(int(row["id"]))
+        return sorted(found)
+
+    async def _has_phone(self, conn: Connection, customer_id: int, wanted: str) -> bool:
+        contacts = await self._rows(
+            conn,
+            f"{self._crm(conn)}/customers/{customer_id}/contacts",
+            {},
+            lambda c: (
+                c.get("type") in ("Phone", "MobilePhone") and phone_key(str(c.get("value") or "")) == wanted
+            ),
+        )
+        return bool(contacts)
+
+    async def create_customer(
+        self, conn: Connection, name: str, phone: str | None, email: str | None, address: Address
+    ) -> CustomerRef:
+        """A new customer with these contacts and one location, marked with our contact keys."""
         address_body = address.model_dump(exclude_none=True)
         contacts = _contacts(phone, email)
+        marks = []
+        if phone:
+            marks.append({"key": PHONE_KEY, "value": phone_key(phone)})
+        if email:
+            marks.append({"key": EMAIL_KEY, "value": email_key(email)})
         customer = _json(
             await self._request(
                 conn,
                 "POST",
-                f"{crm}/customers",
+                f"{self._crm(conn)}/customers",
                 body={
                     "name": name,
                     "type": "Residential",
                     "address": address_body,
                     "contacts": contacts,
                     "locations": [{"name": name, "address": address_body, "contacts": contacts}],
+                    "externalData": {"applicationGuid": APPLICATION_GUID, "externalData": marks},
                 },
             )
         )
@@ -429,12 +532,18 @@ class ServiceTitanClient:
         if locations:
             location_id = int(locations[0]["id"])
         else:  # an API version that does not echo the created locations
-            location_id = await self._location_for(conn, customer_id, name, address)
+            location_id = await self.location_for(conn, customer_id, name, address)
         return CustomerRef(customer_id=customer_id, location_id=location_id, created=True)
 
-    async def _location_for(self, conn: Connection, customer_id: int, name: str, address: Address) -> int:
+    async def location_for(self, conn: Connection, customer_id: int, name: str, address: Address) -> int:
+        """The customer's first location, or a new one at this address."""
         crm = self._crm(conn)
-        found = await self._list(conn, f"{crm}/locations", {"customerId": customer_id, "pageSize": 1})
+        found = await self._rows(
+            conn,
+            f"{crm}/locations",
+            {"customerId": customer_id},
+            lambda row: str(row.get("customerId")) == str(customer_id),
+        )
         if found:
             return int(found[0]["id"])
         location = _json(
@@ -451,7 +560,24 @@ class ServiceTitanClient:
         )
         return int(location["id"])
 
-    async def find_or_create_booking(
+    def _bookings_path(self, conn: Connection) -> str:
+        return f"{self._crm(conn)}/booking-provider/{conn.booking_provider_id}/bookings"
+
+    async def find_bookings(self, conn: Connection, external_id: str) -> list[BookingRef]:
+        """The connection's booking provider's bookings with this external id, oldest first
+        (ServiceTitan does not promise one per external id)."""
+        rows = await self._rows(
+            conn,
+            self._bookings_path(conn),
+            {"externalId": external_id},
+            lambda row: (
+                row.get("externalId") == external_id
+                and str(row.get("bookingProviderId")) == str(conn.booking_provider_id)
+            ),
+        )
+        return [_booking_ref(row, created=False) for row in rows]
+
+    async def create_booking(
         self,
         conn: Connection,
         external_id: str,
@@ -464,13 +590,6 @@ class ServiceTitanClient:
         is_first_time_client: bool = True,
         customer_type: str = "Residential",
     ) -> BookingRef:
-        """The booking with this external id under the connection's booking provider, else a new one.
-
-        A 409 (someone created it between our read and our create) reads the existing booking.
-        """
-        existing = await self._booking_by_external_id(conn, external_id)
-        if existing is not None:
-            return _booking_ref(existing, created=False)
         body: dict[str, Any] = {
             "source": source,
             "name": name,
@@ -482,22 +601,8 @@ class ServiceTitanClient:
         }
         if address is not None:
             body["address"] = address.model_dump(exclude_none=True)
-        path = f"{self._crm(conn)}/booking-provider/{conn.booking_provider_id}/bookings"
-        response = await self._request(conn, "POST", path, body=body, allow=frozenset({409}))
-        if response.status_code == 409:
-            existing = await self._booking_by_external_id(conn, external_id)
-            if existing is None:
-                raise classify(response)  # a conflict we cannot resolve by reading
-            return _booking_ref(existing, created=False)
+        response = await self._request(conn, "POST", self._bookings_path(conn), body=body)
         return _booking_ref(_json(response), created=True)
-
-    async def _booking_by_external_id(self, conn: Connection, external_id: str) -> dict[str, Any] | None:
-        rows = await self._list(conn, f"{self._crm(conn)}/bookings", {"externalId": external_id})
-        for row in rows:
-            provider = row.get("bookingProviderId")
-            if row.get("externalId") == external_id and str(provider) == str(conn.booking_provider_id):
-                return row
-        return None
 
     async def get_booking(self, conn: Connection, booking_id: int) -> BookingRef:
         booking = await self._get_json(conn, f"{self._crm(conn)}/bookings/{booking_id}")
@@ -517,8 +622,11 @@ class ServiceTitanClient:
 
     async def get_invoice_total(self, conn: Connection, job_id: int) -> Decimal | None:
         """The total of the job's invoices (adjustment invoices included), or None without one."""
-        rows = await self._list(
-            conn, f"/accounting/v2/tenant/{conn.tenant_id}/invoices", {"jobIds": str(job_id)}
+        rows = await self._rows(
+            conn,
+            f"/accounting/v2/tenant/{conn.tenant_id}/invoices",
+            {"jobId": job_id},
+            lambda row: isinstance(row.get("job"), dict) and str(row["job"].get("id")) == str(job_id),
         )
         if not rows:
             return None
@@ -546,4 +654,20 @@ def _booking_ref(booking: dict[str, Any], created: bool) -> BookingRef:
         status=booking.get("status"),
         job_id=booking.get("jobId"),
         created=created,
+    )
+
+
+def _external(key: str, value: str) -> dict[str, str]:
+    """The customer list's external-data filter for one of our keys."""
+    return {
+        "externalDataApplicationGuid": APPLICATION_GUID,
+        "externalDataKey": key,
+        "externalDataValues": value,
+    }
+
+
+def _has_external(row: dict[str, Any], key: str, value: str) -> bool:
+    items = row.get("externalData")
+    return isinstance(items, list) and any(
+        isinstance(item, dict) and item.get("key") == key and item.get("value") == value for item in items
     )

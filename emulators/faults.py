@@ -1,4 +1,10 @@
-"""Scripted faults: matched in order against each provider request before the provider sees it."""
+"""Scripted faults: matched in order against each provider request before the provider sees it.
+
+A fault either answers *instead of* the provider (the request is never applied), or lets the
+provider apply the request and then loses or delays the answer (``when="after"``), or answers at
+once and applies the request later (``when="late"``): the cases where a client cannot know
+whether its write happened.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+WHEN = ("instead", "after", "late")
 
 
 class FaultSpecError(ValueError):
@@ -28,6 +36,12 @@ class Fault:
     body: Any = None
     malformed: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # instead: answered by the fault, the provider never sees the request; after: the provider
+    # applies it, then the answer is replaced (status), cut (drop) or sent after `delay`;
+    # late: answered now (status or drop), applied by the provider `apply_after` seconds later.
+    when: str = "instead"
+    drop: bool = False
+    apply_after: float = 0.0
     applied: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -58,6 +72,9 @@ class Fault:
             "body": self.body,
             "malformed": self.malformed,
             "headers": self.headers,
+            "when": self.when,
+            "drop": self.drop,
+            "apply_after": self.apply_after,
             "applied": self.applied,
         }
 
@@ -106,8 +123,19 @@ def parse_fault(fault_id: str, spec: Any, known_providers: set[str]) -> Fault:
         raise FaultSpecError("headers must be an object of strings")
     malformed = bool(spec.get("malformed", False))
     delay = _number(spec, "delay") or 0.0
-    if status is None and not malformed and not delay:
-        raise FaultSpecError("a fault needs a status, malformed=true or a delay")
+    drop = bool(spec.get("drop", False))
+    when = spec.get("when") or "instead"
+    if when not in WHEN:
+        raise FaultSpecError(f"when must be one of {list(WHEN)}")
+    apply_after = _number(spec, "apply_after") or 0.0
+    if apply_after and when != "late":
+        raise FaultSpecError('apply_after needs when="late"')
+    if drop and (status is not None or malformed):
+        raise FaultSpecError("drop answers nothing: it takes no status and no malformed body")
+    if when == "late" and status is None and not drop:
+        raise FaultSpecError('when="late" needs a status or drop=true (the answer sent at once)')
+    if status is None and not malformed and not delay and not drop:
+        raise FaultSpecError("a fault needs a status, malformed=true, drop=true or a delay")
     return Fault(
         id=fault_id,
         provider=provider,
@@ -122,6 +150,9 @@ def parse_fault(fault_id: str, spec: Any, known_providers: set[str]) -> Fault:
         body=spec.get("body"),
         malformed=malformed,
         headers=dict(headers),
+        when=when,
+        drop=drop,
+        apply_after=apply_after,
         _regex=regex,
         _rng=random.Random(seed) if seed is not None else random.Random(),
     )

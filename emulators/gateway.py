@@ -1,9 +1,10 @@
 """ASGI wrapper every provider app sits behind: scripted faults first, then the provider; each
-request is recorded with the status it was answered with."""
+request is recorded with the status it was answered with (null when the answer was cut off)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -41,6 +42,8 @@ class ProviderGateway:
         self.provider = provider
         self.name = provider.name
         self.app: ASGIApp = provider.app
+        # Writes a `late` fault applies after answering; kept so the tasks are not collected.
+        self._late: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,12 +55,17 @@ class ProviderGateway:
         body, disconnected = await read_body(receive)
         status: int | None = None
         fault = self.hub.faults.pick(self.name, method, path)
+        when = fault.when if fault is not None else None
         try:
-            if fault is not None:
+            if fault is not None and when == "late":
+                status = await self._answer_fault(fault, send)
+                self._apply_later(scope, body, fault.apply_after)
+                return
+            if fault is not None and when == "instead":
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
-                if fault.status is not None or fault.malformed:
-                    status = await self._send_fault(fault, send)
+                if fault.status is not None or fault.malformed or fault.drop:
+                    status = await self._answer_fault(fault, send)
                     return
 
             replayed = False
@@ -68,6 +76,18 @@ class ProviderGateway:
                     replayed = True
                     return {"type": "http.request", "body": body, "more_body": False}
                 return await receive()
+
+            if fault is not None and when == "after":
+                answer = await self._apply(scope, body)
+                if fault.status is not None or fault.malformed or fault.drop:
+                    status = await self._answer_fault(fault, send)
+                    return
+                await asyncio.sleep(fault.delay)
+                for message in answer:
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+                return
 
             async def capture(message: Message) -> None:
                 nonlocal status
@@ -88,6 +108,56 @@ class ProviderGateway:
                 fault_id=fault.id if fault is not None else None,
                 started=started,
             )
+
+    async def _apply(self, scope: Scope, body: bytes) -> list[Message]:
+        """The provider handles the request with nobody listening; its answer, held back."""
+        sent = False
+
+        async def receive() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.disconnect"}
+
+        answer: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            answer.append(message)
+
+        await self.app(dict(scope), receive, hold)
+        return answer
+
+    def _apply_later(self, scope: Scope, body: bytes, seconds: float) -> None:
+        async def later() -> None:
+            await asyncio.sleep(seconds)
+            await self._apply(scope, body)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+
+    async def _answer_fault(self, fault: Fault, send: Send) -> int | None:
+        if fault.drop:
+            await self._drop(send)
+            return None
+        return await self._send_fault(fault, send)
+
+    @staticmethod
+    async def _drop(send: Send) -> None:
+        """Headers that promise a body, then the end: the server closes the connection and the
+        client sees it cut mid-answer (httpx: RemoteProtocolError), never a status it can read."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        # The server refuses to end a message shorter than it promised (uvicorn/h11 raise, then
+        # close the connection): that refusal is the point.
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b'{"id"', "more_body": False})
 
     async def _send_fault(self, fault: Fault, send: Send) -> int:
         headers: list[tuple[bytes, bytes]] = []

@@ -187,3 +187,16 @@ class RateLimit(Base):
     window_count: Mapped[int] = mapped_column(Integer, server_default="0")
     peak_per_second: Mapped[int] = mapped_column(Integer, server_default="0")
     total: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class ProviderWrite(Base):
+    """A create sent to a provider whose outcome may still be unknown: while the provider can
+    still apply it (its own server timeout after `sent_at`), the create is not sent again."""
+
+    __tablename__ = "provider_writes"
+
+    # What was created, by our own key: e.g. servicetitan:{tenant}:booking:{routing id}.
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    # The receiving company whose provider account the write went to (the row's tenant).
+    company_id: Mapped[uuid.UUID] = mapped_column(_company(), index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

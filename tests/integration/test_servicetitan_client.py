@@ -16,7 +16,9 @@ from clients.servicetitan import (
     ServiceTitanClient,
     TokenCache,
     classify,
+    outcome_unknown,
 )
+from tests.conftest import free_port
 
 APP_KEY = "emulator-app-key"
 TENANT = "123"
@@ -74,7 +76,7 @@ async def test_token_fetched_once_across_many_concurrent_calls(
 ):
     client = make_client(emulator, http)
     await asyncio.gather(*(client.get_invoice_total(conn, 999) for _ in range(10)))
-    await client.find_or_create_customer(conn, "Jane Doe", "555-010-0001", None, ADDRESS)
+    await client.create_customer(conn, "Jane Doe", "555-010-0001", None, ADDRESS)
     assert (await calls(http, emulator, "connect/token", limit="0"))["count"] == 1
 
 
@@ -102,81 +104,110 @@ async def test_401_after_fresh_token_raises_non_retryable(
     assert (await calls(http, emulator, "connect/token", limit="0"))["count"] == 2
 
 
-async def test_find_or_create_customer_is_idempotent(
-    emulator: str, http: httpx.AsyncClient, conn: Connection
-):
-    client = make_client(emulator, http)
-    first = await client.find_or_create_customer(
-        conn, "Jane Doe", "(555) 010-0001", "jane@example.com", ADDRESS
-    )
-    again = await client.find_or_create_customer(
-        conn, "Jane Doe", "555.010.0001", "jane@example.com", ADDRESS
-    )
-    by_email = await client.find_or_create_customer(conn, "Jane Doe", None, "JANE@example.com", ADDRESS)
-    assert first.created and not again.created and not by_email.created
-    assert first.customer_id == again.customer_id == by_email.customer_id
-    assert first.location_id == again.location_id == by_email.location_id
-    snapshot = await state(http, emulator)
-    assert len(snapshot["customers"]) == 1 and len(snapshot["locations"]) == 1
-    contacts = {(c["type"], c["value"]) for c in snapshot["customers"][0]["contacts"]}
-    assert contacts == {("Phone", "(555) 010-0001"), ("Email", "jane@example.com")}
-
-
-async def test_find_or_create_booking_is_idempotent(emulator: str, http: httpx.AsyncClient, conn: Connection):
-    client = make_client(emulator, http)
-    first = await client.find_or_create_booking(
-        conn, "routing-1", "Leaking water heater", "Jane Doe", phone="5550100001", address=ADDRESS
-    )
-    again = await client.find_or_create_booking(conn, "routing-1", "Leaking water heater", "Jane Doe")
-    assert first.created and not again.created
-    assert first.booking_id == again.booking_id and first.status == "Pending"
-    snapshot = await state(http, emulator)
-    assert len(snapshot["bookings"]) == 1
-    assert snapshot["bookings"][0]["bookingProviderId"] == "bp1"
-
-
-async def test_booking_conflict_reads_the_existing_booking(
-    emulator: str, http: httpx.AsyncClient, conn: Connection
-):
-    client = make_client(emulator, http)
-    # Created by someone else before us; our GET is made to miss it once so the create hits 409.
+async def direct_headers(http: httpx.AsyncClient, emulator: str) -> dict[str, str]:
     token = (
         await http.post(
             f"{emulator}/servicetitan/auth/connect/token",
             data={"grant_type": "client_credentials", "client_id": "cid-123", "client_secret": SECRET},
         )
     ).json()["access_token"]
-    direct = await http.post(
-        f"{emulator}/servicetitan/api/crm/v2/tenant/{TENANT}/booking-provider/bp1/bookings",
-        headers={"Authorization": f"Bearer {token}", "ST-App-Key": APP_KEY},
-        json={
-            "source": "x",
-            "name": "Jane",
-            "summary": "s",
-            "isFirstTimeClient": True,
-            "externalId": "ext-9",
-        },
+    return {"Authorization": f"Bearer {token}", "ST-App-Key": APP_KEY}
+
+
+async def someone_elses_customer(http: httpx.AsyncClient, emulator: str, name: str, *contacts: dict) -> int:
+    """A customer the receiver's staff created: no external data of ours."""
+    address = ADDRESS.model_dump(exclude_none=True)
+    created = await http.post(
+        f"{emulator}/servicetitan/api/crm/v2/tenant/{TENANT}/customers",
+        headers=await direct_headers(http, emulator),
+        json={"name": name, "address": address, "contacts": list(contacts), "locations": []},
     )
-    assert direct.status_code == 200
-    await add_fault(
-        emulator=emulator,
-        http=http,
-        method="GET",
-        path=r"/bookings$",
-        status=200,
-        count=1,
-        body={"page": 1, "pageSize": 50, "hasMore": False, "totalCount": None, "data": []},
+    assert created.status_code == 200, created.text
+    return int(created.json()["id"])
+
+
+async def test_created_customer_is_found_by_phone_or_email(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    created = await client.create_customer(conn, "Jane Doe", "+15550100001", "jane@example.com", ADDRESS)
+    assert created.created
+    assert await client.find_customers(conn, "(555) 010-0001", None) == [created.customer_id]
+    assert await client.find_customers(conn, None, "JANE@example.com") == [created.customer_id]
+    assert await client.find_customers(conn, "+15550100001", "jane@example.com") == [created.customer_id]
+    assert await client.location_for(conn, created.customer_id, "Jane Doe", ADDRESS) == created.location_id
+    snapshot = await state(http, emulator)
+    assert len(snapshot["customers"]) == 1 and len(snapshot["locations"]) == 1
+    contacts = {(c["type"], c["value"]) for c in snapshot["customers"][0]["contacts"]}
+    assert contacts == {("Phone", "+15550100001"), ("Email", "jane@example.com")}
+
+
+async def test_customer_search_trusts_no_filter_it_cannot_verify(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    """The real list has no email filter (ignored, so every customer comes back) and an
+    undocumented phone match (the emulator matches digits anywhere): nothing unverified is used."""
+    client = make_client(emulator, http)
+    await someone_elses_customer(http, emulator, "First Customer", {"type": "Email", "value": "first@x.com"})
+    await someone_elses_customer(http, emulator, "Extension", {"type": "Phone", "value": "555-010-0001 9"})
+    assert await client.find_customers(conn, None, "jane@example.com") == []
+    assert await client.find_customers(conn, "+15550100001", None) == []
+    theirs = await someone_elses_customer(
+        http, emulator, "Jane Doe", {"type": "MobilePhone", "value": "(555) 010-0001"}
     )
-    ref = await client.find_or_create_booking(conn, "ext-9", "s", "Jane")
-    assert ref.booking_id == direct.json()["id"] and not ref.created
-    posts = (await calls(http, emulator, "booking-provider/bp1/bookings", method="POST"))["calls"]
-    assert [c["status"] for c in posts] == [200, 409]
-    assert len((await state(http, emulator))["bookings"]) == 1
+    assert await client.find_customers(conn, "+15550100001", "jane@example.com") == [theirs]
+
+
+async def test_every_booking_with_the_external_id_is_found_oldest_first(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    assert await client.find_bookings(conn, "routing-1") == []
+    first = await client.create_booking(
+        conn, "routing-1", "Leaking water heater", "Jane Doe", phone="5550100001", address=ADDRESS
+    )
+    assert first.created and first.status == "Pending"
+    # Another booking provider's booking with the same external id is not ours.
+    other = conn.model_copy(update={"booking_provider_id": "bp2"})
+    await client.create_booking(other, "routing-1", "s", "Jane Doe")
+    assert [b.booking_id for b in await client.find_bookings(conn, "routing-1")] == [first.booking_id]
+    second = await client.create_booking(conn, "routing-1", "Leaking water heater", "Jane Doe")
+    found = await client.find_bookings(conn, "routing-1")
+    assert [b.booking_id for b in found] == [first.booking_id, second.booking_id]
+    assert not any(b.created for b in found)
+
+
+async def test_invoice_total_sums_that_jobs_invoices_only(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    jobs = []
+    for external_id, total in (("routing-a", 100.0), ("routing-b", 250.5)):
+        booking = await client.create_booking(conn, external_id, "No heat", "Jane Doe")
+        advanced = await http.post(
+            f"{emulator}/_control/servicetitan/tenants/{TENANT}/bookings/{booking.booking_id}/advance",
+            json={"status": "completed", "invoice_total": total},
+        )
+        jobs.append(advanced.json()["job"]["id"])
+    assert await client.get_invoice_total(conn, jobs[0]) == Decimal("100.00")
+    assert await client.get_invoice_total(conn, jobs[1]) == Decimal("250.50")
+
+
+async def test_a_filter_matching_too_many_rows_is_refused(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    """A list that keeps saying hasMore is never read to its end, nor trusted."""
+    page = {"page": 1, "pageSize": 200, "hasMore": True, "totalCount": None, "data": []}
+    await add_fault(emulator=emulator, http=http, method="GET", path="/invoices$", status=200, body=page)
+    with pytest.raises(ApplicationError) as raised:
+        await make_client(emulator, http).get_invoice_total(conn, 5)
+    assert raised.value.type == "ServiceTitanSearchTooBroad" and raised.value.non_retryable
+    assert (await calls(http, emulator, "invoices", limit="0"))["count"] == 10
 
 
 async def test_job_and_invoice_total(emulator: str, http: httpx.AsyncClient, conn: Connection):
     client = make_client(emulator, http)
-    booking = await client.find_or_create_booking(conn, "routing-2", "No heat", "Jane Doe")
+    booking = await client.create_booking(conn, "routing-2", "No heat", "Jane Doe")
     advanced = await http.post(
         f"{emulator}/_control/servicetitan/tenants/{TENANT}/bookings/{booking.booking_id}/advance",
         json={"status": "completed", "invoice_total": 1234.5},
@@ -235,9 +266,7 @@ async def test_classify_client_errors_are_non_retryable_with_reason(
 
     client = make_client(emulator, http)
     with pytest.raises(ApplicationError) as raised:
-        await client.find_or_create_customer(
-            conn, "Jane", "5550100002", None, ADDRESS.model_copy(update={"zip": ""})
-        )
+        await client.create_customer(conn, "Jane", "5550100002", None, ADDRESS.model_copy(update={"zip": ""}))
     bad = raised.value
     assert bad.non_retryable and bad.type == "ServiceTitanRejected"
     assert "400" in bad.message and "address.zip" in bad.message and "zip field is required" in bad.message
@@ -272,3 +301,37 @@ async def test_timeout_is_retryable(emulator: str, conn: Connection):
         with pytest.raises(ApplicationError) as raised:
             await client.get_job(conn, 1)
     assert raised.value.type == "ServiceTitanTimeout" and not raised.value.non_retryable
+
+
+async def _create_error(client: ServiceTitanClient, conn: Connection) -> ApplicationError:
+    with pytest.raises(ApplicationError) as raised:
+        await client.create_booking(conn, "routing-x", "s", "Jane Doe")
+    return raised.value
+
+
+async def test_which_failed_creates_may_have_been_applied(
+    emulator: str, http: httpx.AsyncClient, conn: Connection
+):
+    client = make_client(emulator, http)
+    path = "/booking-provider/bp1/bookings$"
+    unknown = []
+    for spec in (
+        {"status": 429, "retry_after": 1},
+        {"status": 503},
+        {"status": 400},
+        {"status": 500},
+        {"status": 504},
+        {"when": "after", "drop": True},
+    ):
+        await add_fault(emulator=emulator, http=http, method="POST", path=path, count=1, **spec)
+        unknown.append(outcome_unknown(await _create_error(client, conn)))
+    assert unknown == [False, False, False, True, True, True]
+    async with httpx.AsyncClient(timeout=0.3) as impatient:
+        await add_fault(
+            emulator=emulator, http=http, method="POST", path=path, count=1, when="after", delay=1
+        )
+        assert outcome_unknown(await _create_error(make_client(emulator, impatient), conn))
+    nobody = ServiceTitanClient(
+        http, f"{emulator}/servicetitan/auth", f"http://127.0.0.1:{free_port()}", APP_KEY, TokenCache()
+    )
+    assert not outcome_unknown(await _create_error(nobody, conn))

@@ -21,6 +21,7 @@ from emulators.providers.servicetitan.validation import (
     check_address,
     check_contacts,
     check_customer_type,
+    check_external_data,
     digits,
     optional_int,
     optional_str,
@@ -60,6 +61,9 @@ class ServiceTitanApi:
             Route(f"{t}/customers", self._api(self.list_customers), methods=["GET"]),
             Route(f"{t}/customers", self._api(self.create_customer), methods=["POST"]),
             Route(f"{t}/customers/{{id:int}}", self._api(self.get_customer), methods=["GET"]),
+            Route(
+                f"{t}/customers/{{id:int}}/contacts", self._api(self.list_customer_contacts), methods=["GET"]
+            ),
             Route(f"{t}/locations", self._api(self.list_locations), methods=["GET"]),
             Route(f"{t}/locations", self._api(self.create_location), methods=["POST"]),
             Route(f"{t}/locations/{{id:int}}", self._api(self.get_location), methods=["GET"]),
@@ -220,34 +224,51 @@ class ServiceTitanApi:
 
     # -- customers -----------------------------------------------------------------------------------
     async def list_customers(self, request: Request, tenant: Tenant) -> Response:
+        """The real list's filters only (tenant-crm-v2 ``Customers_GetList``); any other query
+        parameter, ``email`` included, is ignored as the real API ignores it."""
         q = request.query_params
         ids = self._ids(request)
         name = (q.get("name") or "").strip().lower()
-        email = (q.get("email") or "").strip().lower()
         phone = digits(q.get("phone") or "")
-        address_filters = {k: q[k].strip().lower() for k in ("street", "city", "state", "zip") if q.get(k)}
+        address_filters = {
+            k: q[k].strip().lower() for k in ("street", "unit", "city", "state", "zip", "country") if q.get(k)
+        }
+        active = (q.get("active") or "True").strip().lower()
+        guid = (q.get("externalDataApplicationGuid") or "").strip().lower()
+        key = q.get("externalDataKey")
+        values = {v for v in (q.get("externalDataValues") or "").split(",") if v} if key else set()
         rows = []
         for c in tenant.customers.values():
             if ids is not None and c["id"] not in ids:
                 continue
+            if active != "any" and c["active"] != (active == "true"):
+                continue
             if name and c["name"].lower() != name:
                 continue
-            if email and not any(
-                x["type"] == "Email" and x["value"].strip().lower() == email for x in c["contacts"]
-            ):
-                continue
             if phone and not any(
-                x["type"] in ("Phone", "MobilePhone") and digits(x["value"]) == phone for x in c["contacts"]
+                x["type"] in ("Phone", "MobilePhone") and phone in digits(x["value"]) for x in c["contacts"]
             ):
                 continue
             if any(str(c["address"].get(k) or "").lower() != v for k, v in address_filters.items()):
                 continue
-            rows.append(c)
+            view = _customer_view(tenant, c, guid)
+            if key and not any(e["key"] == key and e["value"] in values for e in view["externalData"] or []):
+                continue
+            rows.append(view)
         return self._page(request, rows)
 
     async def get_customer(self, request: Request, tenant: Tenant) -> Response:
         customer = tenant.customers.get(request.path_params["id"])
-        return JSONResponse(customer) if customer else problem(404, "Customer not found.")
+        if customer is None:
+            return problem(404, "Customer not found.")
+        guid = (request.query_params.get("externalDataApplicationGuid") or "").strip().lower()
+        return JSONResponse(_customer_view(tenant, customer, guid))
+
+    async def list_customer_contacts(self, request: Request, tenant: Tenant) -> Response:
+        customer = tenant.customers.get(request.path_params["id"])
+        if customer is None:
+            return problem(404, "Customer not found.")
+        return self._page(request, customer["contacts"])
 
     async def create_customer(self, request: Request, tenant: Tenant) -> Response:
         body = await self._body(request)
@@ -256,6 +277,7 @@ class ServiceTitanApi:
         ctype = check_customer_type(body, "type", errors)
         address = check_address(body.get("address"), errors)
         contacts = check_contacts(body.get("contacts"), errors)
+        external = check_external_data(body.get("externalData"), errors)
         raw_locations = body.get("locations") or []
         locations_in: list[tuple[dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]] = []
         if not isinstance(raw_locations, list):
@@ -290,15 +312,19 @@ class ServiceTitanApi:
             "createdById": 0,
             "modifiedOn": stamp,
             "mergedToId": None,
-            "externalData": body.get("externalData"),
+            "externalData": None,
             "contacts": self._new_contacts(contacts),
         }
         tenant.customers[customer_id] = customer
+        if external is not None:
+            guid, items = external
+            tenant.customer_external[customer_id] = {guid: items}
         created_locations = [
             self._store_location(tenant, customer_id, loc["name"], loc_address, loc_contacts)
             for loc, loc_address, loc_contacts in locations_in
         ]
-        return JSONResponse({**customer, "locations": created_locations})
+        shown = external[1] if external is not None else None
+        return JSONResponse({**customer, "externalData": shown, "locations": created_locations})
 
     # -- locations -----------------------------------------------------------------------------------
     def _store_location(
@@ -406,14 +432,9 @@ class ServiceTitanApi:
             optional_int(body, key, errors)
         if errors:
             raise _BadRequest(errors)
+        # No uniqueness on externalId: nothing in the API reference promises one, so a second
+        # create with the same externalId makes a second booking.
         bp = self._provider_id(request)
-        for existing in tenant.bookings.values():
-            if existing["externalId"] == body["externalId"] and existing["bookingProviderId"] == bp:
-                return problem(
-                    409,
-                    f"A booking with externalId {body['externalId']!r} already exists (id {existing['id']}).",
-                    {"externalId": [f"Duplicate externalId; existing booking id {existing['id']}."]},
-                )
         stamp = now_iso()
         booking = {
             "id": self.state.next_id(),
@@ -458,17 +479,29 @@ class ServiceTitanApi:
         return JSONResponse(job) if job else problem(404, "Job not found.")
 
     async def list_invoices(self, request: Request, tenant: Tenant) -> Response:
+        """``ids``, ``jobId`` (one job), ``jobNumber`` and ``customerId`` of the real
+        ``Invoices_GetList``; anything else (``jobIds`` included) is ignored."""
         ids = self._ids(request)
-        job_ids = self._ids(request, "jobIds")
-        single = self._ids(request, "jobId")
-        if single is not None:
-            job_ids = single if job_ids is None else job_ids | single
+        job_id = self._ids(request, "jobId")
+        customer_id = self._ids(request, "customerId")
+        job_number = request.query_params.get("jobNumber")
         rows = [
             inv
             for inv in tenant.invoices.values()
-            if (ids is None or inv["id"] in ids) and (job_ids is None or inv["job"]["id"] in job_ids)
+            if (ids is None or inv["id"] in ids)
+            and (job_id is None or inv["job"]["id"] in job_id)
+            and (job_number is None or inv["job"]["number"] == job_number)
+            and (customer_id is None or inv["customer"]["id"] in customer_id)
         ]
         return self._page(request, rows)
+
+
+def _customer_view(tenant: Tenant, customer: dict[str, Any], guid: str) -> dict[str, Any]:
+    """A customer as the list and get endpoints show it (Crm.V2.Customers.CustomerResponse): no
+    contacts (they have their own endpoint), external data only for the caller's application guid."""
+    view = {k: v for k, v in customer.items() if k != "contacts"}
+    view["externalData"] = tenant.customer_external.get(customer["id"], {}).get(guid) if guid else None
+    return view
 
 
 class _BadRequest(Exception):

@@ -76,6 +76,7 @@ def control_routes(state: ServiceTitanState) -> list[Route]:
                 "bookings": list(tenant.bookings.values()),
                 "jobs": list(tenant.jobs.values()),
                 "invoices": list(tenant.invoices.values()),
+                "customer_external_data": {str(k): v for k, v in tenant.customer_external.items()},
             }
         )
 

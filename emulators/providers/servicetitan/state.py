@@ -85,6 +85,9 @@ class Tenant:
     bookings: dict[int, dict[str, Any]] = field(default_factory=dict)
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # External data of customers: customer id -> application guid -> [{"key", "value"}]; shown
+    # only to a caller that names the same guid.
+    customer_external: dict[int, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
     rate: RateWindow = field(default_factory=lambda: RateWindow(DEFAULT_RATE_LIMIT))
 
     def summary(self) -> dict[str, Any]:

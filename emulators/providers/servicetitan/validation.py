@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 Errors = dict[str, list[str]]
@@ -95,3 +96,27 @@ def check_customer_type(body: dict[str, Any], key: str, errors: Errors) -> str:
 def digits(phone: str) -> str:
     only = re.sub(r"\D", "", phone)
     return only[-10:] if len(only) > 10 else only
+
+
+def check_external_data(value: Any, errors: Errors) -> tuple[str, list[dict[str, str]]] | None:
+    """``{"applicationGuid", "externalData": [{"key", "value"}]}`` (Crm.V2.ExternalDataCreateRequest):
+    the application guid (lower case) and its items, or None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        _add(errors, "externalData", "The externalData field must be an object.")
+        return None
+    guid = value.get("applicationGuid")
+    try:
+        guid = str(uuid.UUID(str(guid)))
+    except ValueError:
+        _add(errors, "externalData.applicationGuid", "The applicationGuid field must be a guid.")
+        return None
+    items = value.get("externalData")
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("key"), str) and isinstance(i.get("value"), str)
+        for i in items
+    ):
+        _add(errors, "externalData.externalData", "Each item needs a string key and a string value.")
+        return None
+    return guid, [{"key": i["key"], "value": i["value"]} for i in items]
