@@ -9,6 +9,7 @@ API call, answered by dropping the cached token and trying once more with a fres
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 import uuid
@@ -28,12 +29,21 @@ from store.sealed import open_text
 REFRESH_MARGIN_SECONDS = 60.0
 MAX_REASON_CHARS = 500
 
-TokenKey = tuple[str, str]  # (auth_url, client_id)
+# (auth_url, company id, client_id, SHA-256 of the client secret): everything that identifies
+# the credential, so a company that types another's tenant and client id gets no token of theirs.
+TokenKey = tuple[str, uuid.UUID, str, str]
+
+# Requests per second to one ServiceTitan tenant: the provider publishes 60 per app and tenant,
+# the cap of every tenant's shared budget; a connection may ask for less, down to the floor (a
+# slower rate would let a handful of calls hold its queue for minutes).
+MAX_RATE_PER_SECOND = 60.0
+MIN_RATE_PER_SECOND = 0.1
 
 
 class Connection(BaseModel):
     """One ServiceTitan tenant's credentials, as stored per routing customer."""
 
+    company_id: uuid.UUID
     tenant_id: str
     client_id: str
     client_secret: SecretStr
@@ -57,6 +67,7 @@ def stored_connection(row: StoredConnection, cipher: Cipher) -> Connection:
     """A receiving company's stored connection, its secret decrypted (DecryptionError if it
     cannot be, e.g. after its key was rotated out)."""
     return Connection(
+        company_id=row.company_id,
         tenant_id=row.st_tenant_id,
         client_id=row.client_id,
         client_secret=SecretStr(open_text(cipher, row.company_id, row.client_secret)),
@@ -204,7 +215,7 @@ def _json(response: httpx.Response) -> Any:
 
 
 class TokenCache:
-    """Access tokens shared by every activity of the process, keyed by (auth_url, client_id).
+    """Access tokens shared by every activity of the process, keyed by ``TokenKey``.
 
     A token is reused until ``REFRESH_MARGIN_SECONDS`` before its ``expires_in`` ends. One
     ``asyncio.Lock`` per key makes concurrent activities fetch a missing token once.
@@ -292,7 +303,8 @@ class ServiceTitanClient:
 
     # -- plumbing -------------------------------------------------------------------------------
     def _key(self, conn: Connection) -> TokenKey:
-        return (self._auth_url, conn.client_id)
+        secret = hashlib.sha256(conn.client_secret.get_secret_value().encode()).hexdigest()
+        return (self._auth_url, conn.company_id, conn.client_id, secret)
 
     async def _fetch_token(self, conn: Connection) -> tuple[str, float]:
         path = "/connect/token"
