@@ -26,6 +26,14 @@ from domain.search_attributes import cli_flags
 from store import migrate
 
 console = Console(stderr=True)
+# Task-queue fairness (routing's provider calls carry the receiver as their fairness key, so one
+# receiver's backlog does not hold up another's dispatch); off by default on server 1.32.
+FAIRNESS_FLAGS = [
+    "--dynamic-config-value",
+    "matching.enableFairness=true",
+    "--dynamic-config-value",
+    "matching.useNewMatcher=true",
+]
 STOP_PLAN = [(("api", "worker", "emulators"), 11.0), (("temporal", "postgresql"), 3.5)]
 
 
@@ -153,6 +161,7 @@ def run() -> int:
                 "--log-level",
                 "warn",
                 *cli_flags(),
+                *FAIRNESS_FLAGS,
             ],
         )
         wait_for_port("127.0.0.1", grpc_port, temporal, 30, "Temporal dev server")

@@ -275,6 +275,7 @@ class ServiceTitanClient:
         app_key: str,
         tokens: TokenCache,
         throttle: Callable[[Connection], Awaitable[None]] | None = None,
+        observe: Callable[[Connection, str], None] | None = None,
     ) -> None:
         self._http = http
         self._auth_url = auth_url.rstrip("/")
@@ -283,6 +284,8 @@ class ServiceTitanClient:
         self._tokens = tokens
         # Awaited before every API call: waits for (or refuses) a slot under the tenant's rate.
         self._throttle = throttle
+        # Told every API call's outcome: its status class ("2xx", "4xx", ...) or "transport_error".
+        self._observe = observe
 
     @classmethod
     def from_settings(
@@ -290,6 +293,7 @@ class ServiceTitanClient:
         http: httpx.AsyncClient,
         settings: Settings,
         throttle: Callable[[Connection], Awaitable[None]] | None = None,
+        observe: Callable[[Connection, str], None] | None = None,
     ) -> ServiceTitanClient:
         """The deployment's ServiceTitan (or emulator), sharing the process-wide token cache."""
         return cls(
@@ -299,6 +303,7 @@ class ServiceTitanClient:
             settings.servicetitan_app_key,
             TOKENS,
             throttle=throttle,
+            observe=observe,
         )
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -347,7 +352,7 @@ class ServiceTitanClient:
         if self._throttle is not None:
             await self._throttle(conn)
         try:
-            return await self._http.request(
+            response = await self._http.request(
                 method,
                 f"{self._api_url}{path}",
                 params=params,
@@ -359,7 +364,12 @@ class ServiceTitanClient:
                 },
             )
         except httpx.TransportError as exc:
+            if self._observe is not None:
+                self._observe(conn, "transport_error")
             raise _transport_error(method, path, exc) from None
+        if self._observe is not None:
+            self._observe(conn, f"{response.status_code // 100}xx")
+        return response
 
     async def _request(
         self,

@@ -41,7 +41,10 @@ async def conn(emulator: str, http: httpx.AsyncClient) -> Connection:
     assert created.status_code == 200, created.text
     return Connection(
         company_id=uuid.uuid4(),
-        tenant_id=TENANT, client_id="cid-123", client_secret=SecretStr(SECRET), booking_provider_id="bp1"
+        tenant_id=TENANT,
+        client_id="cid-123",
+        client_secret=SecretStr(SECRET),
+        booking_provider_id="bp1",
     )
 
 
