@@ -1,6 +1,9 @@
 """One company cannot borrow another's ServiceTitan credentials or starve its rate limit by typing
 the other's tenant id and client id into its own connection."""
 
+import asyncio
+import time
+
 import httpx
 import pytest
 
@@ -45,3 +48,35 @@ async def test_a_company_naming_anothers_client_id_gets_no_token_of_theirs(
     assert (stuck["status"], stuck["failed_step"]) == ("needs_attention", "customer"), stuck
     bookings = (await world.emulator_state(emulator, victim.st_tenant))["bookings"]
     assert len(bookings) == 1 and bookings[0]["externalId"] != stolen
+
+
+async def test_a_company_naming_anothers_tenant_cannot_lower_its_rate(
+    api: httpx.AsyncClient, admin_headers: world.Headers, emulator: str
+):
+    one = {"kind": "fan_out", "fan_out_count": 1}
+    victim_referrer = await world.company(api, admin_headers, "Victim's partner", one)
+    victim = await world.receiver(api, admin_headers, emulator, "Victim", referrer=victim_referrer)
+    # Another company with the same tenant (here with its credentials too) at the slowest rate.
+    slow_referrer = await world.company(api, admin_headers, "Slow partner", one)
+    slow = await world.receiver(api, admin_headers, emulator, "Slow", referrer=slow_referrer)
+    put = await api.put(
+        "/api/routing/connection",
+        json={
+            "provider": "servicetitan",
+            "tenant_id": victim.st_tenant,
+            "client_id": victim.client_id,
+            "client_secret": victim.secret,
+            "booking_provider_id": "77",
+            "rate_limit_per_second": 0.1,
+        },
+        headers=slow.headers,
+    )
+    assert put.status_code == 200, put.text
+    for n in range(3):
+        await _routing(api, slow_referrer, 10 + n)
+    await asyncio.sleep(1.0)  # the slow company's calls have taken their slots
+
+    started = time.monotonic()
+    await world.routing_in(api, victim.headers, await _routing(api, victim_referrer, 20), {"synced"})
+    # Booked at the victim's own pace; at the slow company's, it would wait minutes.
+    assert time.monotonic() - started < 5.0
