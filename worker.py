@@ -20,6 +20,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.dependencies import Dependencies
+from activities.rate_limit import WAIT_BUCKETS, WAIT_METRIC
 from core import logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -76,7 +77,8 @@ def runtime(settings: Settings) -> Runtime:
         return Runtime(telemetry=TelemetryConfig())
     bind = f"127.0.0.1:{settings.worker_metrics_port}"
     try:
-        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+        metrics = PrometheusConfig(bind_address=bind, histogram_bucket_overrides={WAIT_METRIC: WAIT_BUCKETS})
+        return Runtime(telemetry=TelemetryConfig(metrics=metrics))
     except ValueError as exc:  # the port is taken: most often another worker on this host
         raise SystemExit(
             f"worker metrics: cannot listen on {bind} ({exc}); give each worker process on a "

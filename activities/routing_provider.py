@@ -9,6 +9,7 @@ leaves a line on the routing's timeline, failures included.
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TypeVar
 
@@ -19,8 +20,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
-from activities.rate_limit import RateLimiter
+from activities.rate_limit import Bucket, RateLimiter
 from clients.servicetitan import (
+    MAX_RATE_PER_SECOND,
+    MIN_RATE_PER_SECOND,
     SERVER_TIMEOUT,
     Address,
     BookingRef,
@@ -54,6 +57,29 @@ _CONNECTION = (
 )
 
 
+# API calls the customer step makes at most in the usual cases (search by phone, by email, create
+# with its location echoed), reserved before its lock is taken.
+CUSTOMER_CALLS = 3
+# Slots reserved ahead by the running activity (its task), spent by the calls it makes under a lock.
+_reserved: ContextVar[int] = ContextVar("reserved_provider_calls", default=0)
+_holding_lock: ContextVar[bool] = ContextVar("holding_lock", default=False)
+
+
+def _buckets(conn: Connection) -> list[Bucket]:
+    """The tenant's shared budget, at the provider's cap whoever calls, and the company's own,
+    at its connection's rate: a company that names another's tenant slows only itself."""
+    asked = conn.rate_limit_per_second or MAX_RATE_PER_SECOND
+    own = min(max(asked, MIN_RATE_PER_SECOND), MAX_RATE_PER_SECOND)
+    return [
+        Bucket(f"{PROVIDER}:{conn.tenant_id}", MAX_RATE_PER_SECOND),
+        Bucket(f"{PROVIDER}:{conn.tenant_id}:company:{conn.company_id}", own),
+    ]
+
+
+def _labels(conn: Connection) -> dict[str, str]:
+    return {"provider": PROVIDER, "tenant": conn.tenant_id}
+
+
 class ServiceTitanSync:
     def __init__(self, deps: Dependencies, server_timeout: timedelta = SERVER_TIMEOUT) -> None:
         """`server_timeout`: how long ServiceTitan may still apply a request after it was sent
@@ -62,11 +88,29 @@ class ServiceTitanSync:
         self._db = deps.database
         self._cipher = deps.cipher
         self._limiter = RateLimiter(deps.database)
-        self._client = ServiceTitanClient.from_settings(deps.http, deps.settings, throttle=self._throttle)
+        self._client = ServiceTitanClient.from_settings(
+            deps.http, deps.settings, throttle=self._throttle, observe=_observe
+        )
 
     async def _throttle(self, conn: Connection) -> None:
-        assert conn.rate_limit_per_second is not None
-        await self._limiter.acquire(f"{PROVIDER}:{conn.tenant_id}", conn.rate_limit_per_second)
+        reserved = _reserved.get()
+        if reserved:  # taken before a lock was: this call needs no slot of its own
+            _reserved.set(reserved - 1)
+            return
+        # Past its reservation, a call made under a lock takes a slot due now, or is deferred.
+        await self._limiter.acquire(_buckets(conn), _labels(conn), sleep=not _holding_lock.get())
+
+    @asynccontextmanager
+    async def _slots(self, conn: Connection, calls: int) -> AsyncIterator[None]:
+        """Reserves `calls` slots now (waiting, or deferred), for calls made under a lock to spend."""
+        await self._limiter.acquire(_buckets(conn), _labels(conn), calls=calls)
+        _reserved.set(calls)
+        token = _holding_lock.set(True)
+        try:
+            yield
+        finally:
+            _holding_lock.reset(token)
+            _reserved.set(0)
 
     async def _connection(self, receiver_id: uuid.UUID) -> Connection:
         async with self._db.statements() as db:
@@ -197,7 +241,8 @@ class ServiceTitanSync:
             # one receiver, running at once, would both miss the other's customer and create two.
             # A lock per contact key (held until the transaction ends), taken in one order, makes
             # any two jobs that share a phone or an email look one after the other.
-            async with self._db.engine.begin() as db:
+            # Never wait for a rate-limit slot holding the locks: the slots are taken first.
+            async with self._slots(conn, CUSTOMER_CALLS), self._db.engine.begin() as db:
                 for key in keys:
                     await db.execute(
                         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
@@ -292,6 +337,13 @@ def _contact_keys(conn: Connection, owner: Homeowner) -> list[str]:
     if owner.email:
         keys.append(f"{PROVIDER}:{conn.tenant_id}:customer:email:{email_key(owner.email)}")
     return sorted(keys)
+
+
+def _observe(conn: Connection, status_class: str) -> None:
+    if activity.in_activity():
+        activity.metric_meter().create_counter(
+            "tempoline_provider_calls_total", "Provider API calls, by outcome (HTTP status class)"
+        ).add(1, {**_labels(conn), "status_class": status_class})
 
 
 def _address(job: ServiceJobCreate) -> Address:

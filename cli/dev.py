@@ -29,6 +29,14 @@ console = Console(stderr=True)
 # The dev stack is for trying things: a booked routing reads its job at the (emulated) provider
 # every 10 s, not every 15 min as in production, unless ROUTING_FOLLOW_INTERVAL_SECONDS says so.
 DEV_FOLLOW_INTERVAL_SECONDS = 10
+# Task-queue fairness (routing's provider calls carry the receiver as their fairness key, so one
+# receiver's backlog does not hold up another's dispatch); off by default on server 1.32.
+FAIRNESS_FLAGS = [
+    "--dynamic-config-value",
+    "matching.enableFairness=true",
+    "--dynamic-config-value",
+    "matching.useNewMatcher=true",
+]
 STOP_PLAN = [(("api", "worker", "emulators"), 11.0), (("temporal", "postgresql"), 3.5)]
 
 
@@ -159,6 +167,7 @@ def run() -> int:
                 "--log-level",
                 "warn",
                 *cli_flags(),
+                *FAIRNESS_FLAGS,
             ],
         )
         wait_for_port("127.0.0.1", grpc_port, temporal, 30, "Temporal dev server")

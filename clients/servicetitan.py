@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import math
 import time
 import uuid
@@ -45,12 +46,21 @@ EMAIL_KEY = "tempoline.email"
 PAGE_SIZE = 200
 MAX_PAGES = 10
 
-TokenKey = tuple[str, str]  # (auth_url, client_id)
+# (auth_url, company id, client_id, SHA-256 of the client secret): everything that identifies
+# the credential, so a company that types another's tenant and client id gets no token of theirs.
+TokenKey = tuple[str, uuid.UUID, str, str]
+
+# Requests per second to one ServiceTitan tenant: the provider publishes 60 per app and tenant,
+# the cap of every tenant's shared budget; a connection may ask for less, down to the floor (a
+# slower rate would let a handful of calls hold its queue for minutes).
+MAX_RATE_PER_SECOND = 60.0
+MIN_RATE_PER_SECOND = 0.1
 
 
 class Connection(BaseModel):
     """One ServiceTitan tenant's credentials, as stored per routing customer."""
 
+    company_id: uuid.UUID
     tenant_id: str
     client_id: str
     client_secret: SecretStr
@@ -74,6 +84,7 @@ def stored_connection(row: StoredConnection, cipher: Cipher) -> Connection:
     """A receiving company's stored connection, its secret decrypted (DecryptionError if it
     cannot be, e.g. after its key was rotated out)."""
     return Connection(
+        company_id=row.company_id,
         tenant_id=row.st_tenant_id,
         client_id=row.client_id,
         client_secret=SecretStr(open_text(cipher, row.company_id, row.client_secret)),
@@ -257,7 +268,7 @@ def _json(response: httpx.Response) -> Any:
 
 
 class TokenCache:
-    """Access tokens shared by every activity of the process, keyed by (auth_url, client_id).
+    """Access tokens shared by every activity of the process, keyed by ``TokenKey``.
 
     A token is reused until ``REFRESH_MARGIN_SECONDS`` before its ``expires_in`` ends. One
     ``asyncio.Lock`` per key makes concurrent activities fetch a missing token once.
@@ -317,6 +328,7 @@ class ServiceTitanClient:
         app_key: str,
         tokens: TokenCache,
         throttle: Callable[[Connection], Awaitable[None]] | None = None,
+        observe: Callable[[Connection, str], None] | None = None,
     ) -> None:
         self._http = http
         self._auth_url = auth_url.rstrip("/")
@@ -325,6 +337,8 @@ class ServiceTitanClient:
         self._tokens = tokens
         # Awaited before every API call: waits for (or refuses) a slot under the tenant's rate.
         self._throttle = throttle
+        # Told every API call's outcome: its status class ("2xx", "4xx", ...) or "transport_error".
+        self._observe = observe
 
     @classmethod
     def from_settings(
@@ -332,6 +346,7 @@ class ServiceTitanClient:
         http: httpx.AsyncClient,
         settings: Settings,
         throttle: Callable[[Connection], Awaitable[None]] | None = None,
+        observe: Callable[[Connection, str], None] | None = None,
     ) -> ServiceTitanClient:
         """The deployment's ServiceTitan (or emulator), sharing the process-wide token cache."""
         return cls(
@@ -341,11 +356,13 @@ class ServiceTitanClient:
             settings.servicetitan_app_key,
             TOKENS,
             throttle=throttle,
+            observe=observe,
         )
 
     # -- plumbing -------------------------------------------------------------------------------
     def _key(self, conn: Connection) -> TokenKey:
-        return (self._auth_url, conn.client_id)
+        secret = hashlib.sha256(conn.client_secret.get_secret_value().encode()).hexdigest()
+        return (self._auth_url, conn.company_id, conn.client_id, secret)
 
     async def _fetch_token(self, conn: Connection) -> tuple[str, float]:
         path = "/connect/token"
@@ -388,7 +405,7 @@ class ServiceTitanClient:
         if self._throttle is not None:
             await self._throttle(conn)
         try:
-            return await self._http.request(
+            response = await self._http.request(
                 method,
                 f"{self._api_url}{path}",
                 params=params,
@@ -400,7 +417,12 @@ class ServiceTitanClient:
                 },
             )
         except httpx.TransportError as exc:
+            if self._observe is not None:
+                self._observe(conn, "transport_error")
             raise _transport_error(method, path, exc) from None
+        if self._observe is not None:
+            self._observe(conn, f"{response.status_code // 100}xx")
+        return response
 
     async def _request(
         self,

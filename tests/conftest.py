@@ -32,6 +32,7 @@ from temporalio.worker import Worker
 from activities.dependencies import Dependencies
 from api.app import create_app
 from cli import postgres
+from cli.dev import FAIRNESS_FLAGS
 from core.correlation import CorrelationInterceptor
 from core.crypto import generate_key
 from core.settings import Settings
@@ -120,6 +121,7 @@ def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
 async def temporal(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
+        dev_server_extra_args=FAIRNESS_FLAGS,
         data_converter=data_converter(cipher_from(settings)),
         interceptors=[CorrelationInterceptor()],
         search_attributes=SEARCH_ATTRIBUTES,

@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.rate_limit import RATE_LIMITED
     from activities.routing_provider import PROVIDER, ServiceTitanSync
     from activities.routing_store import RoutingStore
     from domain import search_attributes as sa
@@ -53,16 +54,24 @@ CANCEL_ANSWERS_PROMPTLY = "cancel-answers-promptly"
 CANCEL_BEFORE_CONTINUE_AS_NEW = "cancel-before-continue-as-new"
 # Temporal's own cancel (Web UI, `temporal workflow cancel`) is recorded as a cancel.
 RECORD_TEMPORAL_CANCEL = "record-temporal-cancel"
+# Our rate limiter's deferrals end the activity and the workflow waits for its turn, spending
+# no retry attempt (before, each deferral was an attempt).
+DEFERRALS_SPEND_NO_ATTEMPT = "rate-limit-deferrals-spend-no-attempt"
 
 
-def _provider_retry(settings: RoutingSettings) -> RetryPolicy:
+def _provider_retry(
+    settings: RoutingSettings, attempts: int | None = None, deferrals_end: bool = False
+) -> RetryPolicy:
     # Non-retryable errors (bad credentials, a rejected request) are marked so where they are
     # classified (clients.servicetitan.classify); 429/503 carry the provider's Retry-After.
+    # With `deferrals_end`, our own rate limiter's deferral ends the activity: the workflow waits
+    # for the turn it was given, so waiting for a slot spends none of the `attempts` left.
     return RetryPolicy(
         initial_interval=settings.retry_initial,
         backoff_coefficient=2.0,
         maximum_interval=settings.retry_maximum,
-        maximum_attempts=settings.max_attempts,
+        maximum_attempts=settings.max_attempts if attempts is None else attempts,
+        non_retryable_error_types=[RATE_LIMITED] if deferrals_end else None,
     )
 
 
@@ -346,19 +355,41 @@ class RoutingWorkflow:
     # -- helpers ----------------------------------------------------------------------------------
 
     async def _provider(self, method: Callable[[ServiceTitanSync, SyncRequest], Awaitable[R]]) -> R:
-        return await workflow.execute_activity_method(
-            method,
-            SyncRequest(
-                routing_id=self._start.routing_id,
-                job_id=self._start.job_id,
-                receiver_id=self._start.receiver_id,
-                booking_id=self._progress.booking_id,
-                provider_job_id=self._progress.provider_job_id,
-            ),
-            start_to_close_timeout=PROVIDER_TIMEOUT,
-            heartbeat_timeout=PROVIDER_HEARTBEAT,
-            retry_policy=_provider_retry(self._start.settings),
+        settings = self._start.settings
+        request = SyncRequest(
+            routing_id=self._start.routing_id,
+            job_id=self._start.job_id,
+            receiver_id=self._start.receiver_id,
+            booking_id=self._progress.booking_id,
+            provider_job_id=self._progress.provider_job_id,
         )
+        if not workflow.patched(DEFERRALS_SPEND_NO_ATTEMPT):
+            return await workflow.execute_activity_method(
+                method,
+                request,
+                start_to_close_timeout=PROVIDER_TIMEOUT,
+                heartbeat_timeout=PROVIDER_HEARTBEAT,
+                retry_policy=_provider_retry(settings),
+            )
+        attempts = settings.max_attempts
+        while True:
+            try:
+                return await workflow.execute_activity_method(
+                    method,
+                    request,
+                    start_to_close_timeout=PROVIDER_TIMEOUT,
+                    heartbeat_timeout=PROVIDER_HEARTBEAT,
+                    retry_policy=_provider_retry(settings, attempts, deferrals_end=True),
+                    # The task queue dispatches each receiver's backlog fairly against the others'.
+                    priority=Priority(fairness_key=str(self._start.receiver_id)),
+                )
+            except ActivityError as error:
+                deferral = error.cause
+                if not (isinstance(deferral, ApplicationError) and deferral.type == RATE_LIMITED):
+                    raise
+                # The attempts before the deferral (its first detail) failed; the deferral did not.
+                attempts -= int(deferral.details[0]) - 1
+                await workflow.sleep(deferral.next_retry_delay or settings.retry_initial)
 
     async def _ledger(self, total: Decimal) -> None:
         await store(

@@ -3,6 +3,7 @@ provider faults, workers killed with SIGKILL mid-run, and two workers sharing on
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -184,7 +185,10 @@ async def test_two_worker_processes_stay_under_the_tenant_rate(
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
     assert "tempoline_routing_transitions" in metrics and 'status="synced"' in metrics
-    assert "tempoline_rate_limit_wait" in metrics and "temporal_activity_execution_latency" in metrics
+    assert "temporal_activity_execution_latency" in metrics
+    # Prometheus conventions: seconds with sub-second buckets, counters ending in _total.
+    assert re.search(r'tempoline_rate_limit_wait_seconds_bucket\{[^}]*le="0.005"', metrics), metrics
+    assert "tempoline_provider_calls_total{" in metrics and 'status_class="2xx"' in metrics
 
 
 async def test_a_database_restart_loses_no_job(

@@ -356,7 +356,7 @@ async def test_connection_secret_is_sealed_and_never_returned(
         ).fetchone()
     assert after is not None and bytes(after[0]) == stored
 
-    for rate in (0, 61, -1):
+    for rate in (0, 0.000001, 61, -1):
         too = await api.put(
             "/api/routing/connection", json=connection_body(rate_limit_per_second=rate), headers=acme
         )

@@ -1,6 +1,7 @@
 """The ServiceTitan client over real HTTP against the emulator: tokens, idempotent creates, errors."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -41,7 +42,11 @@ async def conn(emulator: str, http: httpx.AsyncClient) -> Connection:
     )
     assert created.status_code == 200, created.text
     return Connection(
-        tenant_id=TENANT, client_id="cid-123", client_secret=SecretStr(SECRET), booking_provider_id="bp1"
+        company_id=uuid.uuid4(),
+        tenant_id=TENANT,
+        client_id="cid-123",
+        client_secret=SecretStr(SECRET),
+        booking_provider_id="bp1",
     )
 
 

@@ -15,7 +15,12 @@ from api.deps import Session
 from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
-from clients.servicetitan import ServiceTitanClient, stored_connection
+from clients.servicetitan import (
+    MAX_RATE_PER_SECOND,
+    MIN_RATE_PER_SECOND,
+    ServiceTitanClient,
+    stored_connection,
+)
 from core.crypto import DecryptionError
 from core.logging import get_logger
 from core.settings import Settings
@@ -39,8 +44,8 @@ class ConnectionPut(BaseModel):
     booking_provider_id: str = Field(min_length=1, max_length=64)
     rate_limit_per_second: float | None = Field(
         default=None,
-        gt=0,
-        le=60,
+        ge=MIN_RATE_PER_SECOND,
+        le=MAX_RATE_PER_SECOND,
         allow_inf_nan=False,
         description="Requests per second to this tenant; default: ROUTING_RATE_LIMIT_PER_SECOND",
     )
