@@ -114,12 +114,14 @@ class RateLimiter:
         labels: Mapping[str, str],
         *,
         calls: int = 1,
-        sleep: bool = True,
+        locked: bool = False,
     ) -> None:
         """Returns when the caller may send `calls` requests under every bucket's rate, or raises
-        RateLimited. With `sleep=False` (the caller holds a lock) only a slot due now is taken."""
+        RateLimited. A caller holding a lock (`locked`) waits for the next slot at most: however
+        long the backlog ahead, it is deferred rather than keep the lock waiting."""
         slowest = max(buckets, key=lambda b: b.seconds(1))
-        max_wait = min(MAX_WAIT.total_seconds(), SLEEPERS * slowest.seconds(1)) if sleep else 0.0
+        slots = 1 if locked else SLEEPERS
+        max_wait = min(MAX_WAIT.total_seconds(), slots * slowest.seconds(1))
         params = {
             "keys": [b.key for b in buckets],
             "secs": [b.seconds(calls) for b in buckets],

@@ -57,9 +57,10 @@ _CONNECTION = (
 )
 
 
-# API calls the customer step makes at most in the usual cases (search by phone, by email, create
-# with its location echoed), reserved before its lock is taken.
-CUSTOMER_CALLS = 3
+# API calls the customer step makes in the usual cases, reserved before its locks are taken: three
+# searches (our phone and email keys, the phone filter), a contacts check of a phone match, then
+# the create (its location echoed), or the customer's locations and a location create.
+CUSTOMER_CALLS = 6
 # Slots reserved ahead by the running activity (its task), spent by the calls it makes under a lock.
 _reserved: ContextVar[int] = ContextVar("reserved_provider_calls", default=0)
 _holding_lock: ContextVar[bool] = ContextVar("holding_lock", default=False)
@@ -97,8 +98,8 @@ class ServiceTitanSync:
         if reserved:  # taken before a lock was: this call needs no slot of its own
             _reserved.set(reserved - 1)
             return
-        # Past its reservation, a call made under a lock takes a slot due now, or is deferred.
-        await self._limiter.acquire(_buckets(conn), _labels(conn), sleep=not _holding_lock.get())
+        # Past its reservation, a call made under a lock waits for the next slot at most.
+        await self._limiter.acquire(_buckets(conn), _labels(conn), locked=_holding_lock.get())
 
     @asynccontextmanager
     async def _slots(self, conn: Connection, calls: int) -> AsyncIterator[None]:

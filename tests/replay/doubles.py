@@ -2,6 +2,7 @@
 on a time-skipping server without PostgreSQL or a provider; scripted per scenario."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Script:
     invoice_total: Decimal = Decimal("250.00")
     # None: the receiver has no provider connection and reports completion through the API.
     provider: str | None = "servicetitan"
+    # The store refuses every write until this time.monotonic() instant (a database outage).
+    store_down_until: float = 0.0
     # Activities ("book", "follow") that, once started (`holding`), wait for `release`.
     hold: frozenset[str] = frozenset()
     holding: asyncio.Event = field(default_factory=asyncio.Event)
@@ -101,6 +104,8 @@ class Script:
 
         @activity.defn(name="routing.record")
         async def record(change: StatusChange) -> None:
+            if time.monotonic() < self.store_down_until:
+                raise ConnectionError("the database is restarting")
             self.changes.append(change)
             self.changed.set()
 

@@ -3,6 +3,7 @@ and what the routing is doing, on the dev server with activity doubles. Each tes
 worker or an activity still so that the race happens every time, not now and then."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from domain.routing.contracts import (
 )
 from tests.replay.doubles import Script
 from tests.replay.scenarios import job_start
+from workflows import store_calls
 from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_PATIENCE, RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
 
@@ -260,3 +262,23 @@ async def test_a_cancel_answers_within_its_patience_only_when_patched(
         script.release.set()
         async with asyncio.timeout(PATIENCE):
             assert await answer is (RoutingStatus.SYNCING if patched else RoutingStatus.CANCELED)
+
+
+async def test_a_long_store_outage_moves_store_calls_to_the_task_queue(
+    temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+):
+    """A local activity that keeps failing adds a workflow task to the history every few seconds;
+    past its budget the store call becomes a regular activity, retried by the server."""
+    monkeypatch.setattr(store_calls, "LOCAL_BUDGET", timedelta(seconds=2))
+    script = Script(receivers=[uuid.UUID(int=13)], store_down_until=time.monotonic() + 6)
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1))
+        routing = await routings.nth_routing(RoutingStatus.ACCEPTED)
+        history = await routing.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "routing.record" in scheduled
