@@ -6,11 +6,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.rate_limit import RATE_LIMITED
 from domain.routing import (
     Candidate,
     FeeKind,
@@ -52,6 +54,8 @@ class Script:
     invoice_total: Decimal = Decimal("250.00")
     # None: the receiver has no provider connection and reports completion through the API.
     provider: str | None = "servicetitan"
+    # Booking calls our rate limiter defers (each told to come back in 0.1 s) before one goes out.
+    deferrals: int = 0
     # The store refuses every write until this time.monotonic() instant (a database outage).
     store_down_until: float = 0.0
     # Activities ("book", "follow") that, once started (`holding`), wait for `release`.
@@ -120,6 +124,14 @@ class Script:
         @activity.defn(name="routing.servicetitan.book")
         async def book(request: SyncRequest) -> BookingSynced:
             await self._held("book")
+            if self.deferrals:
+                self.deferrals -= 1
+                raise ApplicationError(
+                    "servicetitan:1 is at its rate; retrying when its turn comes",
+                    activity.info().attempt,
+                    type=RATE_LIMITED,
+                    next_retry_delay=timedelta(milliseconds=100),
+                )
             if self.booking_failures:
                 self.booking_failures -= 1
                 raise ApplicationError(

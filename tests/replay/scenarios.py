@@ -30,6 +30,7 @@ from workflows.routing import (
     CANCEL_ANSWERS_PROMPTLY,
     CANCEL_BEFORE_CONTINUE_AS_NEW,
     CANCEL_PATIENCE,
+    DEFERRALS_SPEND_NO_ATTEMPT,
     RECORD_TEMPORAL_CANCEL,
     RoutingWorkflow,
 )
@@ -208,6 +209,29 @@ async def cancel_while_booking(client: Client) -> list[str]:
     return [routing.id]
 
 
+async def deferred_by_the_rate_limiter(client: Client) -> list[str]:
+    """Our rate limiter defers the booking three times, with two attempts allowed; then canceled."""
+    script = Script(receivers=[uuid.UUID(int=13)], deferrals=3, follow=[RoutingStatus.SYNCED])
+    job_id = uuid.UUID(int=1100)
+    start = job_start(FanOutMode(fan_out_count=1), job_id).model_copy(
+        update={"settings": SETTINGS.model_copy(update={"max_attempts": 2})}
+    )
+    async with _worker(client, script):
+        [created] = await client.execute_workflow(
+            ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=TASK_QUEUE
+        )
+        routing = _routing(client, created)
+        await script.until(
+            lambda changes: any(
+                c.progress.status in (RoutingStatus.SYNCED, RoutingStatus.NEEDS_ATTENTION) for c in changes
+            )
+        )
+        await routing.execute_update(Updates.CANCEL.value, result_type=RoutingStatus)
+        progress = await routing.result()
+    assert progress.status is RoutingStatus.CANCELED
+    return [routing.id]
+
+
 async def cancel_during_last_poll(client: Client) -> list[str]:
     """A cancel answered while a follow-up run's last poll is in flight (one poll per run)."""
     script = Script(receivers=[uuid.UUID(int=7)], follow=[RoutingStatus.SYNCED], hold=frozenset({"follow"}))
@@ -298,6 +322,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cancel_while_following": Scenario(cancel_while_following),
     "cancel_while_booking": Scenario(cancel_while_booking),
     "cancel_during_last_poll": Scenario(cancel_during_last_poll),
+    "deferred_by_the_rate_limiter": Scenario(deferred_by_the_rate_limiter),
     "needs_attention_then_cancel": Scenario(needs_attention_then_cancel),
     "completed_without_provider": Scenario(completed_without_provider),
     "offer_expired": Scenario(offer_expired, time_skipping=True),
@@ -309,4 +334,5 @@ PATCHED: dict[str, list[str]] = {
     CANCEL_ANSWERS_PROMPTLY: ["cancel_while_booking"],
     CANCEL_BEFORE_CONTINUE_AS_NEW: ["cancel_during_last_poll"],
     RECORD_TEMPORAL_CANCEL: ["canceled_in_temporal"],
+    DEFERRALS_SPEND_NO_ATTEMPT: ["deferred_by_the_rate_limiter"],
 }

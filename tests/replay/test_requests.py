@@ -282,3 +282,12 @@ async def test_a_long_store_outage_moves_store_calls_to_the_task_queue(
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert "routing.record" in scheduled
+
+
+async def test_rate_limit_deferrals_spend_no_attempt(temporal: WorkflowEnvironment):
+    script = Script(receivers=[uuid.UUID(int=14)], deferrals=4, follow=[RoutingStatus.SYNCED])
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        await routings.start_job(FanOutMode(fan_out_count=1), FOLLOW.model_copy(update={"max_attempts": 2}))
+        routing = await routings.nth_routing(RoutingStatus.SYNCED)
+    assert RoutingStatus.NEEDS_ATTENTION not in routings.statuses(routing.id)
