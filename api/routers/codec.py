@@ -30,8 +30,9 @@ async def _transcode(request: Request, operation: str) -> Response:
     invalid = ProblemError(400, "Invalid payloads", 'Body must be UTF-8 JSON `{"payloads": [...]}`.')
     try:
         body = json.loads(await request.body())
-        # Protobuf's parser takes a missing list for an empty one; a body without it is a mistake.
-        if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
+        # Protobuf's JSON leaves out an empty list: the `temporal` CLI sends `{}` for a query
+        # without arguments.
+        if not isinstance(body, dict) or not isinstance(body.get("payloads", []), list):
             raise invalid
         payloads = json_format.ParseDict(body, Payloads())
     except (json_format.ParseError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
@@ -50,7 +51,6 @@ async def _transcode(request: Request, operation: str) -> Response:
 _PAYLOADS = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["payloads"],
     "properties": {
         "payloads": {
             "type": "array",

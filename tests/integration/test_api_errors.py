@@ -114,6 +114,16 @@ async def test_a_non_utf8_codec_body_is_a_400_with_a_correlation_id(
     assert response.json()["correlation_id"] == response.headers["x-correlation-id"]
 
 
+@pytest.mark.parametrize("operation", ["encode", "decode"])
+async def test_the_codec_takes_no_payloads_as_protobuf_json_writes_them(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], operation: str
+):
+    # The `temporal` CLI sends `{}` for a query without arguments (protobuf JSON omits an empty list).
+    response = await api.post(f"/codec/{operation}", json={}, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"payloads": []}
+
+
 @pytest.fixture
 async def failing_api(settings: Settings, temporal, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
     """The app with one extra route that fails as a bug would."""
