@@ -46,8 +46,10 @@ class Bucket:
     key: str
     per_second: float
 
-    def seconds(self, calls: int) -> float:
-        return calls / (self.per_second * HEADROOM)
+    @property
+    def interval(self) -> float:
+        """Seconds between two slots."""
+        return 1 / (self.per_second * HEADROOM)
 
 
 # The slot is greatest(every bucket's tat, clock): when the granted requests may go out; each
@@ -69,12 +71,12 @@ _RESERVE = text(
     UPDATE rate_limits AS r SET
         tat = slot.at + make_interval(secs => w.secs),
         window_second = slot.second,
-        window_count = CASE WHEN r.window_second = slot.second THEN r.window_count + :calls ELSE :calls END,
+        window_count = CASE WHEN r.window_second = slot.second THEN r.window_count + 1 ELSE 1 END,
         peak_per_second = greatest(
             r.peak_per_second,
-            CASE WHEN r.window_second = slot.second THEN r.window_count + :calls ELSE :calls END
+            CASE WHEN r.window_second = slot.second THEN r.window_count + 1 ELSE 1 END
         ),
-        total = r.total + :calls
+        total = r.total + 1
     FROM slot, wanted AS w
     WHERE r.key = w.key AND slot.at <= clock_timestamp() + make_interval(secs => :max_wait)
     RETURNING extract(epoch FROM slot.at - clock_timestamp()) AS wait
@@ -112,20 +114,14 @@ class RateLimiter:
         self,
         buckets: Sequence[Bucket],
         labels: Mapping[str, str],
-        *,
-        calls: int = 1,
-        locked: bool = False,
     ) -> None:
-        """Returns when the caller may send `calls` requests under every bucket's rate, or raises
-        RateLimited. A caller holding a lock (`locked`) waits for the next slot at most: however
-        long the backlog ahead, it is deferred rather than keep the lock waiting."""
-        slowest = max(buckets, key=lambda b: b.seconds(1))
-        slots = 1 if locked else SLEEPERS
-        max_wait = min(MAX_WAIT.total_seconds(), slots * slowest.seconds(1))
+        """Returns when the caller may send one request under every bucket's rate, or raises
+        RateLimited."""
+        slowest = max(buckets, key=lambda b: b.interval)
+        max_wait = min(MAX_WAIT.total_seconds(), SLEEPERS * slowest.interval)
         params = {
             "keys": [b.key for b in buckets],
-            "secs": [b.seconds(calls) for b in buckets],
-            "calls": calls,
+            "secs": [b.interval for b in buckets],
             "max_wait": max_wait,
         }
         async with self._database.statements() as conn:
@@ -134,7 +130,7 @@ class RateLimiter:
                 wait = (await conn.execute(_RESERVE, params)).scalar()  # a bucket's first call
             if wait is None:
                 queue = f"{slowest.key}:deferred"
-                turn = {"keys": params["keys"], "queue": queue, "secs": slowest.seconds(calls)}
+                turn = {"keys": params["keys"], "queue": queue, "secs": slowest.interval}
                 delay = float((await conn.execute(_DEFER, turn)).scalar_one())
         meter = activity.metric_meter() if activity.in_activity() else None
         if wait is None:

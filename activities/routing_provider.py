@@ -9,22 +9,20 @@ leaves a line on the routing's timeline, failures included.
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
-from activities.rate_limit import Bucket, RateLimiter
+from activities.rate_limit import RATE_LIMITED, Bucket, RateLimiter
 from clients.servicetitan import (
     MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
-    SERVER_TIMEOUT,
     Address,
     BookingRef,
     Connection,
@@ -57,13 +55,9 @@ _CONNECTION = (
 )
 
 
-# API calls the customer step makes in the usual cases, reserved before its locks are taken: three
-# searches (our phone and email keys, the phone filter), a contacts check of a phone match, then
-# the create (its location echoed), or the customer's locations and a location create.
-CUSTOMER_CALLS = 6
-# Slots reserved ahead by the running activity (its task), spent by the calls it makes under a lock.
-_reserved: ContextVar[int] = ContextVar("reserved_provider_calls", default=0)
-_holding_lock: ContextVar[bool] = ContextVar("holding_lock", default=False)
+# How soon a create held up by another one in flight under a shared key (another routing of the
+# same homeowner) looks again: that one's answer usually settles it within a second.
+IN_FLIGHT_RECHECK = timedelta(seconds=2)
 
 
 def _buckets(conn: Connection) -> list[Bucket]:
@@ -82,10 +76,10 @@ def _labels(conn: Connection) -> dict[str, str]:
 
 
 class ServiceTitanSync:
-    def __init__(self, deps: Dependencies, server_timeout: timedelta = SERVER_TIMEOUT) -> None:
-        """`server_timeout`: how long ServiceTitan may still apply a request after it was sent
-        (a create whose answer was lost stays in doubt that long)."""
-        self._server_timeout = server_timeout
+    def __init__(self, deps: Dependencies) -> None:
+        # How long ServiceTitan may still apply a request after it was sent: a create whose
+        # answer was lost stays in doubt that long.
+        self._server_timeout = timedelta(seconds=deps.settings.servicetitan_server_timeout_seconds)
         self._db = deps.database
         self._cipher = deps.cipher
         self._limiter = RateLimiter(deps.database)
@@ -94,24 +88,7 @@ class ServiceTitanSync:
         )
 
     async def _throttle(self, conn: Connection) -> None:
-        reserved = _reserved.get()
-        if reserved:  # taken before a lock was: this call needs no slot of its own
-            _reserved.set(reserved - 1)
-            return
-        # Past its reservation, a call made under a lock waits for the next slot at most.
-        await self._limiter.acquire(_buckets(conn), _labels(conn), locked=_holding_lock.get())
-
-    @asynccontextmanager
-    async def _slots(self, conn: Connection, calls: int) -> AsyncIterator[None]:
-        """Reserves `calls` slots now (waiting, or deferred), for calls made under a lock to spend."""
-        await self._limiter.acquire(_buckets(conn), _labels(conn), calls=calls)
-        _reserved.set(calls)
-        token = _holding_lock.set(True)
-        try:
-            yield
-        finally:
-            _holding_lock.reset(token)
-            _reserved.set(0)
+        await self._limiter.acquire(_buckets(conn), _labels(conn))
 
     async def _connection(self, receiver_id: uuid.UUID) -> Connection:
         async with self._db.statements() as db:
@@ -201,36 +178,38 @@ class ServiceTitanSync:
     async def _create(
         self, receiver_id: uuid.UUID, keys: Sequence[str], create: Callable[[], Awaitable[Ref]]
     ) -> Ref:
-        """Sends a create unless an earlier one under these keys may still land.
+        """Sends a create once its keys are claimed (store.provider_writes), else waits its turn.
 
-        ServiceTitan keeps working on a request up to its server timeout, after our client gave
-        up: until that has passed since the last create was sent, a search that misses is no
-        proof it failed. Temporal brings the activity back when the window ends (a retryable
-        error with next_retry_delay), and it searches again first. The time a create is sent is
-        stored before it leaves, and dropped once ServiceTitan's answer says what happened.
+        The claim is what makes a search that missed safe to act on: another routing creating
+        under a shared key (the same homeowner's phone or email) holds it until its answer
+        arrives, and a create whose answer was lost holds it for ServiceTitan's server timeout,
+        during which ServiceTitan may still apply it. Either way this activity is deferred
+        (RATE_LIMITED: the workflow waits, spending no retry attempt) and searches again when
+        it comes back. No lock is held across a provider call or a rate-limit wait.
         """
-        async with self._db.statements() as db:
-            remaining = await provider_writes.in_doubt_for(db, keys, self._server_timeout)
-            if remaining is not None:
-                raise ApplicationError(
-                    "an earlier ServiceTitan create may still land; searching again in "
-                    f"{remaining.total_seconds():.1f}s before creating anew",
-                    type="ServiceTitanWriteInDoubt",
-                    next_retry_delay=remaining + timedelta(milliseconds=100),
-                )
-            await provider_writes.mark_sent(db, receiver_id, keys)
+        held = await provider_writes.claim(self._db.engine, receiver_id, keys, self._server_timeout)
+        if held is not None:
+            wait = held.remaining if held.in_doubt else min(held.remaining, IN_FLIGHT_RECHECK)
+            why = "may still land at ServiceTitan" if held.in_doubt else "is in flight"
+            raise ApplicationError(
+                f"an earlier create under the same key {why}; searching again in "
+                f"{wait.total_seconds():.1f}s before creating",
+                activity.info().attempt,
+                type=RATE_LIMITED,
+                next_retry_delay=wait + timedelta(milliseconds=100),
+            )
         try:
             ref = await create()
         except ApplicationError as exc:
-            if not outcome_unknown(exc):
-                await self._forget(keys)
+            async with self._db.statements() as db:
+                if outcome_unknown(exc):
+                    await provider_writes.in_doubt(db, keys)
+                else:
+                    await provider_writes.forget(db, keys)
             raise
-        await self._forget(keys)
-        return ref
-
-    async def _forget(self, keys: Sequence[str]) -> None:
         async with self._db.statements() as db:
             await provider_writes.forget(db, keys)
+        return ref
 
     @activity.defn(name="routing.servicetitan.sync_customer")
     async def sync_customer(self, request: SyncRequest) -> CustomerSynced:
@@ -240,15 +219,10 @@ class ServiceTitanSync:
             keys = _contact_keys(conn, job.homeowner)
             # ServiceTitan has no idempotency key for customers: two routings of one homeowner to
             # one receiver, running at once, would both miss the other's customer and create two.
-            # A lock per contact key (held until the transaction ends), taken in one order, makes
-            # any two jobs that share a phone or an email look one after the other.
-            # Never wait for a rate-limit slot holding the locks: the slots are taken first.
-            async with self._slots(conn, CUSTOMER_CALLS), self._db.engine.begin() as db:
-                for key in keys:
-                    await db.execute(
-                        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-                    )
-                ref = await self._customer(request, conn, job, keys)
+            # The create claims every contact key of the homeowner first (_create), so any two jobs
+            # that share a phone or an email create one after the other, the second finding the
+            # first's customer.
+            ref = await self._customer(request, conn, job, keys)
         if ref.duplicates:
             ids = [ref.customer_id, *ref.duplicates]
             await self._record_duplicates(

@@ -30,9 +30,6 @@ from store.sealed import open_text
 REFRESH_MARGIN_SECONDS = 60.0
 MAX_REASON_CHARS = 500
 
-# ServiceTitan keeps working on a request for up to 100 s (its server timeout), long after our
-# client gave up on it: a create whose answer we lost may still land until then.
-SERVER_TIMEOUT = timedelta(seconds=100)
 
 # tempoline's application guid for ServiceTitan external data. Customers it creates carry their
 # contact keys under it, so a later search by those keys finds them: the customer list has a
@@ -239,7 +236,7 @@ def outcome_unknown(error: ApplicationError) -> bool:
 
     ServiceTitan answered 4xx, 429 or 503 ("unable to handle the request", RFC 9110): not applied.
     A 500, 502, 504, a request sent and then timed out or cut off, a success we could not read: it
-    may have been, now or later (up to SERVER_TIMEOUT after it was sent).
+    may have been, now or later (up to ServiceTitan's server timeout after it was sent).
     """
     detail = error.details[0] if error.details and isinstance(error.details[0], dict) else {}
     if error.type == "ServiceTitanTimeout":

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     routing_max_attempts: int = Field(12, ge=1, alias="ROUTING_MAX_ATTEMPTS")
     routing_follow_interval_seconds: float = Field(900.0, gt=0, alias="ROUTING_FOLLOW_INTERVAL_SECONDS")
     routing_rate_limit_per_second: float = Field(10.0, gt=0, alias="ROUTING_RATE_LIMIT_PER_SECOND")
+    # ServiceTitan keeps working on a request this long after receiving it ("Our APIs support a
+    # timeout of 100 secs"): a create whose answer was lost may land until then, so none under
+    # the same key is sent again before.
+    servicetitan_server_timeout_seconds: float = Field(
+        100.0, gt=0, alias="SERVICETITAN_SERVER_TIMEOUT_SECONDS"
+    )
 
     @property
     def web_ui_port(self) -> int:

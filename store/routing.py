@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -200,3 +201,5 @@ class ProviderWrite(Base):
     # The receiving company whose provider account the write went to (the row's tenant).
     company_id: Mapped[uuid.UUID] = mapped_column(_company(), index=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The create's answer was lost (a timeout, a cut connection, a 5xx): it may still land.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -114,6 +114,8 @@ def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
         ROUTING_FOLLOW_INTERVAL_SECONDS=0.5,
         ROUTING_RETRY_MAXIMUM_SECONDS=2,
         ROUTING_MAX_ATTEMPTS=5,
+        # A create whose answer was lost is in doubt this long (ServiceTitan: 100 s).
+        SERVICETITAN_SERVER_TIMEOUT_SECONDS=5,
     )
 
 

@@ -38,6 +38,7 @@ def _worker_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
         "encryption_key",
         "servicetitan_auth_url",
         "servicetitan_api_url",
+        "servicetitan_server_timeout_seconds",
     )
     env = {Settings.model_fields[name].alias: str(getattr(settings, name)) for name in names}
     extra = {"TEMPOLINE_WORKER_METRICS_PORT": str(metrics_port), "TEMPOLINE_LOG_LEVEL": "WARNING"}

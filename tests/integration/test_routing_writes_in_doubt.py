@@ -6,7 +6,6 @@ timeout (how long a lost create may still land) is 3 s instead of 100 s, so a te
 """
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -18,7 +17,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.dependencies import Dependencies
-from activities.routing_provider import ServiceTitanSync
 from core.settings import Settings
 from registry import task_queues
 from tests.conftest import terminate_routings
@@ -32,25 +30,11 @@ SERVER_TIMEOUT = timedelta(seconds=3)
 async def short_doubt_worker(
     settings: Settings, temporal: WorkflowEnvironment, clean_db: None
 ) -> AsyncIterator[list[Worker]]:
-    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
-        sync = ServiceTitanSync(deps, server_timeout=SERVER_TIMEOUT)
-        specs = [
-            dataclasses.replace(
-                spec,
-                activities=[
-                    *(
-                        a
-                        for a in spec.activities
-                        if not isinstance(getattr(a, "__self__", None), ServiceTitanSync)
-                    ),
-                    sync.sync_customer,
-                    sync.book,
-                    sync.follow,
-                ],
-            )
-            for spec in task_queues(deps, ["routing"])
-        ]
-        workers = build_workers(temporal.client, specs)
+    short = settings.model_copy(
+        update={"servicetitan_server_timeout_seconds": SERVER_TIMEOUT.total_seconds()}
+    )
+    async with Dependencies.open(short) as deps, AsyncExitStack() as stack:
+        workers = build_workers(temporal.client, task_queues(deps, ["routing"]))
         for worker in workers:
             await stack.enter_async_context(worker)
         yield workers
