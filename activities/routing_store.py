@@ -175,7 +175,7 @@ class RoutingStore:
         p = change.progress
         failed = p.status is RoutingStatus.NEEDS_ATTENTION
         activity.metric_meter().create_counter(
-            "tempoline_routing_transitions", "Routing status changes, by the status entered"
+            "tempoline_routing_transitions_total", "Routing status changes, by the status entered"
         ).add(1, {"status": p.status.value})
         # One statement, so the row and its timeline line are written together or not at all.
         async with self._db.statements() as connection:

@@ -185,7 +185,7 @@ async def test_two_worker_processes_stay_under_the_tenant_rate(
     # Our metrics sit next to the SDK's on the worker's Prometheus endpoint.
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
-    assert "tempoline_routing_transitions" in metrics and 'status="synced"' in metrics
+    assert "tempoline_routing_transitions_total{" in metrics and 'status="synced"' in metrics
     assert "temporal_activity_execution_latency" in metrics
     # Prometheus conventions: seconds with sub-second buckets, counters ending in _total.
     assert re.search(r'tempoline_rate_limit_wait_seconds_bucket\{[^}]*le="0.005"', metrics), metrics
