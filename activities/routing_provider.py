@@ -141,36 +141,30 @@ class ServiceTitanSync:
     async def _record_attempt(
         self, routing_id: uuid.UUID, step: Step, info: activity.Info, error: str | None
     ) -> None:
-        async with self._db.statements() as db:
-            await db.execute(
-                insert(tables.RoutingEvent)
-                .values(
-                    routing_id=routing_id,
-                    key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}",
-                    step=step.value,
-                    outcome="failed" if error else "ok",
-                    attempt=info.attempt,
-                    error=error,
-                )
-                .on_conflict_do_nothing()
-            )
+        await self._timeline(routing_id, step, info, "failed" if error else "ok", error)
 
     async def _record_duplicates(self, routing_id: uuid.UUID, step: Step, what: str, ids: list[int]) -> None:
         """A timeline line (outcome "duplicate") for records ServiceTitan holds twice despite our
         keys, e.g. after a create that landed after its answer was lost and the window passed."""
-        info = activity.info()
         message = f"ServiceTitan holds {len(ids)} {what}: {', '.join(map(str, ids))}; using {ids[0]}"
         activity.logger.warning(message)
+        await self._timeline(routing_id, step, activity.info(), "duplicate", message)
+
+    async def _timeline(
+        self, routing_id: uuid.UUID, step: Step, info: activity.Info, outcome: str, error: str | None
+    ) -> None:
+        """One line on the routing's timeline per attempt and outcome (a retried write adds none)."""
+        suffix = "" if outcome in ("ok", "failed") else f":{outcome}"
         async with self._db.statements() as db:
             await db.execute(
                 insert(tables.RoutingEvent)
                 .values(
                     routing_id=routing_id,
-                    key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}:duplicate",
+                    key=f"{info.workflow_run_id}:{info.activity_id}:{info.attempt}{suffix}",
                     step=step.value,
-                    outcome="duplicate",
+                    outcome=outcome,
                     attempt=info.attempt,
-                    error=message,
+                    error=error,
                 )
                 .on_conflict_do_nothing()
             )

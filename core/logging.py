@@ -26,6 +26,25 @@ def redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# Our field names, from the identity temporalio's loggers attach to an activity's or a workflow's line.
+_SDK_FIELDS = {
+    "temporal_activity": {
+        "workflow_id": "workflow_id",
+        "run_id": "workflow_run_id",
+        "workflow": "workflow_type",
+        "activity": "activity_type",
+        "activity_id": "activity_id",
+        "attempt": "attempt",
+    },
+    "temporal_workflow": {
+        "workflow_id": "workflow_id",
+        "run_id": "run_id",
+        "workflow": "workflow_type",
+        "attempt": "attempt",
+    },
+}
+
+
 def _temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """temporalio's loggers attach their identity as a dict in `extra`; lift it to flat keys.
 
@@ -33,20 +52,12 @@ def _temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     outside our interceptor, so this is the only place their run id and attempt come from.
     """
     record = event.get("_record")
-    activity = getattr(record, "temporal_activity", None) if record else None
-    if activity:
-        event.setdefault("workflow_id", activity.get("workflow_id"))
-        event.setdefault("run_id", activity.get("workflow_run_id"))
-        event.setdefault("workflow", activity.get("workflow_type"))
-        event.setdefault("activity", activity.get("activity_type"))
-        event.setdefault("activity_id", activity.get("activity_id"))
-        event.setdefault("attempt", activity.get("attempt"))
-    workflow = getattr(record, "temporal_workflow", None) if record else None
-    if workflow:
-        event.setdefault("workflow_id", workflow.get("workflow_id"))
-        event.setdefault("run_id", workflow.get("run_id"))
-        event.setdefault("workflow", workflow.get("workflow_type"))
-        event.setdefault("attempt", workflow.get("attempt"))
+    for attribute, fields in _SDK_FIELDS.items():
+        identity = getattr(record, attribute, None) if record else None
+        if not identity:
+            continue
+        for ours, theirs in fields.items():
+            event.setdefault(ours, identity.get(theirs))
     return event
 
 

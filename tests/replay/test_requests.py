@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -269,12 +270,15 @@ async def test_a_long_store_outage_moves_store_calls_to_the_task_queue(
 ):
     """A local activity that keeps failing adds a workflow task to the history every few seconds;
     past its budget the store call becomes a regular activity, retried by the server."""
-    monkeypatch.setattr(store_calls, "LOCAL_BUDGET", timedelta(seconds=2))
-    script = Script(receivers=[uuid.UUID(int=13)], store_down_until=time.monotonic() + 6)
+    monkeypatch.setattr(store_calls, "LOCAL_RETRY", RetryPolicy(maximum_attempts=2))
+    script = Script(
+        receivers=[uuid.UUID(int=13)], store_down_until=time.monotonic() + 6, follow=[RoutingStatus.SYNCED]
+    )
     routings = Routings(temporal.client, script)
     async with routings.serving():
         await routings.start_job(FanOutMode(fan_out_count=1))
-        routing = await routings.nth_routing(RoutingStatus.ACCEPTED)
+        # Booked: the workflow tasks that wrote the offer are in the history by then.
+        routing = await routings.nth_routing(RoutingStatus.SYNCED)
         history = await routing.fetch_history()
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
