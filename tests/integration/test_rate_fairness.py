@@ -43,7 +43,8 @@ async def test_a_burst_of_one_receiver_does_not_delay_anothers_bookings(
     )
     start_worker()
     await _booking_latency(api, quiet_referrer, quiet, 0)  # warm-up: worker caches, first token
-    alone = statistics.median([await _booking_latency(api, quiet_referrer, quiet, n) for n in (1, 2, 3)])
+    # Medians of five: one booking's latency on two busy cores is noisy.
+    alone = statistics.median([await _booking_latency(api, quiet_referrer, quiet, n) for n in range(1, 6)])
 
     burst = await asyncio.gather(
         *(
@@ -53,7 +54,7 @@ async def test_a_burst_of_one_receiver_does_not_delay_anothers_bookings(
     )
     assert {r.status_code for r in burst} == {202}
     await asyncio.sleep(3.0)  # the burst's provider calls now queue behind its rate
-    busy = statistics.median([await _booking_latency(api, quiet_referrer, quiet, n) for n in (4, 5, 6)])
+    busy = statistics.median([await _booking_latency(api, quiet_referrer, quiet, n) for n in range(6, 11)])
     synced_in_burst = (await world.emulator_state(emulator, bursting.st_tenant))["bookings"]
     print(f"quiet receiver: {alone:.2f}s alone, {busy:.2f}s behind a 200-job burst")
     assert len(synced_in_burst) < 150  # the burst was still queued while the quiet one booked
@@ -72,7 +73,7 @@ async def test_600_routings_against_a_rate_limited_provider_all_sync(
     referrer = await world.company(api, admin_headers, "Referrer", FAN_OUT_ONE)
     for i in range(2):
         await world.receiver(
-            api, admin_headers, emulator, f"Receiver {i}", referrer=referrer, rate_limit_per_second=30
+            api, admin_headers, emulator, f"Receiver {i}", referrer=referrer, rate_limit_per_second=60
         )
     start_worker()
     started = time.monotonic()
@@ -89,7 +90,7 @@ async def test_600_routings_against_a_rate_limited_provider_all_sync(
         statuses = _statuses(settings)
         return statuses if statuses["synced"] + statuses["needs_attention"] >= jobs else None
 
-    statuses = await world.eventually(settled, 150, f"{jobs} routings settled")
+    statuses = await world.eventually(settled, 300, f"{jobs} routings settled")
     print(f"{jobs} routings settled in {time.monotonic() - started:.1f}s: {dict(statuses)}")
     assert statuses == Counter({"synced": jobs}), statuses
     with psycopg.connect(settings.database_url) as conn:
