@@ -189,17 +189,23 @@ def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
+@contextlib.asynccontextmanager
+async def serving_routing(settings: Settings, client: Client) -> AsyncIterator[list[Worker]]:
+    """The routing task queue served in-process; routings left running are terminated after."""
+    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
+        workers = build_workers(client, task_queues(deps, ["routing"]))
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield workers
+        await terminate_routings(client)
+
+
 @pytest.fixture
 async def routing_worker(
     settings: Settings, temporal: WorkflowEnvironment, clean_db: None
 ) -> AsyncIterator[list[Worker]]:
-    """The routing task queue served in-process; routings left running are terminated after."""
-    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
-        workers = build_workers(temporal.client, task_queues(deps, ["routing"]))
-        for worker in workers:
-            await stack.enter_async_context(worker)
+    async with serving_routing(settings, temporal.client) as workers:
         yield workers
-        await terminate_routings(temporal.client)
 
 
 async def terminate_routings(client: Client) -> None:

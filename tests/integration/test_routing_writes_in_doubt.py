@@ -8,7 +8,6 @@ timeout (how long a lost create may still land) is 3 s instead of 100 s, so a te
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
@@ -16,12 +15,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.dependencies import Dependencies
 from core.settings import Settings
-from registry import task_queues
-from tests.conftest import terminate_routings
+from tests.conftest import serving_routing
 from tests.integration import routing_world as world
-from worker import build_workers
 
 SERVER_TIMEOUT = timedelta(seconds=3)
 
@@ -33,12 +29,8 @@ async def short_doubt_worker(
     short = settings.model_copy(
         update={"servicetitan_server_timeout_seconds": SERVER_TIMEOUT.total_seconds()}
     )
-    async with Dependencies.open(short) as deps, AsyncExitStack() as stack:
-        workers = build_workers(temporal.client, task_queues(deps, ["routing"]))
-        for worker in workers:
-            await stack.enter_async_context(worker)
+    async with serving_routing(short, temporal.client) as workers:
         yield workers
-        await terminate_routings(temporal.client)
 
 
 pytestmark = pytest.mark.usefixtures("short_doubt_worker")
