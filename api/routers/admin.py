@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +16,16 @@ from store.models import ApiKey, Role, Tenant
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+def _trimmed(name: str) -> str:
+    if not name.strip():
+        raise ValueError("must not be blank")
+    return name.strip()
+
+
+# The length limit applies to the name as sent (as the OpenAPI schema says), then it is trimmed: a
+# name padded past 120 characters is refused, not silently accepted shorter.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=120), AfterValidator(_trimmed)]
 
 
 class TenantCreate(BaseModel):
