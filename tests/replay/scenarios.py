@@ -77,12 +77,13 @@ def _worker(client: Client, script: Script) -> Worker:
     )
 
 
-async def _fan_out_to_one(client: Client, job_id: uuid.UUID) -> CreatedRouting:
+async def _fan_out_to_one(client: Client, job_id: uuid.UUID, **settings: object) -> CreatedRouting:
+    """A fan-out job to one receiver, with SETTINGS changed by `settings`; its one routing."""
+    start = job_start(FanOutMode(fan_out_count=1), job_id)
+    if settings:
+        start = start.model_copy(update={"settings": SETTINGS.model_copy(update=settings)})
     [routing] = await client.execute_workflow(
-        ServiceJobWorkflow.run,
-        job_start(FanOutMode(fan_out_count=1), job_id),
-        id=job_workflow_id(job_id),
-        task_queue=TASK_QUEUE,
+        ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=TASK_QUEUE
     )
     return routing
 
@@ -212,15 +213,8 @@ async def cancel_while_booking(client: Client) -> list[str]:
 async def deferred_by_the_rate_limiter(client: Client) -> list[str]:
     """Our rate limiter defers the booking three times, with two attempts allowed; then canceled."""
     script = Script(receivers=[uuid.UUID(int=13)], deferrals=3, follow=[RoutingStatus.SYNCED])
-    job_id = uuid.UUID(int=1100)
-    start = job_start(FanOutMode(fan_out_count=1), job_id).model_copy(
-        update={"settings": SETTINGS.model_copy(update={"max_attempts": 2})}
-    )
     async with _worker(client, script):
-        [created] = await client.execute_workflow(
-            ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=TASK_QUEUE
-        )
-        routing = _routing(client, created)
+        routing = _routing(client, await _fan_out_to_one(client, uuid.UUID(int=1100), max_attempts=2))
         await script.until(
             lambda changes: any(
                 c.progress.status in (RoutingStatus.SYNCED, RoutingStatus.NEEDS_ATTENTION) for c in changes
@@ -235,15 +229,8 @@ async def deferred_by_the_rate_limiter(client: Client) -> list[str]:
 async def cancel_during_last_poll(client: Client) -> list[str]:
     """A cancel answered while a follow-up run's last poll is in flight (one poll per run)."""
     script = Script(receivers=[uuid.UUID(int=7)], follow=[RoutingStatus.SYNCED], hold=frozenset({"follow"}))
-    job_id = uuid.UUID(int=500)
-    start = job_start(FanOutMode(fan_out_count=1), job_id).model_copy(
-        update={"settings": SETTINGS.model_copy(update={"polls_per_run": 1})}
-    )
     async with _worker(client, script):
-        [created] = await client.execute_workflow(
-            ServiceJobWorkflow.run, start, id=job_workflow_id(job_id), task_queue=TASK_QUEUE
-        )
-        routing = _routing(client, created)
+        routing = _routing(client, await _fan_out_to_one(client, uuid.UUID(int=500), polls_per_run=1))
         async with asyncio.timeout(30):
             await script.holding.wait()
         await routing.start_update(Updates.CANCEL.value, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
