@@ -210,13 +210,12 @@ class ServiceTitanSync:
         """Token, then the homeowner's customer (found by phone or email) and its location."""
         async with self._attempt(request.routing_id, Step.CUSTOMER):
             conn, job = await self._load(request)
-            keys = _contact_keys(conn, job.homeowner)
             # ServiceTitan has no idempotency key for customers: two routings of one homeowner to
             # one receiver, running at once, would both miss the other's customer and create two.
             # The create claims every contact key of the homeowner first (_create), so any two jobs
             # that share a phone or an email create one after the other, the second finding the
             # first's customer.
-            ref = await self._customer(request, conn, job, keys)
+            ref = await self._customer(request.receiver_id, conn, job)
         if ref.duplicates:
             ids = [ref.customer_id, *ref.duplicates]
             await self._record_duplicates(
@@ -224,9 +223,7 @@ class ServiceTitanSync:
             )
         return CustomerSynced(customer_id=ref.customer_id, location_id=ref.location_id, created=ref.created)
 
-    async def _customer(
-        self, request: SyncRequest, conn: Connection, job: ServiceJobCreate, keys: Sequence[str]
-    ) -> CustomerRef:
+    async def _customer(self, receiver_id: uuid.UUID, conn: Connection, job: ServiceJobCreate) -> CustomerRef:
         owner = job.homeowner
         found = await self._client.find_customers(conn, owner.phone, owner.email)
         if found:
@@ -235,8 +232,8 @@ class ServiceTitanSync:
                 customer_id=found[0], location_id=location_id, created=False, duplicates=found[1:]
             )
         return await self._create(
-            request.receiver_id,
-            keys,
+            receiver_id,
+            _contact_keys(conn, owner),
             lambda: self._client.create_customer(conn, owner.name, owner.phone, owner.email, _address(job)),
         )
 

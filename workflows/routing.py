@@ -59,9 +59,7 @@ RECORD_TEMPORAL_CANCEL = "record-temporal-cancel"
 DEFERRALS_SPEND_NO_ATTEMPT = "rate-limit-deferrals-spend-no-attempt"
 
 
-def _provider_retry(
-    settings: RoutingSettings, attempts: int | None = None, deferrals_end: bool = False
-) -> RetryPolicy:
+def _provider_retry(settings: RoutingSettings, attempts: int, deferrals_end: bool) -> RetryPolicy:
     # Non-retryable errors (bad credentials, a rejected request) are marked so where they are
     # classified (clients.servicetitan.classify); 429/503 carry the provider's Retry-After.
     # With `deferrals_end`, our own rate limiter's deferral ends the activity: the workflow waits
@@ -70,7 +68,7 @@ def _provider_retry(
         initial_interval=settings.retry_initial,
         backoff_coefficient=2.0,
         maximum_interval=settings.retry_maximum,
-        maximum_attempts=settings.max_attempts if attempts is None else attempts,
+        maximum_attempts=attempts,
         non_retryable_error_types=[RATE_LIMITED] if deferrals_end else None,
     )
 
@@ -363,14 +361,9 @@ class RoutingWorkflow:
             booking_id=self._progress.booking_id,
             provider_job_id=self._progress.provider_job_id,
         )
-        if not workflow.patched(DEFERRALS_SPEND_NO_ATTEMPT):
-            return await workflow.execute_activity_method(
-                method,
-                request,
-                start_to_close_timeout=PROVIDER_TIMEOUT,
-                heartbeat_timeout=PROVIDER_HEARTBEAT,
-                retry_policy=_provider_retry(settings),
-            )
+        deferrals_end = workflow.patched(DEFERRALS_SPEND_NO_ATTEMPT)
+        # The task queue dispatches each receiver's backlog fairly against the others'.
+        fairness = Priority(fairness_key=str(self._start.receiver_id)) if deferrals_end else Priority.default
         attempts = settings.max_attempts
         while True:
             try:
@@ -379,13 +372,14 @@ class RoutingWorkflow:
                     request,
                     start_to_close_timeout=PROVIDER_TIMEOUT,
                     heartbeat_timeout=PROVIDER_HEARTBEAT,
-                    retry_policy=_provider_retry(settings, attempts, deferrals_end=True),
-                    # The task queue dispatches each receiver's backlog fairly against the others'.
-                    priority=Priority(fairness_key=str(self._start.receiver_id)),
+                    retry_policy=_provider_retry(settings, attempts, deferrals_end),
+                    priority=fairness,
                 )
             except ActivityError as error:
                 deferral = error.cause
-                if not (isinstance(deferral, ApplicationError) and deferral.type == RATE_LIMITED):
+                if not (
+                    deferrals_end and isinstance(deferral, ApplicationError) and deferral.type == RATE_LIMITED
+                ):
                     raise
                 # The attempts before the deferral (its first detail) failed; the deferral did not.
                 attempts -= int(deferral.details[0]) - 1

@@ -126,9 +126,7 @@ async def needs_attention_then_retry(client: Client) -> list[str]:
     async with _worker(client, script):
         routing = await _fan_out_to_one(client, job_id)
         handle = _routing(client, routing)
-        await script.until(
-            lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)
-        )
+        await _reached(script, RoutingStatus.NEEDS_ATTENTION)
         stuck = await handle.query(RoutingWorkflow.progress)
         assert stuck.failed_step == "booking" and stuck.customer_id == 11
         assert (
@@ -246,9 +244,7 @@ async def needs_attention_then_cancel(client: Client) -> list[str]:
     job_id = uuid.UUID(int=600)
     async with _worker(client, script):
         routing = _routing(client, await _fan_out_to_one(client, job_id))
-        await script.until(
-            lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)
-        )
+        await _reached(script, RoutingStatus.NEEDS_ATTENTION)
         await routing.execute_update(Updates.CANCEL.value, result_type=RoutingStatus)
         progress = await routing.result()
     assert progress.status is RoutingStatus.CANCELED and progress.booking_id is None
@@ -292,9 +288,7 @@ async def canceled_in_temporal(client: Client) -> list[str]:
     job_id = uuid.UUID(int=900)
     async with _worker(client, script):
         routing = _routing(client, await _fan_out_to_one(client, job_id))
-        await script.until(
-            lambda changes: any(c.progress.status is RoutingStatus.NEEDS_ATTENTION for c in changes)
-        )
+        await _reached(script, RoutingStatus.NEEDS_ATTENTION)
         await routing.cancel()
         with pytest.raises(WorkflowFailureError) as ended:
             await routing.result()

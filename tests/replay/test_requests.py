@@ -110,12 +110,17 @@ async def test_a_cancel_during_a_runs_last_poll_is_applied(temporal: WorkflowEnv
     assert routings.statuses(routing.id)[-1] is RoutingStatus.CANCELED
 
 
-async def test_retry_and_cancel_in_one_workflow_task_both_answer(temporal: WorkflowEnvironment):
+async def _needing_attention(client: Client) -> tuple[Routings, Routing]:
+    """A routing waiting in needs_attention, its worker stopped."""
     script = Script(receivers=[uuid.UUID(int=3)], booking_failures=1, follow=[RoutingStatus.SYNCED])
-    routings = Routings(temporal.client, script)
+    routings = Routings(client, script)
     async with routings.serving():
         await routings.start_job(FanOutMode(fan_out_count=1))
-        routing = await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+        return routings, await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+
+
+async def test_retry_and_cancel_in_one_workflow_task_both_answer(temporal: WorkflowEnvironment):
+    routings, routing = await _needing_attention(temporal.client)
     # No worker: both requests wait at the server and reach the workflow in one task.
     retry = await _send(routing, Updates.RETRY)
     cancel = await _send(routing, Updates.CANCEL)
@@ -126,11 +131,8 @@ async def test_retry_and_cancel_in_one_workflow_task_both_answer(temporal: Workf
 
 
 async def test_a_retry_after_a_pending_cancel_is_refused(temporal: WorkflowEnvironment):
-    script = Script(receivers=[uuid.UUID(int=3)], booking_failures=1, follow=[RoutingStatus.SYNCED])
-    routings = Routings(temporal.client, script)
-    async with routings.serving():
-        await routings.start_job(FanOutMode(fan_out_count=1))
-        routing = await routings.nth_routing(RoutingStatus.NEEDS_ATTENTION)
+    routings, routing = await _needing_attention(temporal.client)
+    script = routings.script
     cancel = await _send(routing, Updates.CANCEL)
     retry = await _send(routing, Updates.RETRY)
     async with routings.serving(), asyncio.timeout(PATIENCE):
