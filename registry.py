@@ -35,9 +35,11 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
             activities=[
                 store.save_job,
                 store.load_candidates,
+                store.save_job_with_candidates,
                 store.create_routings,
                 store.provider_of,
                 store.record,
+                store.record_changes,
                 store.write_ledger,
                 servicetitan.sync_customer,
                 servicetitan.book,

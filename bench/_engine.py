@@ -40,12 +40,12 @@ class BareWorkflow:
 
 @workflow.defn(name="BenchShapedJob")
 class ShapedJobWorkflow:
-    """The engine work of a routed job with no-op activities: ServiceJob's three activities and
+    """The engine work of a routed job with no-op activities: ServiceJob's two activities and
     child start, then ShapedRoutingWorkflow. Optional (`shaped`): splits routing's cost in two."""
 
     @workflow.run
     async def run(self, work: Work) -> None:
-        for n in range(1, 4):
+        for n in range(1, 3):
             work = await _step(work, n)
         await workflow.start_child_workflow(
             ShapedRoutingWorkflow.run,
@@ -69,16 +69,12 @@ class ShapedRoutingWorkflow:
 
     @workflow.run
     async def run(self, work: Work) -> None:
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("offered")])
-        work = await _step(work, 4)
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("accepted")])
-        work = await _step(work, 5)
-        work = await _step(work, 6)
-        workflow.upsert_search_attributes([sa.PROVIDER.value_set("servicetitan")])
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("syncing")])
-        work = await _step(work, 7)
-        work = await _step(work, 8, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # sync_customer
-        work = await _step(work, 9, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # book
+        workflow.upsert_search_attributes(
+            [sa.ROUTING_STATUS.value_set("syncing"), sa.PROVIDER.value_set("servicetitan")]
+        )
+        work = await _step(work, 3)
+        work = await _step(work, 4, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # sync_customer
+        work = await _step(work, 5, PROVIDER_TIMEOUT, PROVIDER_HEARTBEAT)  # book
         workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set("synced")])
-        work = await _step(work, 10)
+        work = await _step(work, 6)
         await workflow.sleep(timedelta(minutes=15))

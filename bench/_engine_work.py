@@ -7,10 +7,9 @@ from pydantic import BaseModel
 from temporalio import activity
 
 # One routed job (fan-out to one receiver) runs these, all sequential (workflows/service_job.py,
-# workflows/routing.py): ServiceJob: save_job, load_candidates, create_routings; Routing:
-# record(offered), record(accepted), provider_of, record(syncing), sync_customer, book,
-# record(synced).
-ACTIVITIES_PER_JOB = 10
+# workflows/routing.py): ServiceJob: save_job_with_candidates, create_routings; Routing:
+# record_changes(offered, accepted, syncing), sync_customer, book, record(synced).
+ACTIVITIES_PER_JOB = 6
 # Where worker processes count the jobs whose last activity has run (the bare engine's
 # "synced"): one byte per job appended to a file per kind of workflow.
 DONE_DIR = "TEMPOLINE_BENCH_DONE_DIR"

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,13 +185,13 @@ async def receiver(
 
 
 @asynccontextmanager
-async def running_stack() -> AsyncIterator[Stack]:
+async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
     async with AsyncExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
 
         pg_port = free_port()
-        pg = postgres.start(root / "data", pg_port, root / "postgres.log")
+        pg = postgres.start(root / "data", pg_port, root / "postgres.log", postgres_options)
         cleanup.callback(postgres.stop, pg)
         postgres.wait_ready(pg_port, pg)
         postgres.ensure_database(pg_port, "tempoline")
@@ -258,9 +258,9 @@ async def running_stack() -> AsyncIterator[Stack]:
 
 
 @asynccontextmanager
-async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int) -> AsyncIterator[None]:
+async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int) -> AsyncIterator[list[int]]:
     """`count` worker processes running `argv` (as `tempoline dev` runs `worker.py`), from when
-    each of them polls `queue` until they have stopped gracefully."""
+    each of them polls `queue` until they have stopped gracefully; yields their pids."""
     names = tuple(f"{queue}-worker-{n}" for n in range(count))
     processes = [stack.supervisor.start(name, argv) for name in names]
     stack.roles.update(dict.fromkeys((p.pid for p in processes), "worker"))
@@ -270,7 +270,7 @@ async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}/logs")
             await asyncio.sleep(0.1)
-        yield
+        yield [p.pid for p in processes]
     finally:
         await asyncio.to_thread(stack.supervisor.stop, [(names, WORKER_STOP_TIMEOUT)])
 

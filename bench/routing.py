@@ -9,9 +9,11 @@ of doing it on the same two cores, and what it starts is the backlog the through
 drains, each kind with its own worker processes (one per core), half a backlog at a time in the
 order bare, routing, routing, bare (docs/benchmarks.md).
 
-`python -m bench.routing [jobs] [clients] [shaped]` (500 jobs, 32 clients: about 4 minutes on two
-cores); prints `BENCH routing ...` lines last. `shaped` adds a third workload, the routing
-workflows' engine work with no-op activities, which splits the gap into engine and activities.
+`python -m bench.routing [jobs] [clients] [shaped] [profile]` (500 jobs, 32 clients: about 4
+minutes on two cores); prints `BENCH routing ...` lines last. `shaped` adds a third workload, the
+routing workflows' engine work with no-op activities, which splits the gap into engine and
+activities. `profile` samples the routing workers with py-spy and counts PostgreSQL's statements
+during the routing drains (bench/_profile.py), and prints where the CPU went.
 """
 
 import asyncio
@@ -23,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -31,13 +33,14 @@ import psutil
 import psycopg
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
+from bench import _profile
 from bench._engine import BareWorkflow, ShapedJobWorkflow
 from bench._engine_work import Work, done_file
 from bench._engine_worker import BARE_QUEUE, SHAPED_QUEUE
 from bench._http import LoadClient
 from bench._stack import Stack, company, job_body, receiver, running_stack, worker_processes
 from domain import search_attributes as sa
-from domain.routing.contracts import TASK_QUEUE
+from domain.routing.contracts import TASK_QUEUE, job_workflow_id, routing_workflow_id
 
 THROUGHPUT_TARGET = 0.6
 LATENCY_TARGET = 2.0
@@ -52,6 +55,10 @@ DRAIN_TIMEOUT = 600.0
 SETTLE = 2.0
 # Cores other processes may keep busy in a phase before the figures are flagged.
 BUSY_ELSEWHERE = 0.1
+# The issue's target for the stack's CPU per routed job (#17: half of 0.24 s).
+CPU_TARGET = 0.12
+# Histories read for the events-per-job figures, of each kind.
+HISTORY_SAMPLE = 20
 
 
 async def _concurrently(count: int, clients: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
@@ -115,17 +122,24 @@ class Phase:
         )
 
 
-async def run(jobs: int, clients: int, shaped: bool) -> None:
+async def run(jobs: int, clients: int, shaped: bool, profile: bool) -> None:
+    options = ["shared_preload_libraries=pg_stat_statements"] if profile else []
     async with (
-        running_stack() as stack,
+        running_stack(options) as stack,
         httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
         LoadClient(stack.api_url, clients) as load,
     ):
-        await _measure(stack, api, load, jobs, clients, shaped)
+        await _measure(stack, api, load, jobs, clients, shaped, profile)
 
 
 async def _measure(
-    stack: Stack, api: httpx.AsyncClient, load: LoadClient, jobs: int, clients: int, shaped: bool
+    stack: Stack,
+    api: httpx.AsyncClient,
+    load: LoadClient,
+    jobs: int,
+    clients: int,
+    shaped: bool,
+    profile: bool,
 ) -> None:
     fan_out_one = {"kind": "fan_out", "fan_out_count": 1}
     _, referrer = await company(api, stack.admin, "Referrer", mode=fan_out_one)
@@ -135,9 +149,12 @@ async def _measure(
     client = stack.temporal.client
     db = await psycopg.AsyncConnection.connect(stack.settings.database_url or "", autocommit=True)
 
+    bare_ids: list[str] = []
+
     async def start_bare(n: int) -> None:
+        bare_ids.append(f"bench-bare-{uuid.uuid4()}")
         await client.start_workflow(
-            BareWorkflow.run, Work(kind="bare"), id=f"bench-bare-{uuid.uuid4()}", task_queue=BARE_QUEUE
+            BareWorkflow.run, Work(kind="bare"), id=bare_ids[-1], task_queue=BARE_QUEUE
         )
 
     async def start_shaped(n: int) -> None:
@@ -178,7 +195,7 @@ async def _measure(
 
         await _until(completed, count, f"{workflow_type} closed")
 
-    def workers(queue: str) -> AbstractAsyncContextManager[None]:
+    def workers(queue: str) -> AbstractAsyncContextManager[list[int]]:
         python = sys.executable
         argv = [python, "-m", "bench._engine_worker", queue]
         if queue == TASK_QUEUE:
@@ -206,11 +223,18 @@ async def _measure(
                     took = await _until(bare_done, target, "bare jobs done")
                 await closed("BenchBareRouting", target)
             return took
-        async with workers(TASK_QUEUE):
+        async with workers(TASK_QUEUE) as pids, AsyncExitStack() as sampled:
+            if profile:
+                profiles.extend(await sampled.enter_async_context(_profile.sampling(pids, profile_dir)))
             with routing_drain:
                 took = await _until(synced, target, "routings synced")
             await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
         return took
+
+    profile_dir = stack.root.parent / f"{stack.root.name}-profile"
+    profiles: list[Path] = []
+    if profile:
+        await _profile.reset_statements(stack.settings.database_url or "")
 
     bare_latency: list[float] = []
     api_latency: list[float] = []
@@ -246,6 +270,15 @@ async def _measure(
             seconds[kind] += await drain(kind, done[kind])
     bare_seconds, routing_seconds = seconds["bare"], seconds["routing"]
 
+    sampled_jobs = await (
+        await db.execute(
+            "SELECT job_id, id FROM routings WHERE status = 'synced' ORDER BY random() LIMIT %s",
+            (HISTORY_SAMPLE,),
+        )
+    ).fetchall()
+    workflow_ids = [(job_workflow_id(job), routing_workflow_id(routing)) for job, routing in sampled_jobs]
+    routing_events = await _profile.history_events(client, [w for pair in workflow_ids for w in pair])
+    bare_events = await _profile.history_events(client, bare_ids[-HISTORY_SAMPLE:])
     spread = await (
         await db.execute("SELECT count(*) FROM routings GROUP BY receiver_id ORDER BY 1")
     ).fetchall()
@@ -265,6 +298,14 @@ async def _measure(
         shaped_drain.report("shaped drain")
     routing_drain.report("routing drain")
     bare_cost, routing_cost = bare_drain.stack_cpu / jobs, routing_drain.stack_cpu / jobs
+    if profile:
+        _profile.report_samples(profiles, routing_drain.cpu["worker"], jobs)
+        await _profile.report_statements(stack.settings.database_url or "", jobs)
+        print(f"py-spy samples (collapsed stacks) in {profile_dir}")
+    routing_per_job = Counter({k: v / len(sampled_jobs) for k, v in routing_events.items()})
+    print("history events per routed job (job and routing workflows), by type:")
+    for kind, count in routing_per_job.most_common():
+        print(f"  {count:5.1f}  {kind.removesuffix('_event_attributes')}")
     print(
         f"stack CPU s per job: bare {bare_cost:.3f}, routing {routing_cost:.3f}; their ratio "
         f"{bare_cost / routing_cost:.2f} is the throughput ratio a CPU-bound quiet machine gives"
@@ -276,10 +317,16 @@ async def _measure(
         f"start_workflow ms p50 {_p(bare_latency, 50) * 1e3:.1f} p99 {bare_p99 * 1e3:.1f}; "
         f"POST /api/routing/jobs ms p50 {_p(api_latency, 50) * 1e3:.1f} p99 {api_p99 * 1e3:.1f}"
     )
+    routing_events_per_job = sum(routing_events.values()) / len(sampled_jobs)
+    bare_events_per_job = sum(bare_events.values()) / min(len(bare_ids), HISTORY_SAMPLE)
+    print(f"BENCH routing bare_cpu_s_per_job {bare_cost:.3f}")
+    print(f"BENCH routing bare_history_events_per_job {bare_events_per_job:.1f}")
     print(f"BENCH routing bare_workflows_per_s {bare_rate:.2f}")
     if shaped:
         print(f"BENCH routing shaped_jobs_per_s {jobs / shaped_seconds:.2f}")
         print(f"BENCH routing shaped_ratio {jobs / shaped_seconds / bare_rate:.2f}")
+    print(f"BENCH routing cpu_s_per_job {routing_cost:.3f} target <={CPU_TARGET}")
+    print(f"BENCH routing history_events_per_job {routing_events_per_job:.1f}")
     print(f"BENCH routing jobs_per_s {routing_rate:.2f}")
     print(f"BENCH routing throughput_ratio {routing_rate / bare_rate:.2f} target >={THROUGHPUT_TARGET}")
     print(f"BENCH routing start_workflow_p99_ms {bare_p99 * 1e3:.1f}")
@@ -287,10 +334,10 @@ async def _measure(
     print(f"BENCH routing p99_ratio {api_p99 / bare_p99:.2f} target <={LATENCY_TARGET}")
 
 
-def main(jobs: int = 500, clients: int = 32, shaped: bool = False) -> None:
-    asyncio.run(run(jobs, clients, shaped))
+def main(jobs: int = 500, clients: int = 32, shaped: bool = False, profile: bool = False) -> None:
+    asyncio.run(run(jobs, clients, shaped, profile))
 
 
 if __name__ == "__main__":
     numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
-    main(*numbers[:2], shaped="shaped" in sys.argv[1:])  # type: ignore[arg-type]
+    main(*numbers[:2], shaped="shaped" in sys.argv[1:], profile="profile" in sys.argv[1:])  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import os
 import pwd
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -91,11 +92,14 @@ def url(port: int, database: str) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/{database}"
 
 
-def start(data_dir: Path, port: int, log_file: Path, **popen: object) -> subprocess.Popen[bytes]:
+def start(
+    data_dir: Path, port: int, log_file: Path, options: Sequence[str] = (), **popen: object
+) -> subprocess.Popen[bytes]:
+    """`options`: more `-c name=value` server settings (the benchmark's statement counts)."""
     ensure_cluster(data_dir)
     log = log_file.open("ab")
     return subprocess.Popen(
-        server_command(data_dir, port),
+        server_command(data_dir, port) + [arg for option in options for arg in ("-c", option)],
         user=run_as(),
         stdout=log,
         stderr=log,

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy
+from temporalio.common import Priority, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RoutingSettings,
         RoutingStart,
         StatusChange,
+        StatusChanges,
         Step,
         SyncRequest,
         Updates,
@@ -57,6 +58,9 @@ RECORD_TEMPORAL_CANCEL = "record-temporal-cancel"
 # Our rate limiter's deferrals end the activity and the workflow waits for its turn, spending
 # no retry attempt (before, each deferral was an attempt).
 DEFERRALS_SPEND_NO_ATTEMPT = "rate-limit-deferrals-spend-no-attempt"
+# A fan-out routing whose provider came with its start records offered, accepted and syncing in
+# one local activity and one search-attribute upsert (before: four of each, provider_of included).
+FAN_OUT_STARTS_AT_ONCE = "fan-out-starts-at-once"
 
 
 def _provider_retry(settings: RoutingSettings, attempts: int, deferrals_end: bool) -> RetryPolicy:
@@ -87,6 +91,8 @@ class RoutingWorkflow:
         self._start = start
         self._progress = start.progress
         self._requests = start.requests
+        # Status changes made but not yet written (_advance, then _record).
+        self._unrecorded: list[StatusChange] = []
 
     # -- what people can ask of a routing (API, or `temporal workflow update execute`) ----------
 
@@ -197,6 +203,8 @@ class RoutingWorkflow:
         return self._progress
 
     async def _live(self) -> None:
+        if self._status is RoutingStatus.PENDING and self._known_provider():
+            await self._start_at_once()
         if self._status is RoutingStatus.PENDING:
             await self._move(RoutingEvent.OFFER, Step.OFFER)
         if self._status is RoutingStatus.OFFERED:
@@ -218,6 +226,27 @@ class RoutingWorkflow:
             if offered:
                 await self._report_offer()
         await workflow.wait_condition(workflow.all_handlers_finished)
+
+    def _known_provider(self) -> bool:
+        """A fan-out routing started with its receiver's provider (by a job workflow of this
+        version) needs neither an offer nor a provider lookup."""
+        return (
+            self._start.provider is not None
+            and self._start.accept_timeout is None
+            and workflow.patched(FAN_OUT_STARTS_AT_ONCE)
+        )
+
+    async def _start_at_once(self) -> None:
+        """Offered, accepted, and syncing when the receiver books through a provider: written
+        in one call, the search attributes in one upsert."""
+        assert self._start.provider is not None
+        provider = self._start.provider.name
+        self._progress = self._progress.model_copy(update={"provider": provider})
+        self._advance(RoutingEvent.OFFER, Step.OFFER)
+        self._advance(RoutingEvent.ACCEPT, Step.OFFER)
+        if provider == PROVIDER:
+            self._advance(RoutingEvent.SYNC_STARTED, Step.CUSTOMER)
+        await self._record(sa.PROVIDER.value_set(provider or "none"))
 
     async def _offer(self) -> None:
         timeout = self._start.accept_timeout
@@ -253,10 +282,11 @@ class RoutingWorkflow:
             workflow.logger.warning("could not tell the job workflow how the offer ended: %s", error)
 
     async def _book_or_wait_for_completion(self) -> None:
-        provider = await store(RoutingStore.provider_of, self._start.receiver_id)
-        self._progress = self._progress.model_copy(update={"provider": provider})
-        workflow.upsert_search_attributes([sa.PROVIDER.value_set(provider or "none")])
-        if provider == PROVIDER:
+        if not self._known_provider():
+            provider = await store(RoutingStore.provider_of, self._start.receiver_id)
+            self._progress = self._progress.model_copy(update={"provider": provider})
+            workflow.upsert_search_attributes([sa.PROVIDER.value_set(provider or "none")])
+        if self._progress.provider == PROVIDER:
             await self._move(RoutingEvent.SYNC_STARTED, Step.CUSTOMER)
             return
         # Without a provider connection the receiver reports the outcome through the API.
@@ -392,15 +422,28 @@ class RoutingWorkflow:
 
     async def _move(self, event: RoutingEvent, step: Step) -> None:
         """Apply `event`, then make the new status visible: search attribute, store, timeline."""
+        self._advance(event, step)
+        await self._record()
+
+    def _advance(self, event: RoutingEvent, step: Step) -> None:
+        """Apply `event`; the change is written by the next _record."""
         status = transition(self._status, event)
         self._progress = self._progress.model_copy(update={"status": status, "seq": self._progress.seq + 1})
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(status.value)])
-        await store(
-            RoutingStore.record,
+        self._unrecorded.append(
             StatusChange(
                 routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress
-            ),
+            )
         )
+
+    async def _record(self, *attributes: SearchAttributeUpdate[str]) -> None:
+        """The changes made since the last call become visible: one search-attribute upsert
+        (the status, and `attributes`), then the store and the timeline, in one call."""
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(self._status.value), *attributes])
+        changes, self._unrecorded = self._unrecorded, []
+        if len(changes) == 1:
+            await store(RoutingStore.record, changes[0])
+        else:
+            await store(RoutingStore.record_changes, StatusChanges(changes=changes))
 
 
 def _current_step(progress: Progress) -> Step:

@@ -34,6 +34,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.store_calls import store
 
+# Versioning (workflow.patched; see workflows/routing.py): the job is saved and its candidates
+# read in one local activity instead of two.
+SAVED_WITH_CANDIDATES = "job-saved-with-candidates"
+
 
 @workflow.defn(name=JOB_WORKFLOW)
 class ServiceJobWorkflow:
@@ -46,8 +50,11 @@ class ServiceJobWorkflow:
 
     @workflow.run
     async def run(self, start: ServiceJobStart) -> list[CreatedRouting]:
-        await store(RoutingStore.save_job, start)
-        candidates = await store(RoutingStore.load_candidates, start.referrer_id)
+        if workflow.patched(SAVED_WITH_CANDIDATES):
+            candidates = await store(RoutingStore.save_job_with_candidates, start)
+        else:
+            await store(RoutingStore.save_job, start)
+            candidates = await store(RoutingStore.load_candidates, start.referrer_id)
         selection = select_receivers(
             start.job,
             start.referrer_id,
@@ -114,6 +121,8 @@ class ServiceJobWorkflow:
                 referrer_id=start.referrer_id,
                 receiver_id=routing.receiver_id,
                 accept_timeout=accept_timeout,
+                # A fan-out routing starts booking at once, with the provider read as it was created.
+                provider=routing.provider if accept_timeout is None else None,
                 settings=start.settings,
             ),
             id=routing_workflow_id(routing.routing_id),

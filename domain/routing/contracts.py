@@ -116,6 +116,12 @@ class Requests(RoutingModel):
     completion: Completion | None = None
 
 
+class ReceiverProvider(RoutingModel):
+    """The receiver's provider connection as read when its routing was created."""
+
+    name: str | None  # None: the receiver has no connection and reports the outcome itself
+
+
 class RoutingStart(RoutingModel):
     routing_id: UUID
     job_id: UUID
@@ -124,6 +130,9 @@ class RoutingStart(RoutingModel):
     # Set for a sequential offer: the receiver must accept within this, and the job workflow
     # hears how the offer ended.
     accept_timeout: timedelta | None = None
+    # Set for a fan-out routing (accepted as it starts): its provider, read as it was created.
+    # A sequential offer reads the provider when it is accepted, maybe days later.
+    provider: ReceiverProvider | None = None
     settings: RoutingSettings
     progress: Progress = Progress()
     requests: Requests = Requests()
@@ -151,6 +160,7 @@ class NewRoutings(RoutingModel):
 class CreatedRouting(RoutingModel):
     routing_id: UUID
     receiver_id: UUID
+    provider: ReceiverProvider | None = None  # None: created before it was read here
 
 
 class StatusChange(RoutingModel):
@@ -160,6 +170,12 @@ class StatusChange(RoutingModel):
     seq: int
     step: Step
     progress: Progress
+
+
+class StatusChanges(RoutingModel):
+    """Changes made one after the other with nothing in between, written in one call."""
+
+    changes: list[StatusChange]
 
 
 class SyncRequest(RoutingModel):

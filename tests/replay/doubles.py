@@ -28,8 +28,10 @@ from domain.routing.contracts import (
     LedgerRequest,
     NewRoutings,
     ProviderProgress,
+    ReceiverProvider,
     ServiceJobStart,
     StatusChange,
+    StatusChanges,
     SyncRequest,
     routing_id_for,
 )
@@ -83,8 +85,7 @@ class Script:
         async def save_job(start: ServiceJobStart) -> None:
             return None
 
-        @activity.defn(name="routing.load_candidates")
-        async def load_candidates(referrer_id: uuid.UUID) -> list[Candidate]:
+        def candidates() -> list[Candidate]:
             terms = FeeTerms(kind=FeeKind.FLAT, amount=Decimal(25))
             return [
                 Candidate(
@@ -96,10 +97,20 @@ class Script:
                 for receiver in self.receivers
             ]
 
+        @activity.defn(name="routing.load_candidates")
+        async def load_candidates(referrer_id: uuid.UUID) -> list[Candidate]:
+            return candidates()
+
+        @activity.defn(name="routing.save_job_with_candidates")
+        async def save_job_with_candidates(start: ServiceJobStart) -> list[Candidate]:
+            return candidates()
+
         @activity.defn(name="routing.create_routings")
         async def create_routings(new: NewRoutings) -> list[CreatedRouting]:
+            provider = ReceiverProvider(name=self.provider)
             return [
-                CreatedRouting(routing_id=routing_id_for(new.job_id, r), receiver_id=r) for r in new.chosen
+                CreatedRouting(routing_id=routing_id_for(new.job_id, r), receiver_id=r, provider=provider)
+                for r in new.chosen
             ]
 
         @activity.defn(name="routing.provider_of")
@@ -108,9 +119,13 @@ class Script:
 
         @activity.defn(name="routing.record")
         async def record(change: StatusChange) -> None:
+            await record_changes(StatusChanges(changes=[change]))
+
+        @activity.defn(name="routing.record_changes")
+        async def record_changes(changes: StatusChanges) -> None:
             if time.monotonic() < self.store_down_until:
                 raise ConnectionError("the database is restarting")
-            self.changes.append(change)
+            self.changes.extend(changes.changes)
             self.changed.set()
 
         @activity.defn(name="routing.write_ledger")
@@ -152,9 +167,11 @@ class Script:
         return [
             save_job,
             load_candidates,
+            save_job_with_candidates,
             create_routings,
             provider_of,
             record,
+            record_changes,
             write_ledger,
             sync_customer,
             book,

@@ -31,10 +31,11 @@ from workflows.routing import (
     CANCEL_BEFORE_CONTINUE_AS_NEW,
     CANCEL_PATIENCE,
     DEFERRALS_SPEND_NO_ATTEMPT,
+    FAN_OUT_STARTS_AT_ONCE,
     RECORD_TEMPORAL_CANCEL,
     RoutingWorkflow,
 )
-from workflows.service_job import ServiceJobWorkflow
+from workflows.service_job import SAVED_WITH_CANDIDATES, ServiceJobWorkflow
 
 JOB = ServiceJobCreate.model_validate(
     {
@@ -316,4 +317,6 @@ PATCHED: dict[str, list[str]] = {
     CANCEL_BEFORE_CONTINUE_AS_NEW: ["cancel_during_last_poll"],
     RECORD_TEMPORAL_CANCEL: ["canceled_in_temporal"],
     DEFERRALS_SPEND_NO_ATTEMPT: ["deferred_by_the_rate_limiter"],
+    FAN_OUT_STARTS_AT_ONCE: ["booked_followed_completed", "completed_without_provider"],
+    SAVED_WITH_CANDIDATES: ["booked_followed_completed"],
 }
