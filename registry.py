@@ -41,6 +41,7 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
                 store.record,
                 store.record_changes,
                 store.write_ledger,
+                servicetitan.sync,
                 servicetitan.sync_customer,
                 servicetitan.book,
                 servicetitan.follow,

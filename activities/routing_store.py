@@ -24,6 +24,7 @@ from domain.routing.contracts import (
 )
 from domain.routing.status import RoutingStatus
 from store import routing as tables
+from store.db import Database
 from store.models import Tenant
 from store.service_jobs import insert_job
 
@@ -63,6 +64,19 @@ _RECORD = (
         .cte("moved")
     )
 )
+
+
+async def record_changes(db: Database, changes: list[StatusChange]) -> None:
+    """The routing row follows the changes, and its timeline gets one line per change."""
+    counter = activity.metric_meter().create_counter(
+        "tempoline_routing_transitions_total", "Routing status changes, by the status entered"
+    )
+    for change in changes:
+        counter.add(1, {"status": change.progress.status.value})
+    # One statement per change, so the row and its timeline line are written together or not
+    # at all; a retry rewrites nothing (the lines are keyed by sequence number).
+    async with db.statements() as connection:
+        await connection.execute(_RECORD, [_recorded(change) for change in changes])
 
 
 class RoutingStore:
@@ -152,23 +166,12 @@ class RoutingStore:
     @activity.defn(name="routing.record")
     async def record(self, change: StatusChange) -> None:
         """The routing row follows the workflow, and its timeline gets one line per change."""
-        await self._record([change])
+        await record_changes(self._db, [change])
 
     @activity.defn(name="routing.record_changes")
     async def record_changes(self, changes: StatusChanges) -> None:
         """Several changes in a row, in one round trip, in their order."""
-        await self._record(changes.changes)
-
-    async def _record(self, changes: list[StatusChange]) -> None:
-        counter = activity.metric_meter().create_counter(
-            "tempoline_routing_transitions_total", "Routing status changes, by the status entered"
-        )
-        for change in changes:
-            counter.add(1, {"status": change.progress.status.value})
-        # One statement per change, so the row and its timeline line are written together or
-        # not at all; a retry rewrites nothing (the lines are keyed by sequence number).
-        async with self._db.statements() as connection:
-            await connection.execute(_RECORD, [_recorded(change) for change in changes])
+        await record_changes(self._db, changes.changes)
 
     @activity.defn(name="routing.write_ledger")
     async def write_ledger(self, request: LedgerRequest) -> Decimal:

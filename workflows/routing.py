@@ -26,7 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.routing.contracts import (
         OFFER_RESOLVED,
         ROUTING_WORKFLOW,
+        BookingSync,
         Completion,
+        CustomerSynced,
         LedgerRequest,
         OfferOutcome,
         Progress,
@@ -40,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.store_calls import store
 
+A = TypeVar("A")
 R = TypeVar("R")
 # Provider calls heartbeat every few seconds while they run (activities.heartbeat); a worker
 # that dies mid-call is noticed after the heartbeat timeout.
@@ -58,9 +61,13 @@ RECORD_TEMPORAL_CANCEL = "record-temporal-cancel"
 # Our rate limiter's deferrals end the activity and the workflow waits for its turn, spending
 # no retry attempt (before, each deferral was an attempt).
 DEFERRALS_SPEND_NO_ATTEMPT = "rate-limit-deferrals-spend-no-attempt"
-# A fan-out routing whose provider came with its start records offered, accepted and syncing in
-# one local activity and one search-attribute upsert (before: four of each, provider_of included).
-FAN_OUT_STARTS_AT_ONCE = "fan-out-starts-at-once"
+# Fewer calls per routing (#17), one patch for the release (each patch costs every run that
+# reaches it a marker and a search-attribute upsert):
+# - a fan-out routing whose provider came with its start records offered, accepted and syncing
+#   in one local activity and one upsert (before: four of each, provider_of included);
+# - the customer and booking steps are one activity, routing.servicetitan.sync, which also
+#   writes the synced status (before: two activities and a local activity).
+FEWER_CALLS = "fewer-calls-per-routing"
 
 
 def _provider_retry(settings: RoutingSettings, attempts: int, deferrals_end: bool) -> RetryPolicy:
@@ -233,7 +240,7 @@ class RoutingWorkflow:
         return (
             self._start.provider is not None
             and self._start.accept_timeout is None
-            and workflow.patched(FAN_OUT_STARTS_AT_ONCE)
+            and workflow.patched(FEWER_CALLS)
         )
 
     async def _start_at_once(self) -> None:
@@ -308,15 +315,18 @@ class RoutingWorkflow:
                 return
             await self._move(RoutingEvent.RETRY, self._progress.failed_step or Step.CUSTOMER)
             self._requests = self._requests.model_copy(update={"retry": False})
+        if workflow.patched(FEWER_CALLS):
+            await self._sync_in_one_call()
+            return
         step = Step.CUSTOMER
         try:
             if self._progress.customer_id is None:
-                customer = await self._provider(ServiceTitanSync.sync_customer)
+                customer = await self._provider(ServiceTitanSync.sync_customer, self._request)
                 self._progress = self._progress.model_copy(
                     update={"customer_id": customer.customer_id, "location_id": customer.location_id}
                 )
             step = Step.BOOKING
-            booking = await self._provider(ServiceTitanSync.book)
+            booking = await self._provider(ServiceTitanSync.book, self._request)
         except ActivityError as error:
             self._progress = self._progress.model_copy(
                 update={"failed_step": step, "last_error": _reason(error)}
@@ -336,6 +346,47 @@ class RoutingWorkflow:
             return
         await self._move(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
 
+    async def _sync_in_one_call(self) -> None:
+        """The customer (unless known) and the booking, in one activity that also writes the
+        synced status (its number is reserved here)."""
+        booked = self._after(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
+        cleared = booked.progress.model_copy(update={"failed_step": None, "last_error": None})
+        synced = booked.model_copy(update={"progress": cleared})
+
+        def sync() -> BookingSync:
+            customer = None
+            if self._progress.customer_id is not None and self._progress.location_id is not None:
+                customer = CustomerSynced(
+                    customer_id=self._progress.customer_id,
+                    location_id=self._progress.location_id,
+                    created=False,
+                )
+            return BookingSync(request=self._request(), customer=customer, synced=synced)
+
+        try:
+            done = await self._provider(ServiceTitanSync.sync, sync)
+        except ActivityError as error:
+            step = Step.CUSTOMER if self._progress.customer_id is None else Step.BOOKING
+            # The synced status's number stays taken: its write may have landed before the
+            # call failed, and the timeline keeps one line per number.
+            self._progress = self._progress.model_copy(
+                update={"seq": synced.seq, "failed_step": step, "last_error": _reason(error)}
+            )
+            await self._move(RoutingEvent.SYNC_FAILED, step)
+            return
+        self._progress = synced.progress.model_copy(
+            update={
+                "customer_id": done.customer.customer_id,
+                "location_id": done.customer.location_id,
+                "booking_id": done.booking.booking_id,
+                "provider_job_id": done.booking.provider_job_id,
+            }
+        )
+        if self._requests.cancel:
+            await self._move(RoutingEvent.CANCEL, Step.BOOKING)
+            return
+        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(self._status.value)])
+
     async def _follow(self) -> None:
         """Ask the provider how the booked job is going until it ends; a fresh run now and then."""
         settings = self._start.settings
@@ -347,7 +398,7 @@ class RoutingWorkflow:
             except TimeoutError:
                 pass
             try:
-                news = await self._provider(ServiceTitanSync.follow)
+                news = await self._provider(ServiceTitanSync.follow, self._request)
             except ActivityError as error:
                 # The booking stands; a provider outage only delays the news. Ask again later.
                 workflow.logger.warning("following the provider failed: %s", _reason(error))
@@ -382,15 +433,21 @@ class RoutingWorkflow:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    async def _provider(self, method: Callable[[ServiceTitanSync, SyncRequest], Awaitable[R]]) -> R:
-        settings = self._start.settings
-        request = SyncRequest(
+    def _request(self) -> SyncRequest:
+        return SyncRequest(
             routing_id=self._start.routing_id,
             job_id=self._start.job_id,
             receiver_id=self._start.receiver_id,
             booking_id=self._progress.booking_id,
             provider_job_id=self._progress.provider_job_id,
         )
+
+    async def _provider(
+        self, method: Callable[[ServiceTitanSync, A], Awaitable[R]], arg: Callable[[], A]
+    ) -> R:
+        """`method` with `arg()`, built again for each call: a deferral's wait may have taught
+        the routing something (the customer, found before the booking step was deferred)."""
+        settings = self._start.settings
         deferrals_end = workflow.patched(DEFERRALS_SPEND_NO_ATTEMPT)
         # The task queue dispatches each receiver's backlog fairly against the others'.
         fairness = Priority(fairness_key=str(self._start.receiver_id)) if deferrals_end else Priority.default
@@ -399,13 +456,14 @@ class RoutingWorkflow:
             try:
                 return await workflow.execute_activity_method(
                     method,
-                    request,
+                    arg(),
                     start_to_close_timeout=PROVIDER_TIMEOUT,
                     heartbeat_timeout=PROVIDER_HEARTBEAT,
                     retry_policy=_provider_retry(settings, attempts, deferrals_end),
                     priority=fairness,
                 )
             except ActivityError as error:
+                self._learn(error)
                 deferral = error.cause
                 if not (
                     deferrals_end and isinstance(deferral, ApplicationError) and deferral.type == RATE_LIMITED
@@ -414,6 +472,16 @@ class RoutingWorkflow:
                 # The attempts before the deferral (its first detail) failed; the deferral did not.
                 attempts -= int(deferral.details[0]) - 1
                 await workflow.sleep(deferral.next_retry_delay or settings.retry_initial)
+
+    def _learn(self, error: ActivityError) -> None:
+        """A sync that failed after the customer step carries the customer (its last detail)."""
+        cause = error.cause
+        found = cause.details[-1] if isinstance(cause, ApplicationError) and cause.details else None
+        if isinstance(found, dict) and {"customer_id", "location_id"} <= found.keys():
+            customer = CustomerSynced.model_validate(found)
+            self._progress = self._progress.model_copy(
+                update={"customer_id": customer.customer_id, "location_id": customer.location_id}
+            )
 
     async def _ledger(self, total: Decimal) -> None:
         await store(
@@ -425,15 +493,18 @@ class RoutingWorkflow:
         self._advance(event, step)
         await self._record()
 
+    def _after(self, event: RoutingEvent, step: Step) -> StatusChange:
+        """The change `event` makes, not applied yet."""
+        status = transition(self._status, event)
+        seq = self._progress.seq + 1
+        progress = self._progress.model_copy(update={"status": status, "seq": seq})
+        return StatusChange(routing_id=self._start.routing_id, seq=seq, step=step, progress=progress)
+
     def _advance(self, event: RoutingEvent, step: Step) -> None:
         """Apply `event`; the change is written by the next _record."""
-        status = transition(self._status, event)
-        self._progress = self._progress.model_copy(update={"status": status, "seq": self._progress.seq + 1})
-        self._unrecorded.append(
-            StatusChange(
-                routing_id=self._start.routing_id, seq=self._progress.seq, step=step, progress=self._progress
-            )
-        )
+        change = self._after(event, step)
+        self._progress = change.progress
+        self._unrecorded.append(change)
 
     async def _record(self, *attributes: SearchAttributeUpdate[str]) -> None:
         """The changes made since the last call become visible: one search-attribute upsert

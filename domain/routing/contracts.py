@@ -199,6 +199,20 @@ class BookingSynced(RoutingModel):
     created: bool
 
 
+class BookingSync(RoutingModel):
+    """The sync steps in one call: the customer (unless known), then the booking, after which
+    the activity writes `synced` (with the ids it got) to the store and the timeline."""
+
+    request: SyncRequest
+    customer: CustomerSynced | None = None
+    synced: StatusChange
+
+
+class Synced(RoutingModel):
+    customer: CustomerSynced
+    booking: BookingSynced
+
+
 class ProviderProgress(RoutingModel):
     provider_job_id: int | None
     provider_status: str | None

@@ -22,6 +22,7 @@ from domain.routing import (
     RoutingStatus,
 )
 from domain.routing.contracts import (
+    BookingSync,
     BookingSynced,
     CreatedRouting,
     CustomerSynced,
@@ -32,6 +33,7 @@ from domain.routing.contracts import (
     ServiceJobStart,
     StatusChange,
     StatusChanges,
+    Synced,
     SyncRequest,
     routing_id_for,
 )
@@ -136,6 +138,27 @@ class Script:
         async def sync_customer(request: SyncRequest) -> CustomerSynced:
             return CustomerSynced(customer_id=11, location_id=12, created=True)
 
+        @activity.defn(name="routing.servicetitan.sync")
+        async def sync(sync: BookingSync) -> Synced:
+            customer = sync.customer or await sync_customer(sync.request)
+            try:
+                booking = await book(sync.request)
+            except ApplicationError as exc:
+                raise ApplicationError(
+                    exc.message,
+                    *exc.details,
+                    customer,
+                    type=exc.type,
+                    non_retryable=exc.non_retryable,
+                    next_retry_delay=exc.next_retry_delay,
+                ) from exc
+            ids = {"customer_id": customer.customer_id, "location_id": customer.location_id}
+            progress = sync.synced.progress.model_copy(update={**ids, "booking_id": booking.booking_id})
+            await record_changes(
+                StatusChanges(changes=[sync.synced.model_copy(update={"progress": progress})])
+            )
+            return Synced(customer=customer, booking=booking)
+
         @activity.defn(name="routing.servicetitan.book")
         async def book(request: SyncRequest) -> BookingSynced:
             await self._held("book")
@@ -173,6 +196,7 @@ class Script:
             record,
             record_changes,
             write_ledger,
+            sync,
             sync_customer,
             book,
             follow,

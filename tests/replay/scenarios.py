@@ -31,7 +31,7 @@ from workflows.routing import (
     CANCEL_BEFORE_CONTINUE_AS_NEW,
     CANCEL_PATIENCE,
     DEFERRALS_SPEND_NO_ATTEMPT,
-    FAN_OUT_STARTS_AT_ONCE,
+    FEWER_CALLS,
     RECORD_TEMPORAL_CANCEL,
     RoutingWorkflow,
 )
@@ -317,6 +317,6 @@ PATCHED: dict[str, list[str]] = {
     CANCEL_BEFORE_CONTINUE_AS_NEW: ["cancel_during_last_poll"],
     RECORD_TEMPORAL_CANCEL: ["canceled_in_temporal"],
     DEFERRALS_SPEND_NO_ATTEMPT: ["deferred_by_the_rate_limiter"],
-    FAN_OUT_STARTS_AT_ONCE: ["booked_followed_completed", "completed_without_provider"],
+    FEWER_CALLS: ["booked_followed_completed", "completed_without_provider", "needs_attention_then_retry"],
     SAVED_WITH_CANDIDATES: ["booked_followed_completed"],
 }
