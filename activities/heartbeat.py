@@ -1,14 +1,25 @@
 """Heartbeats for activities that call a provider: while the worker lives, Temporal hears from
 the activity every few seconds, so the heartbeat timeout catches a dead worker quickly without
-also cutting off a slow but healthy provider call."""
+also cutting off a slow but healthy provider call. An activity that takes several steps notes
+what it has done (`progress`); every heartbeat after carries it, and the next attempt, if there
+is one, reads it back (`activity.info().heartbeat_details`) and resumes there."""
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 from temporalio import activity
 
 EVERY_SECONDS = 2.0
+_progress: ContextVar[tuple[object, ...]] = ContextVar("heartbeat_progress", default=())
+
+
+def progress(*details: object) -> None:
+    """Records `details` with Temporal now (an attempt's first heartbeat is sent at once) and
+    with every heartbeat of this attempt after it."""
+    _progress.set(details)
+    activity.heartbeat(*details)
 
 
 @contextlib.asynccontextmanager
@@ -17,7 +28,7 @@ async def heartbeating() -> AsyncIterator[None]:
         # Most calls end within the first interval and never need to heartbeat at all.
         while True:
             await asyncio.sleep(EVERY_SECONDS)
-            activity.heartbeat()
+            activity.heartbeat(*_progress.get())
 
     task = asyncio.create_task(beat())
     try:

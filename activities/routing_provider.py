@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import heartbeat
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RATE_LIMITED, Bucket, RateLimiter
@@ -218,10 +219,13 @@ class ServiceTitanSync:
     @activity.defn(name="routing.servicetitan.sync")
     async def sync(self, sync: BookingSync) -> Synced:
         """sync_customer, then book, in one activity (a task and a workflow task fewer per
-        routing), then the synced status, written here. A failure after the customer step
-        carries the customer as its last detail: the workflow keeps it, and its next call
-        resumes at the booking (a retry of this activity finds the customer again instead)."""
-        customer = sync.customer or await self.sync_customer(sync.request)
+        routing), then the synced status, written here. Once the customer is known, the next
+        attempt resumes at the booking (heartbeat details), and a failure carries the customer
+        as its last detail, so the workflow's next call does too."""
+        customer = sync.customer or _resumed()
+        if customer is None:
+            customer = await self.sync_customer(sync.request)
+            heartbeat.progress(customer)
         try:
             booking = await self.book(sync.request)
             synced = sync.synced.progress.model_copy(
@@ -325,6 +329,12 @@ class ServiceTitanSync:
         return ProviderProgress(
             provider_job_id=job_id, provider_status=job.job_status, status=status, invoice_total=total
         )
+
+
+def _resumed() -> CustomerSynced | None:
+    """The customer an earlier attempt of this activity found (its heartbeat details)."""
+    details = activity.info().heartbeat_details
+    return CustomerSynced.model_validate(details[0]) if details else None
 
 
 def _with_customer(exc: Exception, customer: CustomerSynced) -> ApplicationError:
