@@ -21,7 +21,6 @@ from activities import heartbeat
 from activities.dependencies import Dependencies
 from activities.heartbeat import heartbeating
 from activities.rate_limit import RATE_LIMITED, Bucket, RateLimiter
-from activities.routing_store import record_changes
 from clients.servicetitan import (
     MAX_RATE_PER_SECOND,
     MIN_RATE_PER_SECOND,
@@ -219,24 +218,17 @@ class ServiceTitanSync:
     @activity.defn(name="routing.servicetitan.sync")
     async def sync(self, sync: BookingSync) -> Synced:
         """sync_customer, then book, in one activity (a task and a workflow task fewer per
-        routing), then the synced status, written here. Once the customer is known, the next
-        attempt resumes at the booking (heartbeat details), and a failure carries the customer
-        as its last detail, so the workflow's next call does too."""
+        routing). Once the customer is known, the next attempt resumes at the booking (heartbeat
+        details), and a failure carries the customer as its last detail, so the workflow's next
+        call does too. The synced status is the workflow's to write: a write from here could
+        land after Temporal's own cancel was recorded (the workflow does not wait for a
+        canceled activity) and undo it."""
         customer = sync.customer or _resumed()
         if customer is None:
             customer = await self.sync_customer(sync.request)
             heartbeat.progress(customer)
         try:
             booking = await self.book(sync.request)
-            synced = sync.synced.progress.model_copy(
-                update={
-                    "customer_id": customer.customer_id,
-                    "location_id": customer.location_id,
-                    "booking_id": booking.booking_id,
-                    "provider_job_id": booking.provider_job_id,
-                }
-            )
-            await record_changes(self._db, [sync.synced.model_copy(update={"progress": synced})])
         except Exception as exc:  # not cancellation, a BaseException
             raise _with_customer(exc, customer) from exc
         return Synced(customer=customer, booking=booking)

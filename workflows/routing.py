@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         OFFER_RESOLVED,
         ROUTING_WORKFLOW,
         BookingSync,
+        BookingSynced,
         Completion,
         CustomerSynced,
         LedgerRequest,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         SyncRequest,
         Updates,
     )
+    from workflows import workflow_cancel
     from workflows.store_calls import store
 
 A = TypeVar("A")
@@ -68,6 +70,9 @@ DEFERRALS_SPEND_NO_ATTEMPT = "rate-limit-deferrals-spend-no-attempt"
 # - the customer and booking steps are one activity, routing.servicetitan.sync, which also
 #   writes the synced status (before: two activities and a local activity).
 FEWER_CALLS = "fewer-calls-per-routing"
+# Temporal's own cancel while a call is in flight ends that call canceled: it is recorded as
+# the cancel it is (before: taken for a failed call, needs_attention, and the routing lived on).
+CANCEL_IS_NOT_A_FAILURE = workflow_cancel.PATCH
 
 
 def _provider_retry(settings: RoutingSettings, attempts: int, deferrals_end: bool) -> RetryPolicy:
@@ -317,7 +322,17 @@ class RoutingWorkflow:
             self._requests = self._requests.model_copy(update={"retry": False})
         if workflow.patched(FEWER_CALLS):
             await self._sync_in_one_call()
+        else:
+            await self._sync_step_by_step()
+        if self._status is not RoutingStatus.SYNCING:  # needs_attention
             return
+        if self._requests.cancel:
+            await self._move(RoutingEvent.CANCEL, Step.BOOKING)
+            return
+        await self._move(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
+
+    async def _sync_step_by_step(self) -> None:
+        """The release before fewer-calls-per-routing: an activity per step."""
         step = Step.CUSTOMER
         try:
             if self._progress.customer_id is None:
@@ -328,30 +343,12 @@ class RoutingWorkflow:
             step = Step.BOOKING
             booking = await self._provider(ServiceTitanSync.book, self._request)
         except ActivityError as error:
-            self._progress = self._progress.model_copy(
-                update={"failed_step": step, "last_error": _reason(error)}
-            )
-            await self._move(RoutingEvent.SYNC_FAILED, step)
+            await self._sync_failed(step, error)
             return
-        self._progress = self._progress.model_copy(
-            update={
-                "booking_id": booking.booking_id,
-                "provider_job_id": booking.provider_job_id,
-                "failed_step": None,
-                "last_error": None,
-            }
-        )
-        if self._requests.cancel:
-            await self._move(RoutingEvent.CANCEL, Step.BOOKING)
-            return
-        await self._move(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
+        self._booked(booking)
 
     async def _sync_in_one_call(self) -> None:
-        """The customer (unless known) and the booking, in one activity that also writes the
-        synced status (its number is reserved here)."""
-        booked = self._after(RoutingEvent.SYNC_SUCCEEDED, Step.BOOKING)
-        cleared = booked.progress.model_copy(update={"failed_step": None, "last_error": None})
-        synced = booked.model_copy(update={"progress": cleared})
+        """The customer (unless known) and the booking, in one activity."""
 
         def sync() -> BookingSync:
             customer = None
@@ -361,31 +358,32 @@ class RoutingWorkflow:
                     location_id=self._progress.location_id,
                     created=False,
                 )
-            return BookingSync(request=self._request(), customer=customer, synced=synced)
+            return BookingSync(request=self._request(), customer=customer)
 
         try:
             done = await self._provider(ServiceTitanSync.sync, sync)
         except ActivityError as error:
-            step = Step.CUSTOMER if self._progress.customer_id is None else Step.BOOKING
-            # The synced status's number stays taken: its write may have landed before the
-            # call failed, and the timeline keeps one line per number.
-            self._progress = self._progress.model_copy(
-                update={"seq": synced.seq, "failed_step": step, "last_error": _reason(error)}
+            await self._sync_failed(
+                Step.CUSTOMER if self._progress.customer_id is None else Step.BOOKING, error
             )
-            await self._move(RoutingEvent.SYNC_FAILED, step)
             return
-        self._progress = synced.progress.model_copy(
+        self._booked(done.booking, done.customer)
+
+    async def _sync_failed(self, step: Step, error: ActivityError) -> None:
+        self._progress = self._progress.model_copy(update={"failed_step": step, "last_error": _reason(error)})
+        await self._move(RoutingEvent.SYNC_FAILED, step)
+
+    def _booked(self, booking: BookingSynced, customer: CustomerSynced | None = None) -> None:
+        ids = {"customer_id": customer.customer_id, "location_id": customer.location_id} if customer else {}
+        self._progress = self._progress.model_copy(
             update={
-                "customer_id": done.customer.customer_id,
-                "location_id": done.customer.location_id,
-                "booking_id": done.booking.booking_id,
-                "provider_job_id": done.booking.provider_job_id,
+                **ids,
+                "booking_id": booking.booking_id,
+                "provider_job_id": booking.provider_job_id,
+                "failed_step": None,
+                "last_error": None,
             }
         )
-        if self._requests.cancel:
-            await self._move(RoutingEvent.CANCEL, Step.BOOKING)
-            return
-        workflow.upsert_search_attributes([sa.ROUTING_STATUS.value_set(self._status.value)])
 
     async def _follow(self) -> None:
         """Ask the provider how the booked job is going until it ends; a fresh run now and then."""
@@ -463,6 +461,7 @@ class RoutingWorkflow:
                     priority=fairness,
                 )
             except ActivityError as error:
+                workflow_cancel.raise_if_canceled(error)
                 self._learn(error)
                 deferral = error.cause
                 if not (

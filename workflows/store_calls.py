@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.routing_store import RoutingStore
+    from workflows import workflow_cancel
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -38,6 +39,8 @@ async def store(method: Callable[[RoutingStore, A], Awaitable[R]], arg: A) -> R:
             method, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=LOCAL_RETRY
         )
     except (ActivityError, ApplicationError) as error:
+        if isinstance(error, ActivityError):
+            workflow_cancel.raise_if_canceled(error)  # not a store failure to work around
         # A local activity out of attempts raises its last failure itself, not an ActivityError.
         cause = error.cause if isinstance(error, ActivityError) else error
         if isinstance(cause, ApplicationError) and cause.non_retryable:

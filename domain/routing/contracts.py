@@ -200,12 +200,10 @@ class BookingSynced(RoutingModel):
 
 
 class BookingSync(RoutingModel):
-    """The sync steps in one call: the customer (unless known), then the booking, after which
-    the activity writes `synced` (with the ids it got) to the store and the timeline."""
+    """The sync steps in one call: the customer (unless known), then the booking."""
 
     request: SyncRequest
     customer: CustomerSynced | None = None
-    synced: StatusChange
 
 
 class Synced(RoutingModel):

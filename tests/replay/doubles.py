@@ -62,7 +62,7 @@ class Script:
     deferrals: int = 0
     # The store refuses every write until this time.monotonic() instant (a database outage).
     store_down_until: float = 0.0
-    # Activities ("book", "follow") that, once started (`holding`), wait for `release`.
+    # Activities ("record", "book", "follow") that, once started (`holding`), wait for `release`.
     hold: frozenset[str] = frozenset()
     holding: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -125,6 +125,7 @@ class Script:
 
         @activity.defn(name="routing.record_changes")
         async def record_changes(changes: StatusChanges) -> None:
+            await self._held("record")
             if time.monotonic() < self.store_down_until:
                 raise ConnectionError("the database is restarting")
             self.changes.extend(changes.changes)
@@ -152,11 +153,6 @@ class Script:
                     non_retryable=exc.non_retryable,
                     next_retry_delay=exc.next_retry_delay,
                 ) from exc
-            ids = {"customer_id": customer.customer_id, "location_id": customer.location_id}
-            progress = sync.synced.progress.model_copy(update={**ids, "booking_id": booking.booking_id})
-            await record_changes(
-                StatusChanges(changes=[sync.synced.model_copy(update={"progress": progress})])
-            )
             return Synced(customer=customer, booking=booking)
 
         @activity.defn(name="routing.servicetitan.book")

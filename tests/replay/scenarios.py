@@ -29,6 +29,7 @@ from tests.replay.doubles import Script
 from workflows.routing import (
     CANCEL_ANSWERS_PROMPTLY,
     CANCEL_BEFORE_CONTINUE_AS_NEW,
+    CANCEL_IS_NOT_A_FAILURE,
     CANCEL_PATIENCE,
     DEFERRALS_SPEND_NO_ATTEMPT,
     FEWER_CALLS,
@@ -297,6 +298,28 @@ async def canceled_in_temporal(client: Client) -> list[str]:
     return [routing.id]
 
 
+async def canceled_in_temporal_while_booking(client: Client) -> list[str]:
+    """An operator cancels a routing from the Web UI while its booking call is in flight."""
+    script = Script(receivers=[uuid.UUID(int=14)], hold=frozenset({"book"}))
+    job_id = uuid.UUID(int=1400)
+    async with _worker(client, script):
+        routing = _routing(client, await _fan_out_to_one(client, job_id))
+        async with asyncio.timeout(30):
+            await script.holding.wait()
+        await routing.cancel()
+        # The code before workflow-cancel-is-not-a-failure took the cancel for a failed call
+        # and waited in needs_attention for good: stopped here by terminating it.
+        ended = {RoutingStatus.CANCELED, RoutingStatus.NEEDS_ATTENTION}
+        await script.until(lambda changes: any(c.progress.status in ended for c in changes))
+        script.release.set()
+        if script.changes[-1].progress.status is RoutingStatus.NEEDS_ATTENTION:
+            await routing.terminate("the routing never ends")
+        else:
+            with pytest.raises(WorkflowFailureError):
+                await routing.result()
+    return [routing.id]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "booked_followed_completed": Scenario(booked_followed_completed),
     "needs_attention_then_retry": Scenario(needs_attention_then_retry),
@@ -309,6 +332,7 @@ SCENARIOS: dict[str, Scenario] = {
     "completed_without_provider": Scenario(completed_without_provider),
     "offer_expired": Scenario(offer_expired, time_skipping=True),
     "canceled_in_temporal": Scenario(canceled_in_temporal),
+    "canceled_in_temporal_while_booking": Scenario(canceled_in_temporal_while_booking),
 }
 # Each workflow.patched guard, with the scenarios whose histories it changes: recorded with the
 # guard's patch off (as the code before it ran them), they prove the guard is needed.
@@ -319,4 +343,5 @@ PATCHED: dict[str, list[str]] = {
     DEFERRALS_SPEND_NO_ATTEMPT: ["deferred_by_the_rate_limiter"],
     FEWER_CALLS: ["booked_followed_completed", "completed_without_provider", "needs_attention_then_retry"],
     SAVED_WITH_CANDIDATES: ["booked_followed_completed"],
+    CANCEL_IS_NOT_A_FAILURE: ["canceled_in_temporal_while_booking"],
 }

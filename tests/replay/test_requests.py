@@ -3,6 +3,7 @@ and what the routing is doing, on the dev server with activity doubles. Each tes
 worker or an activity still so that the race happens every time, not now and then."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from temporalio.client import (
 )
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -31,12 +33,18 @@ from domain.routing.contracts import (
     StatusChange,
     Updates,
     job_workflow_id,
+    routing_id_for,
     routing_workflow_id,
 )
 from tests.replay.doubles import Script
 from tests.replay.scenarios import job_start
 from workflows import store_calls
-from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_PATIENCE, RoutingWorkflow
+from workflows.routing import (
+    CANCEL_ANSWERS_PROMPTLY,
+    CANCEL_IS_NOT_A_FAILURE,
+    CANCEL_PATIENCE,
+    RoutingWorkflow,
+)
 from workflows.service_job import ServiceJobWorkflow
 
 # Long enough that nothing in a test waits for it unless the test says so.
@@ -174,6 +182,56 @@ async def test_temporals_own_cancel_is_recorded(temporal: WorkflowEnvironment):
     assert routings.statuses(routing.id)[-1] is RoutingStatus.CANCELED
     description = await routing.describe()
     assert description.typed_search_attributes.get(sa.ROUTING_STATUS) == RoutingStatus.CANCELED.value
+
+
+async def _canceled_in_temporal(routings: Routings, routing: Routing) -> None:
+    with pytest.raises(WorkflowFailureError) as ended:
+        async with asyncio.timeout(PATIENCE):
+            await routing.result()
+    assert isinstance(ended.value.cause, CancelledError)
+    assert routings.statuses(routing.id)[-1] is RoutingStatus.CANCELED
+
+
+@pytest.mark.parametrize("patched", [True, False])
+async def test_temporals_own_cancel_during_a_provider_call_is_recorded(
+    temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, patched: bool
+):
+    """The call ends canceled: that is the routing's cancel (CANCEL_IS_NOT_A_FAILURE); a routing
+    that runs without the branch (recorded before it) took it for a failed call, as it did."""
+    if not patched:
+        original = workflow.patched
+        monkeypatch.setattr(
+            workflow, "patched", lambda patch: patch != CANCEL_IS_NOT_A_FAILURE and original(patch)
+        )
+    receiver = uuid.UUID(int=15)
+    script = Script(receivers=[receiver], hold=frozenset({"book"}))
+    routings = Routings(temporal.client, script)
+    async with routings.serving():
+        job = await routings.start_job(FanOutMode(fan_out_count=1))
+        routing_id = routing_id_for(uuid.UUID(job.removeprefix("service-job:")), receiver)
+        workflow_id = routing_workflow_id(routing_id)
+        routing = temporal.client.get_workflow_handle_for(RoutingWorkflow.run, workflow_id)
+        async with asyncio.timeout(PATIENCE):
+            await script.holding.wait()
+        await routing.cancel()
+        if patched:
+            await _canceled_in_temporal(routings, routing)
+        else:
+            await script.until(lambda changes: changes[-1].progress.status is RoutingStatus.NEEDS_ATTENTION)
+            await routing.terminate()
+        script.release.set()
+
+
+async def test_temporals_own_cancel_as_a_store_call_starts_is_recorded(temporal: WorkflowEnvironment):
+    """A retry and Temporal's cancel reach the workflow in one task: the retry's store call
+    starts and is canceled at once; the cancel is recorded, not worked around as a store failure."""
+    routings, routing = await _needing_attention(temporal.client)
+    retry = await _send(routing, Updates.RETRY)
+    await routing.cancel()
+    async with routings.serving():
+        await _canceled_in_temporal(routings, routing)
+        with contextlib.suppress(WorkflowUpdateFailedError, RPCError):
+            await retry
 
 
 async def test_an_offered_routing_canceled_in_temporal_moves_the_offer_on(temporal: WorkflowEnvironment):
