@@ -230,7 +230,7 @@ class ServiceTitanSync:
         try:
             booking = await self.book(sync.request)
         except Exception as exc:  # not cancellation, a BaseException
-            raise _with_customer(exc, customer) from exc
+            raise with_customer(exc, customer) from exc
         return Synced(customer=customer, booking=booking)
 
     @activity.defn(name="routing.servicetitan.sync_customer")
@@ -329,7 +329,7 @@ def _resumed() -> CustomerSynced | None:
     return CustomerSynced.model_validate(details[0]) if details else None
 
 
-def _with_customer(exc: Exception, customer: CustomerSynced) -> ApplicationError:
+def with_customer(exc: Exception, customer: CustomerSynced) -> ApplicationError:
     """`exc` as it would have failed the activity, with the customer as its last detail."""
     if isinstance(exc, ApplicationError):
         return ApplicationError(

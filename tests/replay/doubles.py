@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.rate_limit import RATE_LIMITED
+from activities.routing_provider import with_customer
 from domain.routing import (
     Candidate,
     FeeKind,
@@ -145,14 +146,7 @@ class Script:
             try:
                 booking = await book(sync.request)
             except ApplicationError as exc:
-                raise ApplicationError(
-                    exc.message,
-                    *exc.details,
-                    customer,
-                    type=exc.type,
-                    non_retryable=exc.non_retryable,
-                    next_retry_delay=exc.next_retry_delay,
-                ) from exc
+                raise with_customer(exc, customer) from exc
             return Synced(customer=customer, booking=booking)
 
         @activity.defn(name="routing.servicetitan.book")
