@@ -167,7 +167,7 @@ async def started(
 
 _ENDED = _move(
     """, queued = false, exit_code = :exit_code, signal = :signal, output_tail = :output_tail,
-    error = :error, finished_at = CASE WHEN :terminal THEN now() ELSE finished_at END""",
+    error = :error, finished_at = CASE WHEN CAST(:terminal AS boolean) THEN now() ELSE finished_at END""",
     "status IN ('SCHEDULED', 'RUNNING') AND attempt = :attempt",
 )
 _ATTEMPT_ENDED = text(
@@ -175,7 +175,7 @@ _ATTEMPT_ENDED = text(
     WITH a AS (
         UPDATE platform_attempts SET ended_at = now(), outcome = :outcome, exit_code = :exit_code,
             signal = :signal, error = :error,
-            started_at = CASE WHEN :pid IS NOT NULL THEN coalesce(started_at, now()) ELSE started_at END,
+            started_at = CASE WHEN CAST(:pid AS int) IS NOT NULL THEN coalesce(started_at, now()) ELSE started_at END,
             pid = coalesce(CAST(:pid AS int), pid)
         WHERE job_id = :job_id AND attempt = :attempt AND ended_at IS NULL
         RETURNING worker_id
@@ -253,10 +253,13 @@ async def finish(
 _EXPIRED = _move(", queued = false, error = :error, finished_at = now()", "status = 'PENDING'")
 
 
-async def expire(connection: AsyncConnection, job_id: UUID, reason: str) -> Recorded:
+async def expire(connection: AsyncConnection, job_id: UUID) -> Recorded:
     """TIMED_OUT for waiting too long, only if the job still waits: an assignment made
     meanwhile wins."""
-    detail = f"no worker within the queue timeout ({reason})"
+    reason = (
+        await connection.execute(text("SELECT wait_reason FROM platform_jobs WHERE id = :id"), {"id": job_id})
+    ).scalar_one()
+    detail = f"no worker within the queue timeout ({reason or 'waiting for a worker'})"
     await _apply(connection, _EXPIRED, job_id, [Event(S.TIMED_OUT, detail=detail)], error=detail)
     return await _current(connection, job_id)
 

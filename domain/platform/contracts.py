@@ -110,7 +110,6 @@ class Waiting(PlatformModel):
 
 class Expire(PlatformModel):
     job_id: UUID
-    attempt: int
 
 
 class Started(PlatformModel):
@@ -147,10 +146,10 @@ class Finish(PlatformModel):
 
 
 class Cancel(PlatformModel):
-    """Store call: a job that never got past PENDING/RETRYING (or whose attempt ended) is cancelled."""
+    """Store call: the job is cancelled (any attempt still open is closed: its process is dead
+    by then, or never started)."""
 
     job_id: UUID
-    attempt: int
     reason: str
 
 
