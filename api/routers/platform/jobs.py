@@ -28,7 +28,7 @@ from core.logging import correlation_id
 from core.settings import Settings
 from domain import search_attributes as sa
 from domain.platform.contracts import CANCEL_UPDATE, JOB_WORKFLOW, TASK_QUEUE, JobStart, job_workflow_id
-from domain.platform.spec import EnvValue, JobSpec
+from domain.platform.spec import JobSpec
 from domain.platform.status import RETRYABLE, JobStatus, is_terminal
 from store import platform_jobs
 from store.db import Database
@@ -127,10 +127,9 @@ def job_start(
 
 def public_spec(spec: JobSpec) -> dict[str, Any]:
     body = spec.model_dump(mode="json")
-    body["env"] = {
-        name: {"secret": True} if isinstance(value, EnvValue) and value.secret else value
-        for name, value in body["env"].items()
-    }
+    # Named from the model: in the dump, every EnvValue is a dict, secret or not.
+    secret = set(spec.secret_names())
+    body["env"] = {name: {"secret": True} if name in secret else value for name, value in body["env"].items()}
     return body
 
 
