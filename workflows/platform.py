@@ -91,7 +91,7 @@ class PlatformJobWorkflow:
     @workflow.update(name=CANCEL_UPDATE)
     async def cancel(self) -> JobStatus:
         self._cancel = "cancelled by request"
-        with contextlib.suppressTimeoutError:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: is_terminal(self._status), timeout=CANCEL_PATIENCE)
         return self._status
 
@@ -109,7 +109,12 @@ class PlatformJobWorkflow:
         try:
             await self._live()
         except asyncio.CancelledError:
-            await self._record_temporal_cancel()
+            # In a task of its own, shielded: the cancel is delivered to the run task again at
+            # its next await (seen here: the process left running, the store call cancelled).
+            cleanup = asyncio.create_task(self._record_temporal_cancel())
+            while not cleanup.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(cleanup)
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status
@@ -126,7 +131,7 @@ class PlatformJobWorkflow:
             self._assigned, self._started, self._running_recorded = None, None, False
             if recorded.status is not S.RETRYING:
                 return
-            with contextlib.suppressTimeoutError:
+            with contextlib.suppress(TimeoutError):
                 backoff = self._start.backoff(assigned.attempt)
                 await workflow.wait_condition(lambda: self._cancel is not None, timeout=backoff)
             if self._cancel is not None:
