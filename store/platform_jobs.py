@@ -175,7 +175,8 @@ _ATTEMPT_ENDED = text(
     WITH a AS (
         UPDATE platform_attempts SET ended_at = now(), outcome = :outcome, exit_code = :exit_code,
             signal = :signal, error = :error,
-            started_at = CASE WHEN CAST(:pid AS int) IS NOT NULL THEN coalesce(started_at, now()) ELSE started_at END,
+            started_at = CASE WHEN CAST(:pid AS int) IS NOT NULL
+                THEN coalesce(started_at, now()) ELSE started_at END,
             pid = coalesce(CAST(:pid AS int), pid)
         WHERE job_id = :job_id AND attempt = :attempt AND ended_at IS NULL
         RETURNING worker_id

@@ -210,8 +210,8 @@ class Platform:
         body = spec.model_dump(mode="json")
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:  # type: ignore[arg-type]
             conn.execute(
-                """INSERT INTO platform_jobs (id, tenant_id, idempotency_key, request_hash, correlation_id, name,
-                   spec, labels, worker_type, capabilities, priority, cpu_millis, memory_mb, strategy,
+                """INSERT INTO platform_jobs (id, tenant_id, idempotency_key, request_hash, correlation_id,
+                   name, spec, labels, worker_type, capabilities, priority, cpu_millis, memory_mb, strategy,
                    concurrency_key, concurrency_limit, status, last_seq)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'PENDING', 1)""",
                 (

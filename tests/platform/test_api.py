@@ -28,6 +28,10 @@ async def member(api: httpx.AsyncClient, admin: dict[str, str], name: str) -> di
     return {"Authorization": f"Bearer {key['key']}"}
 
 
+async def status_of(api: httpx.AsyncClient, job_id: str, headers: dict[str, str]) -> str:
+    return (await api.get(f"/api/platform/jobs/{job_id}", headers=headers)).json()["status"]
+
+
 async def register(api: httpx.AsyncClient, admin: dict[str, str], **fields: object) -> dict[str, str]:
     token = (await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=admin)).json()["token"]
     body = {
@@ -91,7 +95,7 @@ async def test_a_job_over_http_with_a_registered_executor(
     assert again.status_code == 200 and again.json()["id"] == job["id"]
     # Waiting with its reason, until a worker registers.
     async with asyncio.timeout(PATIENCE):
-        while (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()["wait_reason"] is None:
+        while (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()["wait_reason"] is None:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     waiting = (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()
     assert waiting["wait_reason"] == "waiting for a worker of type default: none registered"
@@ -117,9 +121,7 @@ async def test_a_job_over_http_with_a_registered_executor(
     assert (await api.get("/api/platform/jobs", headers=worker_key)).status_code == 401
 
     async with asyncio.timeout(PATIENCE):
-        while (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()[
-            "status"
-        ] != "SUCCEEDED":
+        while await status_of(api, job["id"], alice) != "SUCCEEDED":  # noqa: ASYNC110 (polls)
             await asyncio.sleep(0.1)
     done = (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()
     assert [e["event"] for e in done["timeline"]] == [

@@ -5,7 +5,7 @@ import contextlib
 import uuid
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -146,7 +146,7 @@ async def test_a_dead_workers_job_runs_again_elsewhere_and_its_late_result_is_re
         assert [(r.attempt, r.worker_id) for r in executors.runs] == [(1, first[0]), (2, second)]
         assert p.job(job_id)["worker_id"] == second
         # The dead attempt's late result: Temporal refuses it (its attempt timed out).
-        with pytest.raises(Exception, match="(?i)not found|invalid|timeout|complete"):
+        with pytest.raises(Exception, match=r"(?i)not found|invalid|timeout|complete"):
             await client.get_async_activity_handle(task_token=executors.runs[0].task_token).complete("late")
         events = [(e, a) for _, e, a in p.audit(job_id)]
         assert ("JobRetrying", 1) in events and events[-1] == ("JobCompleted", 2)
@@ -221,7 +221,7 @@ async def test_a_job_with_no_worker_waits_with_its_reason_then_times_out(
         )
         job_id = uuid.UUID(handle.id.removeprefix("job:"))
         async with asyncio.timeout(PATIENCE):
-            while p.job(job_id)["wait_reason"] is None:
+            while p.job(job_id)["wait_reason"] is None:  # noqa: ASYNC110 (polls the store)
                 await asyncio.sleep(0.1)
         assert p.job(job_id)["wait_reason"] == "waiting for a worker of type gpu: none registered"
         assert p.job(job_id)["status"] == "PENDING"
@@ -229,3 +229,46 @@ async def test_a_job_with_no_worker_waits_with_its_reason_then_times_out(
             assert await handle.result() is S.TIMED_OUT
         assert p.audit(job_id)[-1][1] == "JobTimedOut"
         assert "none registered" in p.job(job_id)["error"]
+
+
+async def test_audit_is_gapless_for_a_batch_with_a_worker_restart(client: Client, settings: Settings) -> None:
+    executors = Executors(behaviour=lambda _: Behaviour(seconds=0.05))
+    async with platform(client, settings, executors) as p:
+        await p.add_worker(slots=4)
+        async with p.serving():
+            handles = [await p.submit() for _ in range(50)]
+            await executors.until(lambda: len(executors.runs) >= 10)
+        # The job workflows' worker is stopped in the middle of the batch, then started again.
+        async with p.serving(), asyncio.timeout(PATIENCE * 3):
+            for handle in handles:
+                assert await handle.result() is S.SUCCEEDED
+        rows = p.sql(
+            "SELECT job_id, array_agg(seq ORDER BY seq), array_agg(event ORDER BY seq)"
+            " FROM audit_log GROUP BY job_id"
+        )
+        assert len(rows) == 50
+        for _, seqs, events in rows:
+            assert seqs == list(range(1, len(seqs) + 1))
+            assert events == ["JobCreated", "JobScheduled", "JobStarted", "JobCompleted"]
+
+
+async def test_two_cancels_in_one_workflow_task_the_second_is_refused(
+    client: Client, settings: Settings
+) -> None:
+    executors = Executors(behaviour=lambda _: Behaviour(hang=True))
+    async with platform(client, settings, executors) as p:
+        await p.add_worker()
+        async with p.serving():
+            handle = await p.submit()
+            await executors.until(lambda: len(executors.runs) == 1)
+        # No workflow worker: both updates wait at the server and reach the workflow in one task.
+        first = asyncio.create_task(handle.execute_update("cancel", result_type=JobStatus))
+        await asyncio.sleep(0.5)
+        second = asyncio.create_task(handle.execute_update("cancel", result_type=JobStatus))
+        await asyncio.sleep(0.5)
+        async with p.serving(), asyncio.timeout(PATIENCE):
+            await first
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await second
+            assert "already under way" in str(refused.value.cause)
+            assert await handle.result() is S.CANCELLED
