@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         100.0, gt=0, alias="SERVICETITAN_SERVER_TIMEOUT_SECONDS"
     )
 
+    # Platform executors (platform-contract.md): a run activity whose heartbeats stop this long is
+    # a lost worker (its job is retried elsewhere); a worker silent this long is offline.
+    platform_executor_heartbeat_timeout_seconds: float = Field(
+        15.0, gt=0, alias="PLATFORM_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS"
+    )
+    platform_worker_offline_after_seconds: float = Field(
+        30.0, gt=0, alias="PLATFORM_WORKER_OFFLINE_AFTER_SECONDS"
+    )
+
     @property
     def web_ui_port(self) -> int:
         """Where the dev stack's Web UI listens: the Temporal frontend's port + 1000, as
