@@ -47,7 +47,8 @@ async def test_output_is_shipped_in_order_and_complete(executor: Executor):
     assert await handle.query("started_pids")
 
 
-async def test_command_argv_and_env_are_the_specs(executor: Executor):
+async def test_command_argv_and_env_are_the_specs(executor: Executor, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TEMPOLINE_ENCRYPTION_KEY", "the-executors-own-secret")
     job = executor.attempt(spec(command=["printf", "%s|%s", "a b", "$NOT_EXPANDED"], env={"X": "1"}))
     result = await (await executor.start(job)).result()
     assert result.exit_code == 0
