@@ -69,8 +69,15 @@ class ProcessGroup:
             raise
         finally:
             os.close(write_fd)
-        control = await _reader(read_fd)
-        first = (await control.readline()).decode().split()
+        try:
+            control = await _reader(read_fd)
+            first = (await control.readline()).decode().split()
+        except BaseException:
+            # Cancelled before the job's pid is known: the reaper goes, and the kernel takes the
+            # job's main process with it (its PR_SET_PDEATHSIG), if it was started at all.
+            with contextlib.suppress(ProcessLookupError):
+                reaper.kill()
+            raise
         if first[:1] != ["started"]:
             await reaper.wait()
             raise RuntimeError(f"the reaper did not start the job (exit status {reaper.returncode})")

@@ -68,17 +68,20 @@ def _kill_descendants() -> None:
             return
 
 
-def _child(argv: list[str], control_fd: int) -> None:
+def _child(argv: list[str], control_fd: int, reaper_pid: int) -> None:
     """In the forked child: become a group of its own and run the job; never returns."""
     try:
         os.close(control_fd)
+        # Should the reaper itself be killed, the job's main process goes with it (and if it
+        # already went, the job does not start).
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != reaper_pid:
+            os._exit(EXEC_FAILED)
         os.setpgid(0, 0)
         # Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec,
         # and `yes | head` would then spin on EPIPE instead of dying.
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
-        # Should the reaper itself be killed, the job's main process goes with it.
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.execvp(argv[0], argv)
     except OSError as exc:
         os.write(2, f"tempoline: cannot run {argv[0]!r}: {exc.strerror}\n".encode())
@@ -110,10 +113,11 @@ def main(args: list[str]) -> int:
     # clears it before exec).
     handled = {signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
+    reaper_pid = os.getpid()
     pid = os.fork()
     if pid == 0:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        _child(argv, control_fd)
+        _child(argv, control_fd, reaper_pid)
     state["pid"] = pid
     signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)
     # The parent side of the child's setpgid, so no signal can find the group missing.

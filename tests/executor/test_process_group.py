@@ -1,5 +1,6 @@
 """Real processes under the reaper: exit codes and signals, output, stopping a process group."""
 
+import asyncio
 import os
 import signal
 import time
@@ -92,3 +93,21 @@ async def test_a_process_that_left_the_group_is_killed_too(tmp_path: Path):
     assert escaped is not None and escaped not in await members(group.pid, 1)
     await group.stop(grace_seconds=5)
     assert not alive(escaped)
+
+
+@pytest.mark.parametrize("after", [0.0, 0.005, 0.01, 0.02, 0.04])
+async def test_cancelled_while_starting_leaves_nothing_running(tmp_path: Path, after: float):
+    pidfile = tmp_path / "pid"
+    script = f"echo $$ > {pidfile}; sleep 600"
+    starting = asyncio.create_task(ProcessGroup.start(["/bin/sh", "-c", script], ENV, tmp_path))
+    await asyncio.sleep(after)
+    starting.cancel()
+    try:
+        group = await starting
+    except asyncio.CancelledError:
+        await asyncio.sleep(0.3)  # a job the cancel missed has written its pid by now
+        if pidfile.exists():
+            job = identity(int(pidfile.read_text()))
+            assert job is None or not alive(job)
+    else:  # started before the cancel landed: the caller owns it
+        await group.stop(grace_seconds=1)
