@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from activities.process_group import Exit, ProcessGroup
-from tests.executor.procs import alive, identity, members
+from tests.executor.procs import alive, group_members, identity, members, until
 
 ENV = {"PATH": os.environ["PATH"]}
 
@@ -90,7 +90,8 @@ async def test_a_process_that_left_the_group_is_killed_too(tmp_path: Path):
     # setsid takes it out of the group (killpg misses it); the reaper, its subreaper, does not.
     group = await _start(tmp_path, "/bin/sh", "-c", "setsid sleep 600 & echo $!; sleep 600")
     escaped = identity(int((await group.stdout.readline()).decode()))
-    assert escaped is not None and escaped not in await members(group.pid, 1)
+    assert escaped is not None
+    await until(lambda: escaped not in group_members(group.pid), what="setsid to take it out of the group")
     await group.stop(grace_seconds=5)
     assert not alive(escaped)
 
