@@ -7,11 +7,13 @@ import json
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -135,3 +137,33 @@ async def test_sigkill_of_the_executor_kills_its_jobs_processes(
         await process.wait()
         await all_gone(running)
         await handle.terminate("test finished")
+
+
+async def test_100_mb_of_output_through_the_executor_process_in_bounded_memory(
+    settings: Settings, temporal: WorkflowEnvironment, platform, jobs: str, tmp_path: Path
+):
+    """The benchmark's log case, measured on the executor process itself (real HTTP, real JSON)."""
+    api, server = platform
+    api.attempts.keep_data = False
+    total = 100_000_000
+    async with executor_process(settings, api, server.url, tmp_path) as process:
+        queue = await _registered(api)
+        executor = psutil.Process(process.pid)
+        baseline = executor.memory_info().rss
+        peak = baseline
+        started = time.monotonic()
+        script = f"yes 0123456789abcdef0123456789abcdef0123456789abcdef | head -c {total}"
+        _, handle = await _start(temporal.client, api, queue, jobs, script)
+        result_task = asyncio.create_task(handle.result())
+        while not result_task.done():
+            peak = max(peak, executor.memory_info().rss)
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - started
+        assert (await result_task).exit_code == 0
+    assert api.attempts.bytes_by_stream["stdout"] == total
+    growth = peak - baseline
+    print(
+        f"executor process, 100 MB of output: {took:.1f}s, {len(api.attempts.batches)} batches, "
+        f"RSS {baseline / 2**20:.0f} MiB at rest, growth {growth / 2**20:.1f} MiB"
+    )
+    assert growth < 64 * 2**20
