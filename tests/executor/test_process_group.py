@@ -112,3 +112,13 @@ async def test_cancelled_while_starting_leaves_nothing_running(tmp_path: Path, a
             assert job is None or not alive(job)
     else:  # started before the cancel landed: the caller owns it
         await group.stop(grace_seconds=1)
+
+
+async def test_a_double_forked_daemon_dies_when_the_job_ends(tmp_path: Path):
+    # Its parent exits at once, so it is an orphan in another session; the reaper inherits it.
+    script = "(setsid sh -c 'sleep 600 & echo $!' &); sleep 0.3"
+    group = await _start(tmp_path, "/bin/sh", "-c", script)
+    daemon = identity(int((await group.stdout.readline()).decode()))
+    assert daemon is not None and alive(daemon)
+    assert await group.wait() == Exit(0, None)
+    assert not alive(daemon)
