@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -21,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.heartbeat import heartbeating
 from activities.job_output import BATCH_BYTES, LINGER_SECONDS, JobOutput
-from activities.process_group import Exit, ProcessGroup
+from activities.process_group import ProcessGroup
 from clients.tempoline_api import (
     ApiError,
     AttemptApi,
@@ -39,6 +40,8 @@ from domain.platform.contracts import (
     RunAttempt,
     RunResult,
 )
+
+T = TypeVar("T")
 
 # What a job inherits from the executor's environment; everything else of it (the executor's
 # own key, TEMPOLINE_* settings) stays out of the job's reach. The job's env wins.
@@ -90,7 +93,7 @@ async def _all(*tasks: "asyncio.Task[object]") -> None:
             task.result()
 
 
-async def _uninterrupted(awaitable: "asyncio.Future[Exit] | asyncio.Task[Exit]") -> Exit:
+async def _uninterrupted(awaitable: "asyncio.Future[T]") -> T:
     """Awaits to the end even if cancelled again meanwhile (a second cancel must not leave a
     process group half stopped); the cancel is raised after."""
     cancelled = False
@@ -180,6 +183,7 @@ class ExecutorRun:
             pump.cancel()
             with contextlib.suppress(BaseException):
                 await pump
+            await _uninterrupted(asyncio.ensure_future(group.close()))
         end = exited.result()
         return RunResult(
             exit_code=end.exit_code, signal=end.signal, timed_out=timed_out, output_tail=output.tail

@@ -84,9 +84,11 @@ class ProcessGroup:
         return cls(reaper, control, int(first[1]))
 
     async def _read_exit(self) -> Exit:
+        # The reaper's word, not its exit: asyncio's Process.wait() also waits for the pipes to
+        # close, which they do only once read to their end, and a fenced attempt's output is
+        # no longer read (see close()).
         try:
             words = (await self._control.readline()).decode().split()
-            await self._reaper.wait()
         except BaseException as exc:
             if not self._exit.done():
                 self._exit.set_exception(exc)
@@ -103,6 +105,16 @@ class ProcessGroup:
     async def wait(self) -> Exit:
         """Once every process of the job has ended."""
         return await asyncio.shield(self._exit)
+
+    async def close(self) -> None:
+        """Once the group is gone and nothing else reads its output: reads what is left in the
+        pipes to their end (bounded: no process writes to them any more), so they and the
+        reaper's transport are released."""
+        await self.wait()
+        for stream in (self.stdout, self.stderr):
+            while await stream.read(PIPE_LIMIT):
+                pass
+        await self._reaper.wait()
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from domain.platform.contracts import ATTEMPT_SUPERSEDED, SPEC_UNAVAILABLE, RunResult
 from tests.executor.conftest import Executor
 from tests.executor.doubles import spec
-from tests.executor.procs import alive, members
+from tests.executor.procs import alive, members, until
 
 
 async def _started_pid(handle) -> int:
@@ -105,6 +105,23 @@ async def test_fenced_attempt_is_killed_and_superseded(executor: Executor):
         await handle.result()
     cause = _cause(failed)
     assert isinstance(cause, ApplicationError) and cause.type == ATTEMPT_SUPERSEDED and cause.non_retryable
+    assert not [p for p in running if alive(p)]
+
+
+async def test_a_chatty_fenced_attempt_is_killed_at_once(executor: Executor):
+    # Output fills the pipes while the executor stops reading them: the kill must not wait for
+    # pipes nobody reads any more.
+    job = executor.attempt(spec(script="sleep 600 & yes"))
+    handle = await executor.start(job, start_to_close_seconds=20)
+    running = await members(await _started_pid(handle), 2)
+    await until(lambda: len(executor.api.batches) >= 3, what="a few batches")
+    executor.api.fenced.add((job.job_id, job.attempt))
+    started = time.monotonic()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = _cause(failed)
+    assert isinstance(cause, ApplicationError) and cause.type == ATTEMPT_SUPERSEDED, cause
+    assert time.monotonic() - started < 5
     assert not [p for p in running if alive(p)]
 
 
