@@ -34,6 +34,12 @@ HEARTBEAT_THROTTLE = timedelta(seconds=1)
 # exponentially from 0.5 s; eight retries wait about a minute in all. A request that was sent and
 # got no answer is not retried: the token may be spent, and only an admin can issue another.
 REGISTER_CONNECT_RETRIES = 8
+# Once registered, a connection the API refuses (it is restarting) is retried for a few seconds
+# (0.5 + 1 + 2 + 4 s): the request was not sent, so this is safe for every call, and a failed
+# call inside the run activity would cost the job an attempt and kill its process. Meanwhile the
+# job's output waits (and the job blocks once its pipes are full). Anything longer, or a
+# request that was sent, fails the call; Temporal and the job's attempts take it from there.
+RUN_CONNECT_RETRIES = 5
 
 log = logging.get_logger("executor")
 
@@ -104,7 +110,7 @@ async def serve(
     settings: Settings, options: ExecutorOptions, registered: Registered, client: Client, drain: asyncio.Event
 ) -> None:
     """Runs attempts until `drain` is set, then drains and deregisters."""
-    async with TempolineApi.http_client(settings.api_url) as http:
+    async with TempolineApi.http_client(settings.api_url, connect_retries=RUN_CONNECT_RETRIES) as http:
         api = TempolineApi(http, registered.api_key)
         run = ExecutorRun(api)
         worker = executor_worker(

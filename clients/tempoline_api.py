@@ -5,11 +5,11 @@ subclass that names what the API said (problem+json `title` and `detail`), so ca
 type: the run activity turns `AttemptFenced` into AttemptSuperseded and lets Temporal handle the
 rest; the executor process treats `BootstrapRefused` as fatal.
 
-No retry loop here. Inside an activity a failed call fails the activity (Temporal, and the job
-workflow's attempts, take it from there). Outside, `connect_retries` is httpx's own retry of a
-connection that could not be made (nothing was sent, so trying again is safe even for the
-one-time registration; its backoff is exponential from 0.5 s): the dev stack starts the API and
-the executor together.
+No retry loop here. A call that fails raises; inside the run activity that fails the activity
+(Temporal, and the job workflow's attempts, take it from there). `connect_retries` is httpx's
+own retry of a connection that could not be made, with exponential backoff from 0.5 s: nothing
+was sent, so it is safe even for the one-time registration. cli/executor.py says how many each
+client gets and why.
 """
 
 from collections.abc import Sequence

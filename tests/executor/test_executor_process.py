@@ -167,3 +167,32 @@ async def test_100_mb_of_output_through_the_executor_process_in_bounded_memory(
         f"RSS {baseline / 2**20:.0f} MiB at rest, growth {growth / 2**20:.1f} MiB"
     )
     assert growth < 64 * 2**20
+
+
+async def test_a_job_rides_out_an_api_restart(
+    settings: Settings, temporal: WorkflowEnvironment, platform, jobs: str, tmp_path: Path
+):
+    """Connections the API refuses while it restarts are retried (nothing was sent); the job's
+    output waits meanwhile, and nothing of it is lost."""
+    api, server = platform
+    async with executor_process(settings, api, server.url, tmp_path) as process:
+        queue = await _registered(api)
+        job, handle = await _start(
+            temporal.client,
+            api,
+            queue,
+            jobs,
+            "i=0; while [ $i -lt 40 ]; do echo $i; sleep 0.05; i=$((i+1)); done",
+        )
+        await _started(handle)
+        await until(lambda: api.attempts.batches, what="a first batch")
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(1.5)
+        restarted = await asyncio.to_thread(start_in_thread, port=server.port, app=api.app())
+        try:
+            result = await handle.result()
+        finally:
+            await asyncio.to_thread(restarted.stop)
+        assert process.returncode is None
+    assert result.exit_code == 0
+    assert api.attempts.output(job.job_id, 1) == "".join(f"{i}\n" for i in range(40))
