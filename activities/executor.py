@@ -148,8 +148,10 @@ class ExecutorRun:
         pump = asyncio.create_task(output.pump(group.stdout, group.stderr))
         exited = asyncio.create_task(group.wait())
         timed_out = False
-        try:
-            async with heartbeating(HEARTBEAT_SECONDS):
+        # Heartbeats go on while the group is being stopped: a grace period longer than the
+        # heartbeat timeout must not let the workflow move on while the job still runs.
+        async with heartbeating(HEARTBEAT_SECONDS):
+            try:
                 await self._report_started(request, group.pid)
                 try:
                     async with asyncio.timeout(spec.run_timeout_seconds) as deadline:
@@ -161,29 +163,31 @@ class ExecutorRun:
                     activity.logger.info("run timeout: stopping the job", extra={"pid": group.pid})
                     await _uninterrupted(asyncio.ensure_future(group.stop(spec.grace_seconds)))
                     await _all(pump, exited)
-        except asyncio.CancelledError:
-            details = activity.cancellation_details()
-            activity.logger.info("cancelled: stopping the job", extra={"pid": group.pid, "why": str(details)})
-            await _uninterrupted(asyncio.ensure_future(group.stop(spec.grace_seconds)))
-            with contextlib.suppress(Exception, TimeoutError):
-                async with asyncio.timeout(LAST_OUTPUT_SECONDS):
-                    await asyncio.shield(pump)
-            raise
-        except ApiError as exc:
-            # Fenced: another attempt holds the job, this one must stop at once (SIGKILL, no
-            # grace); any other failure to store output ends the attempt the same way.
-            group.kill()
-            await _uninterrupted(exited)
-            raise _application_error(exc) from exc
-        except BaseException:
-            group.kill()
-            await _uninterrupted(exited)
-            raise
-        finally:
-            pump.cancel()
-            with contextlib.suppress(BaseException):
-                await pump
-            await _uninterrupted(asyncio.ensure_future(group.close()))
+            except asyncio.CancelledError:
+                details = activity.cancellation_details()
+                activity.logger.info(
+                    "cancelled: stopping the job", extra={"pid": group.pid, "why": str(details)}
+                )
+                await _uninterrupted(asyncio.ensure_future(group.stop(spec.grace_seconds)))
+                with contextlib.suppress(Exception, TimeoutError):
+                    async with asyncio.timeout(LAST_OUTPUT_SECONDS):
+                        await asyncio.shield(pump)
+                raise
+            except ApiError as exc:
+                # Fenced: another attempt holds the job, this one must stop at once (SIGKILL, no
+                # grace); any other failure to store output ends the attempt the same way.
+                group.kill()
+                await _uninterrupted(exited)
+                raise _application_error(exc) from exc
+            except BaseException:
+                group.kill()
+                await _uninterrupted(exited)
+                raise
+            finally:
+                pump.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump
+                await _uninterrupted(asyncio.ensure_future(group.close()))
         end = exited.result()
         return RunResult(
             exit_code=end.exit_code, signal=end.signal, timed_out=timed_out, output_tail=output.tail

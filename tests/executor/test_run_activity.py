@@ -81,6 +81,19 @@ async def test_cancel_kills_the_process_group(executor: Executor):
     print(f"cancel to workflow closed, every pid gone: {took:.3f}s")
 
 
+async def test_a_grace_period_longer_than_the_heartbeat_timeout_is_waited_out(executor: Executor):
+    # The job ignores SIGTERM: its stop takes the whole grace period, twice the heartbeat
+    # timeout. The activity heartbeats meanwhile, so the workflow closes once all is gone.
+    job = executor.attempt(spec(script="trap '' TERM; sleep 600 & sleep 600", grace=4))
+    handle = await executor.start(job, heartbeat_timeout_seconds=2)
+    running = await members(await _started_pid(handle), 2)
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, CancelledError)
+    assert not [p for p in running if alive(p)]
+
+
 async def test_run_timeout_kills_the_group_and_says_timed_out(executor: Executor):
     job = executor.attempt(
         spec(script="echo before; trap '' TERM; sleep 600 & sleep 600", run_timeout=1, grace=0.5)
