@@ -61,11 +61,11 @@ def executor(
     capability: list[str] = typer.Option([], help="a capability jobs may require (repeatable)"),
     slots: int = typer.Option(1, min=1, max=1024, help="jobs run at once"),
     cpu_millis: int | None = typer.Option(
-        None, min=1, help="CPU offered, in millicores [default: all cores]"
+        None, min=1, help="CPU offered, in millicores (default: all cores)"
     ),
-    memory_mb: int | None = typer.Option(None, min=1, help="memory offered, in MB [default: all of it]"),
+    memory_mb: int | None = typer.Option(None, min=1, help="memory offered, in MB (default: all of it)"),
     bootstrap_token: str | None = typer.Option(
-        None, help="the one-time registration token [default: TEMPOLINE_BOOTSTRAP_TOKEN]", show_default=False
+        None, help="the one-time registration token (default: TEMPOLINE_BOOTSTRAP_TOKEN)", show_default=False
     ),
     drain_timeout: float = typer.Option(
         3600.0, min=0, help="on SIGTERM, seconds running jobs get to finish before they are stopped"
