@@ -7,7 +7,7 @@ Anything pointed elsewhere (a real provider, a Temporal cluster, a managed Postg
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMULATOR_URL = "http://127.0.0.1:8400"
@@ -64,8 +64,11 @@ class Settings(BaseSettings):
         100.0, gt=0, alias="SERVICETITAN_SERVER_TIMEOUT_SECONDS"
     )
 
-    # Platform executors (platform-contract.md): a run activity whose heartbeats stop this long is
-    # a lost worker (its job is retried elsewhere); a worker silent this long is offline.
+    # Platform: where an executor reaches the API, the one-time token it registers with, how long
+    # a running job may go without a heartbeat before Temporal fails its attempt, and how long a
+    # worker may go without a heartbeat to the API before it is offline.
+    api_url: str = Field("http://127.0.0.1:8000", alias="TEMPOLINE_API_URL")
+    bootstrap_token: SecretStr | None = Field(None, alias="TEMPOLINE_BOOTSTRAP_TOKEN")
     platform_executor_heartbeat_timeout_seconds: float = Field(
         15.0, gt=0, alias="PLATFORM_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS"
     )
