@@ -16,6 +16,7 @@ from core.codec import EncryptionCodec
 from core.settings import Settings, get_settings
 from core.temporal import cipher_from, connect
 from store.db import Database
+from store.notify import NotifyHub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.admin_api_key:
             async with app.state.database.transaction() as session:
                 await keys.bootstrap_admin(session, settings.admin_api_key)
+        # One listening connection for every Server-Sent Events stream of this process.
+        app.state.notify = NotifyHub(settings.database_url, ["platform_events", "platform_logs"])  # type: ignore[arg-type]
         try:
-            yield
+            async with app.state.notify.running():
+                yield
         finally:
             await app.state.http.aclose()
             await app.state.database.close()

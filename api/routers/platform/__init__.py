@@ -3,8 +3,8 @@ endpoints (platform-contract.md)."""
 
 from fastapi import APIRouter
 
-from api.routers.platform import executors, jobs, tokens, workers
+from api.routers.platform import executors, jobs, streams, tokens, workers
 
 router = APIRouter()
-for part in (jobs, workers, tokens, executors):
+for part in (jobs, streams, workers, tokens, executors):
     router.include_router(part.router)

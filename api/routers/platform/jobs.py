@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.client import Client
@@ -23,6 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api import paging
 from api.deps import Caller, Session, Temporal
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
+from api.routers.platform import streams
 from api.temporal_calls import execute_update, reaching_temporal
 from core.logging import correlation_id
 from core.settings import Settings
@@ -370,8 +372,9 @@ class LogPage(BaseModel):
     next_cursor: str | None = None
 
 
-@router.get("/{job_id}/logs", response_model=LogPage)
+@router.get("/{job_id}/logs", response_model=LogPage, responses=streams.SSE_RESPONSE)
 async def job_logs(
+    request: Request,
     job_id: uuid.UUID,
     who: Caller,
     session: Session,
@@ -380,9 +383,15 @@ async def job_logs(
         str | None, Query(pattern=r"^[0-9]{1,9}\.[0-9]{1,9}$", description="next_cursor")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> LogPage:
-    """Output in order: by attempt, then by chunk sequence; the cursor is (attempt, seq)."""
+    follow: Annotated[
+        bool, Query(description="Server-Sent Events: every chunk, live, until the job has ended")
+    ] = False,
+) -> LogPage | StreamingResponse:
+    """Output in order: by attempt, then by chunk sequence; the cursor is (attempt, seq). With
+    `follow=true`, a Server-Sent Events stream instead (resumable with `Last-Event-ID`)."""
     await _job(session, who.tenant_id, job_id)
+    if follow:
+        return streams.follow_logs(request, job_id)
     query = select(LogChunk).where(LogChunk.job_id == job_id)
     if attempt is not None:
         query = query.where(LogChunk.attempt == attempt)
