@@ -98,3 +98,78 @@ async def test_jobs_run_on_a_real_executor(
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(PATIENCE):
                 assert await process.wait() == 0
+
+
+async def sse_events(
+    api: httpx.AsyncClient, path: str, headers: dict[str, str], limit: int | None = None
+) -> list[dict[str, str]]:
+    """The events of an SSE response, until it ends (or `limit` of them)."""
+    events: list[dict[str, str]] = []
+    event: dict[str, str] = {}
+    async with api.stream("GET", path, headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if line.startswith(":"):
+                continue
+            if not line:
+                if event:
+                    events.append(event)
+                    event = {}
+                    if limit is not None and len(events) == limit:
+                        break
+                continue
+            field, _, value = line.partition(": ")
+            event[field] = event[field] + "\n" + value if field == "data" and field in event else value
+    return events
+
+
+async def test_output_and_events_stream_live_and_resume(
+    settings: Settings,
+    temporal: WorkflowEnvironment,
+    clean_db: None,
+    admin_headers: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    async with (
+        serve(settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as api,
+        Dependencies.open(settings) as deps,
+        AsyncExitStack() as stack,
+    ):
+        for w in build_workers(temporal.client, task_queues(deps, ["platform"])):
+            await stack.enter_async_context(w)
+        alice = await member(api, admin_headers, "alice")
+        token = await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=admin_headers)
+        async with executor(settings, url, token.json()["token"], tmp_path):
+            script = "for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done; echo oops >&2"
+            job = (
+                await api.post("/api/platform/jobs", json={"name": "t", "script": script}, headers=alice)
+            ).json()
+            path = f"/api/platform/jobs/{job['id']}/logs?follow=true"
+            # Followed from the start, while it runs: every chunk in order, then the stream ends.
+            async with asyncio.timeout(PATIENCE):
+                followed = await sse_events(api, path, alice)
+            assert "".join(e["data"] for e in followed if e["event"] == "stdout") == "".join(
+                f"line {i}\n" for i in range(1, 6)
+            )
+            assert [e["data"] for e in followed if e["event"] == "stderr"] == ["oops\n"]
+            assert (await ended(api, job["id"], alice))["status"] == "SUCCEEDED"
+            # Resumed after the first event: the rest, nothing twice.
+            resumed = await sse_events(api, path, {**alice, "Last-Event-ID": followed[0]["id"]})
+            assert [e["id"] for e in resumed] == [e["id"] for e in followed[1:]]
+            # The tenant's events: the job's lifecycle in order; resumable by audit id.
+            events = await sse_events(api, "/api/platform/events", alice, limit=4)
+            assert [e["event"] for e in events] == [
+                "JobCreated",
+                "JobScheduled",
+                "JobStarted",
+                "JobCompleted",
+            ]
+            later = await sse_events(
+                api, "/api/platform/events", {**alice, "Last-Event-ID": events[1]["id"]}, limit=2
+            )
+            assert [e["event"] for e in later] == ["JobStarted", "JobCompleted"]
+            # Another tenant sees neither.
+            bob = await member(api, admin_headers, "bob")
+            assert (await api.get(path, headers=bob)).status_code == 404

@@ -5,10 +5,11 @@ it waits, and resumes after `Last-Event-ID`."""
 
 import json
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select, tuple_
+from sqlalchemy import Row, select, tuple_
 
 from api.deps import Caller
 from api.problems import ERROR_RESPONSES
@@ -75,18 +76,13 @@ async def job_events(request: Request, who: Caller) -> StreamingResponse:
     async def read_after(cursor: str | None) -> Page:
         after = int(cursor) if cursor and cursor.isdigit() else 0
         async with database.statements() as db:
-            rows = (
-                (
-                    await db.execute(
-                        select(AuditLog)
-                        .where(AuditLog.tenant_id == tenant_id, AuditLog.id > after)
-                        .order_by(AuditLog.id)
-                        .limit(BATCH)
-                    )
-                )
-                .scalars()
-                .all()
+            query = (
+                select(*_EVENT_COLUMNS)
+                .where(AuditLog.tenant_id == tenant_id, AuditLog.id > after)
+                .order_by(AuditLog.id)
+                .limit(BATCH)
             )
+            rows = (await db.execute(query)).all()
         return Page(events=[_event(row) for row in rows], more=len(rows) == BATCH)
 
     return event_stream(
@@ -98,7 +94,20 @@ async def job_events(request: Request, who: Caller) -> StreamingResponse:
     )
 
 
-def _event(row: AuditLog) -> SseEvent:
+_EVENT_COLUMNS = (
+    AuditLog.id,
+    AuditLog.job_id,
+    AuditLog.seq,
+    AuditLog.event,
+    AuditLog.status,
+    AuditLog.attempt,
+    AuditLog.worker_id,
+    AuditLog.at,
+    AuditLog.correlation_id,
+)
+
+
+def _event(row: Row[Any]) -> SseEvent:
     data = {
         "job_id": str(row.job_id),
         "seq": row.seq,
