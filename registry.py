@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from activities.dependencies import POOL_SIZE, Dependencies
+from activities.platform_store import PlatformStore
 from activities.routing_provider import ServiceTitanSync
 from activities.routing_store import RoutingStore
+from domain.platform.contracts import TASK_QUEUE as PLATFORM_QUEUE
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
+from workflows.platform import PlatformJobWorkflow
 from workflows.routing import RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
 
@@ -56,8 +59,23 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
     ]
 
 
+def platform(deps: Dependencies) -> list[QueueSpec]:
+    """The job workflows and their store calls. The run activity is not here: each executor
+    process serves it on its own queue (platform-executor-{worker_id})."""
+    store = PlatformStore(deps)
+    return [
+        QueueSpec(
+            PLATFORM_QUEUE,
+            workflows=[PlatformJobWorkflow],
+            activities=[store.enqueue, store.started, store.finish, store.expire, store.cancel],
+            max_concurrent_activities=POOL_SIZE,
+            max_concurrent_local_activities=POOL_SIZE // 2,
+        )
+    ]
+
+
 # Each pipeline as it lands: context name → factory of its queues.
-CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {"routing": routing}
+CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {"routing": routing, "platform": platform}
 PLANNED = ("scheduling", "interviews", "routing", "platform")
 
 

@@ -23,11 +23,14 @@ def progress(*details: object) -> None:
 
 
 @contextlib.asynccontextmanager
-async def heartbeating() -> AsyncIterator[None]:
+async def heartbeating(every: float = EVERY_SECONDS) -> AsyncIterator[None]:
+    """`every` also bounds how late the activity hears of a cancel: that news comes only in
+    the answer to a heartbeat (which the worker may throttle further)."""
+
     async def beat() -> None:
         # Most calls end within the first interval and never need to heartbeat at all.
         while True:
-            await asyncio.sleep(EVERY_SECONDS)
+            await asyncio.sleep(every)
             activity.heartbeat(*_progress.get())
 
     task = asyncio.create_task(beat())

@@ -11,11 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import bodies, keys, openapi, problems
 from api.middleware import RequestContext
-from api.routers import admin, codec, health, routing
+from api.routers import admin, codec, health, platform, routing
 from core.codec import EncryptionCodec
 from core.settings import Settings, get_settings
 from core.temporal import cipher_from, connect
 from store.db import Database
+from store.notify import NotifyHub
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.admin_api_key:
             async with app.state.database.transaction() as session:
                 await keys.bootstrap_admin(session, settings.admin_api_key)
+        # One listening connection for every Server-Sent Events stream of this process.
+        app.state.notify = NotifyHub(settings.database_url, ["platform_events", "platform_logs"])  # type: ignore[arg-type]
         try:
-            yield
+            async with app.state.notify.running():
+                yield
         finally:
             await app.state.http.aclose()
             await app.state.database.close()
@@ -63,6 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
     )
     app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
-    for router in (health.router, admin.router, codec.router, routing.router):
+    for router in (health.router, admin.router, codec.router, routing.router, platform.router):
         app.include_router(router)
     return app

@@ -38,6 +38,8 @@ def _by_key(key: str) -> Select[tuple[uuid.UUID, uuid.UUID, str]]:
         select(ApiKey.id, ApiKey.tenant_id, ApiKey.role)
         .join(Tenant, Tenant.id == ApiKey.tenant_id)
         .where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None), Tenant.deleted_at.is_(None))
+        # An executor's key opens only the executor endpoints (api.routers.platform.executors).
+        .where(ApiKey.role != Role.executor)
     )
 
 

@@ -55,6 +55,62 @@ def worker(queues: str = typer.Option("", help="comma-separated contexts or task
     asyncio.run(worker_module.main(["--queues", queues]))
 
 
+@app.command()
+def executor(
+    worker_type: str = typer.Option(..., help="the type of jobs this executor runs, e.g. shell or gpu"),
+    capability: list[str] = typer.Option([], help="a capability jobs may require (repeatable)"),
+    slots: int = typer.Option(1, min=1, max=1024, help="jobs run at once"),
+    cpu_millis: int | None = typer.Option(
+        None, min=1, help="CPU offered, in millicores (default: all cores)"
+    ),
+    memory_mb: int | None = typer.Option(None, min=1, help="memory offered, in MB (default: all of it)"),
+    bootstrap_token: str | None = typer.Option(
+        None, help="the one-time registration token (default: TEMPOLINE_BOOTSTRAP_TOKEN)", show_default=False
+    ),
+    drain_timeout: float = typer.Option(
+        3600.0, min=0, help="on SIGTERM, seconds running jobs get to finish before they are stopped"
+    ),
+) -> None:
+    """Run platform jobs on this host: register with the API, then serve this executor's task queue
+    (SIGTERM drains: running jobs finish, no new ones start, then it deregisters and exits)."""
+    import os
+    from datetime import timedelta
+
+    import psutil
+
+    from cli import executor as executor_process
+    from clients.tempoline_api import ApiError
+    from core import logging
+    from core.settings import get_settings
+
+    settings = get_settings()
+    token = bootstrap_token or (
+        settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    )
+    if not token:
+        raise typer.BadParameter(
+            "pass --bootstrap-token or set TEMPOLINE_BOOTSTRAP_TOKEN", param_hint="--bootstrap-token"
+        )
+    for name, value in [("--worker-type", worker_type), *(("--capability", c) for c in capability)]:
+        if not value.strip() or value != value.strip():
+            raise typer.BadParameter(f"{value!r} is empty or has surrounding spaces", param_hint=name)
+    options = executor_process.ExecutorOptions(
+        worker_type=worker_type,
+        capabilities=capability,
+        slots=slots,
+        cpu_millis=cpu_millis or (os.cpu_count() or 1) * 1000,
+        memory_mb=memory_mb or psutil.virtual_memory().total // 2**20,
+        bootstrap_token=token,
+        drain_timeout=timedelta(seconds=drain_timeout),
+    )
+    logging.configure("executor", settings.log_level)
+    try:
+        asyncio.run(executor_process.run(settings, options))
+    except (ApiError, RuntimeError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,

@@ -7,7 +7,7 @@ Anything pointed elsewhere (a real provider, a Temporal cluster, a managed Postg
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMULATOR_URL = "http://127.0.0.1:8400"
@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     # the same key is sent again before.
     servicetitan_server_timeout_seconds: float = Field(
         100.0, gt=0, alias="SERVICETITAN_SERVER_TIMEOUT_SECONDS"
+    )
+
+    # Platform: where an executor reaches the API, the one-time token it registers with, how long
+    # a running job may go without a heartbeat before Temporal fails its attempt, and how long a
+    # worker may go without a heartbeat to the API before it is offline.
+    api_url: str = Field("http://127.0.0.1:8000", alias="TEMPOLINE_API_URL")
+    bootstrap_token: SecretStr | None = Field(None, alias="TEMPOLINE_BOOTSTRAP_TOKEN")
+    platform_executor_heartbeat_timeout_seconds: float = Field(
+        15.0, gt=0, alias="PLATFORM_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS"
+    )
+    platform_worker_offline_after_seconds: float = Field(
+        30.0, gt=0, alias="PLATFORM_WORKER_OFFLINE_AFTER_SECONDS"
     )
 
     @property

@@ -7,8 +7,12 @@ TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 ROUTING_STATUS = SearchAttributeKey.for_keyword("RoutingStatus")
 RECEIVING_COMPANY = SearchAttributeKey.for_keyword("ReceivingCompany")
 PROVIDER = SearchAttributeKey.for_keyword("Provider")
+# Platform jobs: `temporal workflow list --query 'JobStatus="RUNNING"'`.
+JOB_STATUS = SearchAttributeKey.for_keyword("JobStatus")
+WORKER_TYPE = SearchAttributeKey.for_keyword("WorkerType")
+PRIORITY = SearchAttributeKey.for_int("Priority")
 
-ALL = (TENANT_ID, ROUTING_STATUS, RECEIVING_COMPANY, PROVIDER)
+ALL = (TENANT_ID, ROUTING_STATUS, RECEIVING_COMPANY, PROVIDER, JOB_STATUS, WORKER_TYPE, PRIORITY)
 
 
 def cli_flags() -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 import uvicorn
+from starlette.types import ASGIApp
 
 from emulators.app import create_app
 
@@ -18,9 +19,11 @@ from emulators.app import create_app
 GRACEFUL_SHUTDOWN_SECONDS = 2
 
 
-def _config(host: str, port: int, log_level: str, providers: list[str] | None) -> uvicorn.Config:
+def _config(
+    host: str, port: int, log_level: str, providers: list[str] | None, app: ASGIApp | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(providers),
+        app or create_app(providers),
         host=host,
         port=port,
         log_level=log_level,
@@ -106,13 +109,15 @@ def start_in_thread(
     log_level: str = "warning",
     providers: list[str] | None = None,
     startup_timeout: float = 10.0,
+    app: ASGIApp | None = None,
 ) -> RunningEmulator:
-    """Start a server in a daemon thread (port 0 = a free port) and wait until it accepts requests."""
+    """Start a server in a daemon thread (port 0 = a free port) and wait until it accepts requests.
+    `app` serves another ASGI app the same way (a test's stand-in for a server of ours)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(host, bound_port, log_level, providers))
+    server = uvicorn.Server(_config(host, bound_port, log_level, providers, app))
     # Signal handlers can only be installed from the main thread; the owner stops us via stop().
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="emulators", daemon=True)

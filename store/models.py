@@ -20,6 +20,8 @@ class Timestamped:
 class Role(enum.StrEnum):
     admin = "admin"
     member = "member"
+    # A platform executor's key: it may call only the executor endpoints, only for its worker.
+    executor = "executor"
 
 
 class Tenant(Timestamped, Base):
@@ -39,3 +41,7 @@ class ApiKey(Timestamped, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker an executor key belongs to (role executor only).
+    worker_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("platform_workers.id", ondelete="CASCADE"), index=True
+    )

@@ -1,6 +1,6 @@
-"""Routing workflows' calls to our own store, as local activities.
+"""Workflows' calls to our own store, as local activities (routing's and the platform's).
 
-Imported passed through by the workflow modules: deterministic workflow code, shared by both,
+Imported passed through by the workflow modules: deterministic workflow code, shared by all,
 that the sandbox need not load again for every workflow run.
 """
 
@@ -13,10 +13,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.routing_store import RoutingStore
     from workflows import workflow_cancel
 
 A = TypeVar("A")
+# The store class whose activity method is called (RoutingStore, PlatformStore).
+C = TypeVar("C")
 R = TypeVar("R")
 # The store is ours: keep trying through a database restart rather than give up on a routing.
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -28,7 +29,7 @@ STORE_TIMEOUT = timedelta(seconds=10)
 LOCAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 
 
-async def store(method: Callable[[RoutingStore, A], Awaitable[R]], arg: A) -> R:
+async def store(method: Callable[[C, A], Awaitable[R]], arg: A) -> R:
     """Our own database, milliseconds away: a local activity, recorded as a marker in the
     history instead of a round trip through the task queue (the provider calls are the ones
     that need the queue: heartbeats, long backoffs, rate limits). Retried until it works: a few

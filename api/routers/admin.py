@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -44,7 +44,8 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant_id: uuid.UUID
     name: Name
-    role: Role = Role.member
+    # Executor keys are issued only at a worker's registration, bound to it.
+    role: Literal[Role.admin, Role.member] = Role.member
 
 
 class ApiKeyOut(BaseModel):

@@ -1,0 +1,1 @@
+"""Platform: jobs (commands) scheduled onto registered executor workers; pure rules only."""

@@ -1,0 +1,201 @@
+"""The scheduler's pass: place as many waiting jobs as the workers' free capacity allows, in
+the order domain.platform.scheduling decides, in one transaction serialized on one advisory lock.
+
+Callers: a job entering the queue, an attempt ending (capacity freed), a worker registering or
+coming back. Each placement writes the job SCHEDULED, its attempt row and its JobScheduled
+audit row (with the NOTIFY) in one statement; the caller tells the placed jobs' workflows.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.platform.scheduling import Running, WaitingJob, WorkerCapacity, assign, wait_reason
+from domain.platform.spec import Strategy
+
+# pg_advisory_xact_lock key of the pass ("plat" in ASCII): one pass at a time, so two never
+# hand out the same free slot.
+PASS_LOCK = 0x706C6174
+# How many waiting jobs per (tenant, worker type) a pass looks at beyond the free slots: jobs
+# whose concurrency key is full are passed over, and this many may be.
+LOOKAHEAD = 100
+
+_WORKERS = text(
+    """
+    SELECT w.id, w.worker_type, w.capabilities, w.slots, w.cpu_millis, w.memory_mb, w.shared,
+           w.tenant_id, w.last_assigned,
+           count(a.job_id) AS running,
+           coalesce(sum(a.cpu_millis), 0) AS cpu_used,
+           coalesce(sum(a.memory_mb), 0) AS memory_used
+    FROM platform_workers w
+    LEFT JOIN platform_attempts a ON a.worker_id = w.id AND a.ended_at IS NULL
+    WHERE w.deregistered_at IS NULL AND NOT w.lost AND NOT w.draining AND NOT w.drain_requested
+      AND w.heartbeat_at > now() - make_interval(secs => :offline_after)
+    GROUP BY w.id
+    """
+)
+_RUNNING = text(
+    """
+    SELECT tenant_id, concurrency_key, count(*) AS n
+    FROM platform_attempts WHERE ended_at IS NULL GROUP BY tenant_id, concurrency_key
+    """
+)
+_CANDIDATES = text(
+    """
+    SELECT * FROM (
+        SELECT id, tenant_id, priority, created_at, worker_type, capabilities, cpu_millis,
+               memory_mb, strategy, concurrency_key, concurrency_limit, wait_reason,
+               row_number() OVER (
+                   PARTITION BY tenant_id, worker_type ORDER BY priority DESC, created_at, id
+               ) AS rank
+        FROM platform_jobs
+        WHERE status = 'PENDING' AND queued
+    ) AS waiting
+    WHERE rank <= :depth
+    """
+)
+_PLACE = text(
+    """
+    WITH p AS (
+        SELECT * FROM unnest(CAST(:job_ids AS uuid[]), CAST(:worker_ids AS uuid[]), CAST(:turns AS bigint[]))
+            AS p(job_id, worker_id, turn)
+    ), j AS (
+        UPDATE platform_jobs SET status = 'SCHEDULED', attempt = attempt + 1, worker_id = p.worker_id,
+            wait_reason = NULL, queued = false, last_seq = last_seq + 1, updated_at = now()
+        FROM p WHERE platform_jobs.id = p.job_id AND platform_jobs.status = 'PENDING'
+        RETURNING platform_jobs.id, platform_jobs.tenant_id, platform_jobs.attempt, p.worker_id,
+            platform_jobs.last_seq, platform_jobs.correlation_id, platform_jobs.cpu_millis,
+            platform_jobs.memory_mb, platform_jobs.concurrency_key
+    ), attempts AS (
+        INSERT INTO platform_attempts
+            (job_id, attempt, tenant_id, worker_id, cpu_millis, memory_mb, concurrency_key)
+        SELECT id, attempt, tenant_id, worker_id, cpu_millis, memory_mb, concurrency_key FROM j
+    ), turns AS (
+        UPDATE platform_workers SET last_assigned = t.turn
+        FROM (SELECT worker_id, max(turn) AS turn FROM p GROUP BY worker_id) AS t
+        WHERE platform_workers.id = t.worker_id
+    ), a AS (
+        INSERT INTO audit_log (tenant_id, job_id, seq, event, status, attempt, worker_id, correlation_id)
+        SELECT tenant_id, id, last_seq, 'JobScheduled', 'SCHEDULED', attempt, worker_id, correlation_id FROM j
+        RETURNING id, tenant_id, job_id, attempt, worker_id
+    )
+    SELECT job_id, attempt, worker_id, pg_notify('platform_events', tenant_id::text || ':' || id::text) FROM a
+    """
+)
+_REASONS = text(
+    """
+    UPDATE platform_jobs SET wait_reason = r.reason
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
+    WHERE platform_jobs.id = r.id AND platform_jobs.status = 'PENDING'
+    """
+)
+
+
+@dataclass(frozen=True)
+class Placed:
+    job_id: UUID
+    attempt: int
+    worker_id: UUID
+
+
+def _worker(row: Row[Any]) -> WorkerCapacity:
+    return WorkerCapacity(
+        id=row.id,
+        worker_type=row.worker_type,
+        capabilities=frozenset(row.capabilities),
+        slots=row.slots,
+        cpu_millis=row.cpu_millis,
+        memory_mb=row.memory_mb,
+        running=row.running,
+        cpu_used=row.cpu_used,
+        memory_used=row.memory_used,
+        shared=row.shared,
+        tenant_id=row.tenant_id,
+        last_assigned=row.last_assigned,
+    )
+
+
+def _waiting(row: Row[Any]) -> WaitingJob:
+    return WaitingJob(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        priority=row.priority,
+        submitted_at=row.created_at,
+        worker_type=row.worker_type,
+        capabilities=frozenset(row.capabilities),
+        cpu_millis=row.cpu_millis,
+        memory_mb=row.memory_mb,
+        strategy=Strategy(row.strategy),
+        concurrency_key=row.concurrency_key,
+        concurrency_limit=row.concurrency_limit,
+    )
+
+
+async def place_waiting(connection: AsyncConnection, offline_after: timedelta) -> list[Placed]:
+    """One pass, inside the caller's transaction. Every waiting job is considered each time
+    (not only the one that came in): a pass that was missed costs a delay, never an order."""
+    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PASS_LOCK})
+    workers = [
+        _worker(r)
+        for r in await connection.execute(_WORKERS, {"offline_after": offline_after.total_seconds()})
+    ]
+    free_slots = sum(max(0, w.slots - w.running) for w in workers)
+    running = Running()
+    for r in await connection.execute(_RUNNING):
+        running.by_tenant[r.tenant_id] = running.by_tenant.get(r.tenant_id, 0) + r.n
+        if r.concurrency_key is not None:
+            running.by_key[(r.tenant_id, r.concurrency_key)] = r.n
+    rows = (await connection.execute(_CANDIDATES, {"depth": free_slots + LOOKAHEAD})).all()
+    waiting = [_waiting(r) for r in rows]
+    first_turn = max((w.last_assigned or 0 for w in workers), default=0)
+    placements = assign(waiting, workers, running, first_turn) if free_slots else []
+    placed: list[Placed] = []
+    if placements:
+        turns = list(range(first_turn + 1, first_turn + 1 + len(placements)))
+        result = await connection.execute(
+            _PLACE,
+            {
+                "job_ids": [p.job_id for p in placements],
+                "worker_ids": [p.worker_id for p in placements],
+                "turns": turns,
+            },
+        )
+        placed = [Placed(job_id=r.job_id, attempt=r.attempt, worker_id=r.worker_id) for r in result]
+    await _explain(connection, rows, waiting, workers, placements, running)
+    return placed
+
+
+async def _explain(
+    connection: AsyncConnection,
+    rows: list[Row[Any]],
+    waiting: list[WaitingJob],
+    workers: list[WorkerCapacity],
+    placements: list[Any],
+    running: Running,
+) -> None:
+    """Each job left waiting says why, written only where the reason changed."""
+    done = {p.job_id for p in placements}
+    after = {w.id: w for w in workers}
+    by_id = {j.id: j for j in waiting}
+    keys = dict(running.by_key)
+    for p in placements:
+        job = by_id[p.job_id]
+        after[p.worker_id] = after[p.worker_id].took(job, 0)
+        if job.concurrency_key is not None:
+            k = (job.tenant_id, job.concurrency_key)
+            keys[k] = keys.get(k, 0) + 1
+    ids, reasons = [], []
+    for row, job in zip(rows, waiting, strict=True):
+        if job.id in done:
+            continue
+        key_running = keys.get((job.tenant_id, job.concurrency_key), 0) if job.concurrency_key else 0
+        reason = wait_reason(job, list(after.values()), key_running)
+        if reason != row.wait_reason:
+            ids.append(job.id)
+            reasons.append(reason)
+    if ids:
+        await connection.execute(_REASONS, {"ids": ids, "reasons": reasons})

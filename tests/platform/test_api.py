@@ -1,0 +1,200 @@
+"""The platform API over HTTP (the app in-process, the real store and Temporal), with a job
+workflow worker on the real `platform` queue and an executor double on the worker's queue."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import httpx
+import psycopg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dependencies import Dependencies
+from core.settings import Settings
+from domain.platform.contracts import executor_task_queue
+from registry import task_queues
+from tests.platform.harness import PATIENCE, Behaviour, Executors
+from worker import build_workers
+
+
+async def member(api: httpx.AsyncClient, admin: dict[str, str], name: str) -> dict[str, str]:
+    tenant = (await api.post("/api/admin/tenants", json={"name": name}, headers=admin)).json()
+    key = (
+        await api.post("/api/admin/api-keys", json={"tenant_id": tenant["id"], "name": "k"}, headers=admin)
+    ).json()
+    return {"Authorization": f"Bearer {key['key']}"}
+
+
+async def status_of(api: httpx.AsyncClient, job_id: str, headers: dict[str, str]) -> str:
+    return (await api.get(f"/api/platform/jobs/{job_id}", headers=headers)).json()["status"]
+
+
+async def register(api: httpx.AsyncClient, admin: dict[str, str], **fields: object) -> dict[str, str]:
+    token = (await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=admin)).json()["token"]
+    body = {
+        "bootstrap_token": token,
+        "worker_type": "default",
+        "capabilities": [],
+        "slots": 2,
+        "cpu_millis": 4000,
+        "memory_mb": 4096,
+        "hostname": "h1",
+        **fields,
+    }
+    response = await api.post("/api/platform/workers/register", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+async def serving(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[Executors]:
+    executors = Executors()
+    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
+        for w in build_workers(temporal.client, task_queues(deps, ["platform"])):
+            await stack.enter_async_context(w)
+        executors.stack = stack  # type: ignore[attr-defined]
+        yield executors
+        executors.release.set()
+
+
+async def serve_executor(executors: Executors, temporal: WorkflowEnvironment, worker_id: str) -> None:
+    worker = Worker(
+        temporal.client,
+        task_queue=executor_task_queue(uuid.UUID(worker_id)),
+        activities=[executors.activity()],
+    )
+    await executors.stack.enter_async_context(worker)  # type: ignore[attr-defined]
+
+
+async def test_a_job_over_http_with_a_registered_executor(
+    api: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    serving: Executors,
+    temporal: WorkflowEnvironment,
+    settings: Settings,
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    body = {
+        "name": "hello",
+        "command": ["echo", "hi"],
+        "env": {"PLAIN": "1", "TOKEN": {"value": "s3cret-value", "secret": True}},
+        "labels": {"team": "ops"},
+    }
+    headers = {**alice, "Idempotency-Key": "k1", "X-Correlation-ID": "corr-123"}
+    created = await api.post("/api/platform/jobs", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    job = created.json()
+    assert job["status"] == "PENDING" and job["correlation_id"] == "corr-123"
+    assert "s3cret-value" not in created.text
+    again = await api.post("/api/platform/jobs", json=body, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == job["id"]
+    # Waiting with its reason, until a worker registers.
+    async with asyncio.timeout(PATIENCE):
+        while (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()["wait_reason"] is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    waiting = (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()
+    assert waiting["wait_reason"] == "waiting for a worker of type default: none registered"
+
+    registered = await register(api, admin_headers)
+    worker_key = {"Authorization": f"Bearer {registered['api_key']}"}
+    serving.behaviour = lambda _: Behaviour(seconds=1.0)
+    await serve_executor(serving, temporal, registered["worker_id"])
+    # The double runs; meanwhile the executor's endpoints work for the attempt it holds.
+    await serving.until(lambda: len(serving.runs) == 1)
+    spec = await api.get(f"/api/platform/executor/attempts/{job['id']}/1", headers=worker_key)
+    assert spec.status_code == 200, spec.text
+    assert spec.json()["env"] == {"PLAIN": "1", "TOKEN": "s3cret-value"}
+    assert spec.json()["command"] == ["echo", "hi"]
+    chunks = {"chunks": [{"seq": 0, "stream": "stdout", "data": "hi\n", "at": "2026-01-01T00:00:00Z"}]}
+    for _ in range(2):  # a resent batch stores nothing twice
+        shipped = await api.post(
+            f"/api/platform/executor/attempts/{job['id']}/1/logs", json=chunks, headers=worker_key
+        )
+        assert shipped.status_code == 204, shipped.text
+    # A member's key cannot use executor endpoints, nor the executor's key member ones.
+    assert (await api.get(f"/api/platform/executor/attempts/{job['id']}/1", headers=alice)).status_code == 401
+    assert (await api.get("/api/platform/jobs", headers=worker_key)).status_code == 401
+
+    async with asyncio.timeout(PATIENCE):
+        while await status_of(api, job["id"], alice) != "SUCCEEDED":  # noqa: ASYNC110 (polls)
+            await asyncio.sleep(0.1)
+    done = (await api.get(f"/api/platform/jobs/{job['id']}", headers=alice)).json()
+    assert [e["event"] for e in done["timeline"]] == [
+        "JobCreated",
+        "JobScheduled",
+        "JobStarted",
+        "JobCompleted",
+    ]
+    assert [e["seq"] for e in done["timeline"]] == [1, 2, 3, 4]
+    assert {e["correlation_id"] for e in done["timeline"]} == {"corr-123"}
+    assert done["spec"]["env"] == {"PLAIN": "1", "TOKEN": {"secret": True}}
+    assert done["attempts"][0]["worker_id"] == registered["worker_id"]
+    logs = (await api.get(f"/api/platform/jobs/{job['id']}/logs", headers=alice)).json()
+    assert [c["data"] for c in logs["items"]] == ["hi\n"]
+    # The attempt has ended: the executor's calls for it are fenced.
+    fenced = await api.post(
+        f"/api/platform/executor/attempts/{job['id']}/1/logs", json=chunks, headers=worker_key
+    )
+    assert fenced.status_code == 409
+    # Tenant B does not see tenant A's job.
+    bob = await member(api, admin_headers, "bob")
+    assert (await api.get(f"/api/platform/jobs/{job['id']}", headers=bob)).status_code == 404
+    assert (await api.get("/api/platform/jobs", headers=bob)).json()["items"] == []
+    listed = await api.get("/api/platform/jobs?status=SUCCEEDED&label=team=ops", headers=alice)
+    assert [j["id"] for j in listed.json()["items"]] == [job["id"]]
+    # The secret is ciphertext at rest.
+    with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
+        stored = conn.execute("SELECT spec::text, sealed_secrets FROM platform_jobs").fetchone()
+    assert stored is not None and "s3cret-value" not in stored[0] and b"s3cret-value" not in stored[1]
+
+
+async def test_bootstrap_tokens_are_single_use_and_expire(
+    api: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    token = (await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=admin_headers)).json()
+    body = {
+        "bootstrap_token": token["token"],
+        "worker_type": "default",
+        "slots": 1,
+        "cpu_millis": 1,
+        "memory_mb": 1,
+        "hostname": "h",
+    }
+    assert (await api.post("/api/platform/workers/register", json=body)).status_code == 201
+    reused = await api.post("/api/platform/workers/register", json=body)
+    assert reused.status_code == 410 and "already used" in reused.json()["detail"]
+    unknown = await api.post("/api/platform/workers/register", json={**body, "bootstrap_token": "tlb_nope"})
+    assert unknown.status_code == 401
+    other = (await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=admin_headers)).json()
+    assert (
+        await api.post(f"/api/platform/tokens/{other['id']}/revoke", headers=admin_headers)
+    ).status_code == 200
+    revoked = await api.post(
+        "/api/platform/workers/register", json={**body, "bootstrap_token": other["token"]}
+    )
+    assert revoked.status_code == 410 and "revoked" in revoked.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "command": []}, "command"),
+        ({"name": "x", "command": ["a"], "script": "b"}, "body"),
+        ({"name": "x", "command": ["a"], "priority": 12}, "priority"),
+        ({"name": "x", "command": ["a"], "strategy": "nope"}, "strategy"),
+        ({"name": "x", "command": ["a"], "concurrency": {"key": "k", "limit": 0}}, "concurrency.limit"),
+        ({"name": "x", "command": ["a"], "run_timeout_seconds": -1}, "run_timeout_seconds"),
+    ],
+)
+async def test_bad_job_input_is_422_with_its_field(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], body: dict[str, object], field: str
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    response = await api.post("/api/platform/jobs", json=body, headers=alice)
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
