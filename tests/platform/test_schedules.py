@@ -218,6 +218,47 @@ async def test_a_run_lasts_as_long_as_its_job_so_overlap_skip_holds(
     await until(cancelled)
 
 
+@pytest.mark.parametrize("overlap", ["cancel_other", "terminate_other"])
+async def test_a_run_that_replaces_a_running_one_cancels_its_job(
+    api: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    serving: Executors,
+    temporal: WorkflowEnvironment,
+    overlap: str,
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    await a_worker(api, admin_headers, serving, temporal)
+    serving.behaviour = lambda _: Behaviour(hang=True)
+    created = await api.post(
+        "/api/platform/schedules", json=body(interval_seconds=3, overlap=overlap), headers=alice
+    )
+    schedule = created.json()
+
+    async def replaced() -> list[dict[str, Any]]:
+        jobs = await jobs_of(api, alice)
+        return jobs if len(jobs) >= 2 and jobs[0]["status"] == "CANCELLED" else []
+
+    first, second, *_ = await until(replaced)
+    assert second["status"] in ("PENDING", "SCHEDULED", "RUNNING")
+    # The first job's process was stopped (the double saw its cancel): with cancel_other before
+    # the next run started (Temporal waits for the cancelled run to close, and the run for its
+    # job); terminate_other ends the run at once and its job is cancelled meanwhile.
+    ran = {r.job_id: r for r in serving.runs}
+    first_run = ran[uuid.UUID(first["id"])]
+    assert first_run.cancelled and first_run.ended is not None
+    if overlap == "cancel_other":
+        await serving.until(lambda: uuid.UUID(second["id"]) in {r.job_id for r in serving.runs})
+        second_run = next(r for r in serving.runs if r.job_id == uuid.UUID(second["id"]))
+        assert first_run.ended <= second_run.started
+    timeline = (await api.get(f"/api/platform/jobs/{first['id']}", headers=alice)).json()["timeline"]
+    assert [e["event"] for e in timeline][-1] == "JobCancelled"
+    assert timeline[-1]["detail"] == "cancelled in Temporal"
+    assert (await api.delete(f"/api/platform/schedules/{schedule['id']}", headers=alice)).status_code == 204
+    for job in await jobs_of(api, alice):
+        if job["status"] not in ("CANCELLED", "SUCCEEDED"):
+            await api.post(f"/api/platform/jobs/{job['id']}/cancel", headers=alice)
+
+
 async def test_backfill_runs_a_job_for_every_time_in_the_range(
     api: httpx.AsyncClient, admin_headers: dict[str, str], serving: Executors, temporal: WorkflowEnvironment
 ) -> None:
