@@ -15,6 +15,7 @@ from activities.routing_store import RoutingStore
 from domain.platform.contracts import TASK_QUEUE as PLATFORM_QUEUE
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
 from workflows.platform import PlatformJobWorkflow
+from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
 
@@ -60,14 +61,22 @@ def routing(deps: Dependencies) -> list[QueueSpec]:
 
 
 def platform(deps: Dependencies) -> list[QueueSpec]:
-    """The job workflows and their store calls. The run activity is not here: each executor
-    process serves it on its own queue (platform-executor-{worker_id})."""
+    """The job workflows, the runs of schedules that start them, and their store calls. The run
+    activity is not here: each executor process serves it on its own queue
+    (platform-executor-{worker_id})."""
     store = PlatformStore(deps)
     return [
         QueueSpec(
             PLATFORM_QUEUE,
-            workflows=[PlatformJobWorkflow],
-            activities=[store.enqueue, store.started, store.finish, store.expire, store.cancel],
+            workflows=[PlatformJobWorkflow, PlatformScheduledJobWorkflow],
+            activities=[
+                store.enqueue,
+                store.started,
+                store.finish,
+                store.expire,
+                store.cancel,
+                store.from_schedule,
+            ],
             max_concurrent_activities=POOL_SIZE,
             max_concurrent_local_activities=POOL_SIZE // 2,
         )

@@ -9,8 +9,9 @@ from temporalio.client import Client
 from activities.dependencies import Dependencies
 from clients.platform_jobs import tell_assigned
 from core.temporal import connect
-from domain.platform.contracts import Cancel, Enqueue, Expire, Finish, Recorded, Started, Waiting
-from store import platform_jobs
+from domain.platform.contracts import Cancel, Enqueue, Expire, Finish, JobStart, Recorded, Started, Waiting
+from domain.platform.schedules import FROM_SCHEDULE_ACTIVITY, FromSchedule
+from store import platform_jobs, platform_schedules
 from store.platform_queue import Placed
 
 
@@ -18,6 +19,7 @@ class PlatformStore:
     def __init__(self, deps: Dependencies) -> None:
         self._db = deps.database
         self._settings = deps.settings
+        self._cipher = deps.cipher
         self._offline_after = timedelta(seconds=deps.settings.platform_worker_offline_after_seconds)
         # Local activities get no client from the SDK (activity.client() is for regular ones):
         # one connection per worker process, made at the first pass that places another job.
@@ -66,3 +68,20 @@ class PlatformStore:
             )
         await self._tell(placed)
         return recorded
+
+    @activity.defn(name=FROM_SCHEDULE_ACTIVITY)
+    async def from_schedule(self, request: FromSchedule) -> JobStart | None:
+        """The job of a schedule's run, created once; None if the schedule is gone."""
+        async with self._db.engine.begin() as connection:
+            job = await platform_schedules.job_of_run(
+                connection, self._cipher, request.schedule_id, request.run_workflow_id
+            )
+        if job is None:
+            return None
+        return JobStart.of(
+            job.spec,
+            job.job_id,
+            job.tenant_id,
+            heartbeat_timeout=timedelta(seconds=self._settings.platform_executor_heartbeat_timeout_seconds),
+            schedule_to_start_timeout=self._offline_after,
+        )

@@ -1,7 +1,8 @@
 """`tempoline dev`: the whole stack in the foreground on embedded defaults.
 
-Start order follows dependencies (PostgreSQL → migrations → Temporal → emulators → worker → API);
-stop order is the reverse, within 15 s. State lives under TEMPOLINE_HOME (default .tempoline/), so
+Start order follows dependencies (PostgreSQL → migrations → Temporal → emulators → worker → API →
+one default executor, registered with a bootstrap token the stack asks the API for); stop order
+is the reverse, within 15 s. State lives under TEMPOLINE_HOME (default .tempoline/), so
 a restart keeps data and running workflows continue.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -37,7 +39,23 @@ FAIRNESS_FLAGS = [
     "--dynamic-config-value",
     "matching.useNewMatcher=true",
 ]
-STOP_PLAN = [(("api", "worker", "emulators"), 11.0), (("temporal", "postgresql"), 3.5)]
+# The executor first, while the API is up to hear it deregister (a worker left registered would
+# be offered jobs after a restart until its missed heartbeats mark it offline); its running jobs
+# get EXECUTOR_DRAIN_SECONDS, then their process groups are stopped (and die with the executor
+# if it is killed late). Then the API, the worker (its graceful shutdown is 10 s) and the
+# emulators; Temporal and PostgreSQL last. In all, at most 15 s.
+EXECUTOR_DRAIN_SECONDS = 1.0
+STOP_PLAN = [
+    (("executor",), 2.0),
+    (("api", "worker", "emulators"), 10.5),
+    (("temporal", "postgresql"), 2.5),
+]
+# The dev stack's executor: `tempoline job run --name hello --command echo hi` runs on it.
+EXECUTOR_WORKER_TYPE = "default"
+EXECUTOR_SLOTS = 2
+# What the executor is not given of the stack's environment: it reaches the API and Temporal,
+# never PostgreSQL, and needs no admin key.
+EXECUTOR_WITHHELD_ENV = ("DATABASE_URL", "TEMPOLINE_ADMIN_API_KEY")
 
 
 class StackError(RuntimeError):
@@ -192,6 +210,8 @@ def run() -> int:
         api = stack.start("api", [python, "-m", "api"])
         wait_for_port("127.0.0.1", settings.emulators_port, emulators, 20, "emulators")
         wait_for_port("127.0.0.1", settings.api_port, api, 30, "API")
+        console.print("[bold]starting[/] executor")
+        _start_executor(stack, env, settings, admin_key)
         _banner(settings, follow, home, admin_key, database_url, grpc_port, ui_port)
 
         while not stopping.wait(0.5):
@@ -206,6 +226,44 @@ def run() -> int:
         console.print("[bold]stopping[/] …")
         stack.stop(STOP_PLAN)
         console.print("stopped.")
+
+
+def _start_executor(stack: Supervisor, env: dict[str, str], settings: Settings, admin_key: str) -> None:
+    """One default executor, registered with a bootstrap token issued through the admin API (as
+    an operator would), stopped first and gracefully: it drains, then deregisters."""
+    api_url = f"http://127.0.0.1:{settings.api_port}"
+    try:
+        issued = httpx.post(
+            f"{api_url}/api/platform/tokens",
+            json={"name": "dev stack executor", "ttl_seconds": 600},
+            headers={"Authorization": f"Bearer {admin_key}"},
+            timeout=10,
+        )
+        issued.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise StackError(f"the API did not issue the executor's bootstrap token: {exc}") from None
+    executor_env = {k: v for k, v in env.items() if k not in EXECUTOR_WITHHELD_ENV}
+    executor_env |= {
+        "TEMPOLINE_API_URL": api_url,
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPOLINE_ENCRYPTION_KEY": env["TEMPOLINE_ENCRYPTION_KEY"],
+        # In the environment, not on the command line, where `ps` would show it.
+        "TEMPOLINE_BOOTSTRAP_TOKEN": issued.json()["token"],
+    }
+    stack.start(
+        "executor",
+        [
+            venv_binary("tempoline"),
+            "executor",
+            "--worker-type",
+            EXECUTOR_WORKER_TYPE,
+            "--slots",
+            str(EXECUTOR_SLOTS),
+            "--drain-timeout",
+            str(EXECUTOR_DRAIN_SECONDS),
+        ],
+        env=executor_env,
+    )
 
 
 def _new_admin_key() -> str:
@@ -227,6 +285,7 @@ def _banner(
         ("Temporal gRPC", f"127.0.0.1:{grpc}"),
         ("Temporal Web UI", f"http://127.0.0.1:{ui}"),
         ("Worker metrics", f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"),
+        ("Executor", f"worker type {EXECUTOR_WORKER_TYPE}, {EXECUTOR_SLOTS} slots  (logs/executor.log)"),
         ("Emulators", f"http://127.0.0.1:{settings.emulators_port}  (control: /_control)"),
         # Everything else under `home` survives a restart; the emulators' tenants do not, while
         # the product keeps the connections that point at them.

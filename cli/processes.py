@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,15 @@ class Supervisor:
     children: list[Child] = field(default_factory=list)
 
     def start(
-        self, name: str, argv: list[str], *, stop_signal: int = signal.SIGTERM, user: str | None = None
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        stop_signal: int = signal.SIGTERM,
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
+        """Starts `argv` as child `name`, with the supervisor's environment or `env` instead."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
@@ -63,7 +71,7 @@ class Supervisor:
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            env=self.env,
+            env=dict(env) if env is not None else self.env,
             start_new_session=True,
             preexec_fn=_die_with_parent,
             user=user,

@@ -202,3 +202,26 @@ class LogChunk(Base):
     stream: Mapped[str] = mapped_column(String(6))
     data: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PlatformSchedule(Base):
+    """A cron schedule of jobs: the Temporal Schedule `platform:{tenant_id}:{id}` starts its runs;
+    each run creates its job from the spec here (secret env values sealed to the schedule's id,
+    resealed to each job's)."""
+
+    __tablename__ = "platform_schedules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_platform_schedules_idempotency"),
+        Index("ix_platform_schedules_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant())
+    created_at: Mapped[datetime] = _at()
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    correlation_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    # domain.platform.schedules.ScheduleSpec without secret env values.
+    spec: Mapped[Json] = mapped_column(JSONB)
+    sealed_secrets: Mapped[bytes | None] = mapped_column(LargeBinary)

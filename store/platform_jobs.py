@@ -6,6 +6,7 @@ Every change is guarded by the status (and attempt) it expects, so a store call 
 its commit changes nothing the second time and reports the job as it now is.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,9 +15,12 @@ from uuid import UUID
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.crypto import Cipher
 from domain.platform.contracts import Assigned, Finish, Outcome, Recorded, Waiting
+from domain.platform.spec import JobSpec
 from domain.platform.status import EVENT, AuditEvent, JobStatus, is_terminal
 from store.platform_queue import Placed, place_waiting
+from store.sealed import seal_text
 
 S = JobStatus
 
@@ -92,6 +96,40 @@ _CREATE = text(
     SELECT j.created_at, pg_notify('platform_events', a.tenant_id::text || ':' || a.id::text) FROM j, a
     """
 )
+
+
+def new_job(
+    cipher: Cipher,
+    spec: JobSpec,
+    *,
+    job_id: UUID,
+    tenant_id: UUID,
+    idempotency_key: str,
+    request_hash: str,
+    correlation_id: str,
+) -> dict[str, Any]:
+    """The row of a new job (for `create`): the spec without its secrets, which are sealed to
+    the job's id."""
+    secrets = spec.secrets()
+    return {
+        "id": job_id,
+        "tenant_id": tenant_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "correlation_id": correlation_id,
+        "name": spec.name,
+        "spec": json.dumps(spec.public()),
+        "sealed_secrets": seal_text(cipher, job_id, json.dumps(secrets)) if secrets else None,
+        "labels": json.dumps(spec.labels),
+        "worker_type": spec.worker_type,
+        "capabilities": spec.capabilities,
+        "priority": spec.priority,
+        "cpu_millis": spec.cpu_millis,
+        "memory_mb": spec.memory_mb,
+        "strategy": spec.strategy.value,
+        "concurrency_key": spec.concurrency.key if spec.concurrency else None,
+        "concurrency_limit": spec.concurrency.limit if spec.concurrency else None,
+    }
 
 
 async def create(connection: AsyncConnection, values: dict[str, Any]) -> Any:

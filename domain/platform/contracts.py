@@ -10,8 +10,11 @@ from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 
+from domain import search_attributes as sa
 from domain.platform.base import PlatformModel
+from domain.platform.spec import JobSpec
 from domain.platform.status import JobStatus
 
 TASK_QUEUE = "platform"
@@ -86,6 +89,49 @@ class JobStart(PlatformModel):
     schedule_to_start_timeout: timedelta = timedelta(seconds=30)
     # Attempts already spent by earlier runs (a retry through the API numbers on from there).
     attempts_before: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        spec: JobSpec,
+        job_id: UUID,
+        tenant_id: UUID,
+        *,
+        heartbeat_timeout: timedelta,
+        schedule_to_start_timeout: timedelta,
+        attempts_before: int = 0,
+    ) -> "JobStart":
+        return cls(
+            job_id=job_id,
+            tenant_id=tenant_id,
+            worker_type=spec.worker_type,
+            priority=spec.priority,
+            run_timeout=timedelta(seconds=spec.run_timeout_seconds),
+            queue_timeout=timedelta(seconds=spec.queue_timeout_seconds),
+            grace=timedelta(seconds=spec.grace_seconds),
+            max_attempts=spec.max_attempts,
+            backoff_initial=timedelta(seconds=spec.backoff.initial_seconds),
+            backoff_coefficient=spec.backoff.coefficient,
+            backoff_maximum=timedelta(seconds=spec.backoff.maximum_seconds),
+            heartbeat_timeout=heartbeat_timeout,
+            schedule_to_start_timeout=schedule_to_start_timeout,
+            attempts_before=attempts_before,
+        )
+
+    def search_attributes(self) -> TypedSearchAttributes:
+        """What the job's workflow starts with, whoever starts it (the API, a schedule)."""
+        return TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.TENANT_ID, str(self.tenant_id)),
+                SearchAttributePair(sa.WORKER_TYPE, self.worker_type),
+                SearchAttributePair(sa.PRIORITY, self.priority),
+                SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
+            ]
+        )
+
+    def fairness(self) -> Priority:
+        """Workflow tasks of one tenant's jobs do not crowd out another's."""
+        return Priority(fairness_key=str(self.tenant_id)[:64])
 
     def backoff(self, failed_attempt: int) -> timedelta:
         seconds = self.backoff_initial.total_seconds() * self.backoff_coefficient ** (failed_attempt - 1)

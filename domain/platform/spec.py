@@ -2,7 +2,7 @@
 naming its field)."""
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -122,6 +122,26 @@ class JobSpec(PlatformModel):
         return sorted(
             name for name, value in self.env.items() if isinstance(value, EnvValue) and value.secret
         )
+
+    def secrets(self) -> dict[str, str]:
+        """The secret env values by name (sealed at rest, never shown)."""
+        return {name: self.plain_env()[name] for name in self.secret_names()}
+
+    def public(self) -> dict[str, Any]:
+        """The spec as stored and shown: each secret env value replaced by {"secret": true}."""
+        body = self.model_dump(mode="json")
+        # Named from the model: in the dump, every EnvValue is a dict, secret or not.
+        secret = set(self.secret_names())
+        body["env"] = {
+            name: {"secret": True} if name in secret else value for name, value in body["env"].items()
+        }
+        return body
+
+    @classmethod
+    def from_public(cls, body: dict[str, Any]) -> Self:
+        """A stored spec without its secret values (enough for the timings, not to run it)."""
+        env = {k: v for k, v in body["env"].items() if not (isinstance(v, dict) and v.get("secret"))}
+        return cls.model_validate({**body, "env": env})
 
 
 def _value(value: str | EnvValue) -> str:

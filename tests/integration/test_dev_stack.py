@@ -1,5 +1,5 @@
-"""`make dev` as a newcomer runs it: up, healthy, stopped by Ctrl-C within 15 s, nothing left behind,
-and the data still there on the next start."""
+"""`make dev` as a newcomer runs it: up, healthy, a job run on its default executor, stopped by
+Ctrl-C within 15 s, nothing left behind, and the data still there on the next start."""
 
 import os
 import re
@@ -86,9 +86,45 @@ def _leftovers(home: Path, ports: dict[str, int]) -> list[str]:
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if any(m in cmd for m in marks) and proc.pid != os.getpid() and "pytest" not in cmd:
+        try:
+            # The executor's command line names neither: its environment names the stack's home.
+            of_stack = proc.environ().get("TEMPOLINE_HOME") == str(home)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            of_stack = False
+        if (of_stack or any(m in cmd for m in marks)) and proc.pid != os.getpid() and "pytest" not in cmd:
             found.append(cmd)
     return found
+
+
+def _workers(api: str, admin: dict[str, str]) -> list[dict[str, object]]:
+    return httpx.get(f"{api}/api/platform/workers", headers=admin).json()["items"]
+
+
+def _job_on_the_default_executor(api: str, admin: dict[str, str]) -> str:
+    """A tenant's job POSTed to the stack runs to SUCCEEDED on the executor it started; its id."""
+    tenant = httpx.post(f"{api}/api/admin/tenants", json={"name": "dev user"}, headers=admin).json()
+    key = httpx.post(
+        f"{api}/api/admin/api-keys", json={"tenant_id": tenant["id"], "name": "dev"}, headers=admin
+    ).json()["key"]
+    member = {"Authorization": f"Bearer {key}"}
+    created = httpx.post(
+        f"{api}/api/platform/jobs", json={"name": "hello", "command": ["echo", "hi"]}, headers=member
+    )
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+    deadline = time.monotonic() + 60
+    while (job := httpx.get(f"{api}/api/platform/jobs/{job_id}", headers=member).json())["status"] not in (
+        "SUCCEEDED",
+        "FAILED",
+        "TIMED_OUT",
+        "CANCELLED",
+    ):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["status"] == "SUCCEEDED" and job["exit_code"] == 0, job
+    logs = httpx.get(f"{api}/api/platform/jobs/{job_id}/logs", headers=member).json()["items"]
+    assert "".join(c["data"] for c in logs) == "hi\n"
+    return job_id
 
 
 @pytest.mark.slow
@@ -116,10 +152,18 @@ def test_make_dev_up_healthy_stopped_and_restarted(tmp_path: Path):
         )
         assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == ui
         # Trying things: booked routings are followed every 10 s, and the banner says so.
-        banner = (home.parent / "make-dev.log").read_text()
+        # The banner comes once the executor is started too, just after the API is ready.
+        deadline = time.monotonic() + 30
+        while "Press Ctrl-C to stop." not in (banner := (home.parent / "make-dev.log").read_text()):
+            assert time.monotonic() < deadline, banner
+            time.sleep(0.2)
         assert re.search(r"Follow interval\s*│\s*10 s", banner), banner
         created = httpx.post(f"{api}/api/admin/tenants", json={"name": "survives restart"}, headers=admin)
         assert created.status_code == 201
+        # Right after start-up, a job runs on the stack's own executor.
+        _job_on_the_default_executor(api, admin)
+        (executor,) = _workers(api, admin)
+        assert executor["worker_type"] == "default" and executor["slots"] == 2
     finally:
         elapsed = _ctrl_c(process)
     assert elapsed < 15, f"stopping took {elapsed:.1f} s"
@@ -131,6 +175,12 @@ def test_make_dev_up_healthy_stopped_and_restarted(tmp_path: Path):
         _wait_ready(api, process)
         names = [t["name"] for t in httpx.get(f"{api}/api/admin/tenants", headers=admin).json()["items"]]
         assert "survives restart" in names
+        # The first executor deregistered when the stack stopped; a new one serves.
+        deadline = time.monotonic() + 30
+        while not (workers := _workers(api, admin)):
+            assert time.monotonic() < deadline, "no executor registered after the restart"
+            time.sleep(0.5)
+        assert [w["id"] for w in workers] != [executor["id"]] and len(workers) == 1
     finally:
         _ctrl_c(process)
     time.sleep(0.5)

@@ -3,7 +3,6 @@ of another tenant is a 404."""
 
 import contextlib
 import hashlib
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -14,9 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.common import (
-    Priority,
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -28,14 +24,12 @@ from api.routers.platform import streams
 from api.temporal_calls import execute_update, reaching_temporal
 from core.logging import correlation_id
 from core.settings import Settings
-from domain import search_attributes as sa
 from domain.platform.contracts import CANCEL_UPDATE, JOB_WORKFLOW, TASK_QUEUE, JobStart, job_workflow_id
 from domain.platform.spec import JobSpec
 from domain.platform.status import RETRYABLE, JobStatus, is_terminal
 from store import platform_jobs
 from store.db import Database
 from store.platform import AuditLog, LogChunk, PlatformAttempt, PlatformJob
-from store.sealed import seal_text
 
 router = APIRouter(prefix="/api/platform/jobs", tags=["platform: jobs"], responses=ERROR_RESPONSES)
 
@@ -109,37 +103,14 @@ class JobOut(JobSummary):
 def job_start(
     spec: JobSpec, job_id: uuid.UUID, tenant_id: uuid.UUID, settings: Settings, attempts_before: int = 0
 ) -> JobStart:
-    return JobStart(
-        job_id=job_id,
-        tenant_id=tenant_id,
-        worker_type=spec.worker_type,
-        priority=spec.priority,
-        run_timeout=timedelta(seconds=spec.run_timeout_seconds),
-        queue_timeout=timedelta(seconds=spec.queue_timeout_seconds),
-        grace=timedelta(seconds=spec.grace_seconds),
-        max_attempts=spec.max_attempts,
-        backoff_initial=timedelta(seconds=spec.backoff.initial_seconds),
-        backoff_coefficient=spec.backoff.coefficient,
-        backoff_maximum=timedelta(seconds=spec.backoff.maximum_seconds),
+    return JobStart.of(
+        spec,
+        job_id,
+        tenant_id,
         heartbeat_timeout=timedelta(seconds=settings.platform_executor_heartbeat_timeout_seconds),
         schedule_to_start_timeout=timedelta(seconds=settings.platform_worker_offline_after_seconds),
         attempts_before=attempts_before,
     )
-
-
-def public_spec(spec: JobSpec) -> dict[str, Any]:
-    body = spec.model_dump(mode="json")
-    # Named from the model: in the dump, every EnvValue is a dict, secret or not.
-    secret = set(spec.secret_names())
-    body["env"] = {name: {"secret": True} if name in secret else value for name, value in body["env"].items()}
-    return body
-
-
-def stored_spec(row: PlatformJob) -> JobSpec:
-    """The spec without its secret values (what the workflow's timings need)."""
-    body = dict(row.spec)
-    body["env"] = {k: v for k, v in body["env"].items() if not (isinstance(v, dict) and v.get("secret"))}
-    return JobSpec.model_validate(body)
 
 
 async def _start(client: Client, start: JobStart, *, again: bool = False) -> None:
@@ -157,16 +128,8 @@ async def _start(client: Client, start: JobStart, *, again: bool = False) -> Non
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
             if again
             else WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            # Workflow tasks of one tenant's jobs do not crowd out another's.
-            priority=Priority(fairness_key=str(start.tenant_id)[:64]),
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.TENANT_ID, str(start.tenant_id)),
-                    SearchAttributePair(sa.WORKER_TYPE, start.worker_type),
-                    SearchAttributePair(sa.PRIORITY, start.priority),
-                    SearchAttributePair(sa.JOB_STATUS, JobStatus.PENDING.value),
-                ]
-            ),
+            priority=start.fairness(),
+            search_attributes=start.search_attributes(),
         )
 
 
@@ -225,28 +188,15 @@ async def create_job(
     settings: Settings = request.app.state.settings
     key = idempotency_key or str(uuid.uuid4())
     job_id = uuid.uuid5(who.tenant_id, f"idempotency-key:{key}")
-    secrets = {name: body.plain_env()[name] for name in body.secret_names()}
-    values = {
-        "id": job_id,
-        "tenant_id": who.tenant_id,
-        "idempotency_key": key,
-        "request_hash": hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
-        "correlation_id": correlation_id.get() or uuid.uuid4().hex,
-        "name": body.name,
-        "spec": json.dumps(public_spec(body)),
-        "sealed_secrets": seal_text(request.app.state.cipher, job_id, json.dumps(secrets))
-        if secrets
-        else None,
-        "labels": json.dumps(body.labels),
-        "worker_type": body.worker_type,
-        "capabilities": body.capabilities,
-        "priority": body.priority,
-        "cpu_millis": body.cpu_millis,
-        "memory_mb": body.memory_mb,
-        "strategy": body.strategy.value,
-        "concurrency_key": body.concurrency.key if body.concurrency else None,
-        "concurrency_limit": body.concurrency.limit if body.concurrency else None,
-    }
+    values = platform_jobs.new_job(
+        request.app.state.cipher,
+        body,
+        job_id=job_id,
+        tenant_id=who.tenant_id,
+        idempotency_key=key,
+        request_hash=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+        correlation_id=correlation_id.get() or uuid.uuid4().hex,
+    )
     database: Database = request.app.state.database
     # Committed before the workflow starts: its first store call must find the row. Should the
     # start fail, the row goes again (nothing was accepted).
@@ -352,7 +302,9 @@ async def retry_job(
         moved = await platform_jobs.request_retry(connection, job_id)
     if not moved:
         raise ProblemError(409, "Cannot retry this job", "Its status changed meanwhile; look again.")
-    start = job_start(stored_spec(row), job_id, who.tenant_id, request.app.state.settings, row.attempt)
+    start = job_start(
+        JobSpec.from_public(row.spec), job_id, who.tenant_id, request.app.state.settings, row.attempt
+    )
     await _start(client, start, again=True)
     return StatusOut(id=job_id, status=JobStatus.RETRYING)
 

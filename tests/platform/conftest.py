@@ -1,0 +1,26 @@
+"""Fixtures of the platform's tests."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dependencies import Dependencies
+from core.settings import Settings
+from registry import task_queues
+from tests.platform.harness import Executors
+from worker import build_workers
+
+
+@pytest.fixture
+async def serving(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[Executors]:
+    executors = Executors()
+    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
+        for w in build_workers(temporal.client, task_queues(deps, ["platform"])):
+            await stack.enter_async_context(w)
+        executors.stack = stack  # type: ignore[attr-defined]
+        yield executors
+        executors.release.set()
