@@ -16,8 +16,8 @@ from activities.dependencies import Dependencies
 from core.settings import Settings
 from registry import task_queues
 from tests.integration.live_api import serve
+from tests.platform.api_world import member, status_of
 from tests.platform.harness import PATIENCE
-from tests.platform.test_api import member, status_of
 from worker import build_workers
 
 TEMPOLINE = str(Path(sys.executable).parent / "tempoline")
