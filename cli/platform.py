@@ -37,8 +37,15 @@ out = Console(highlight=False)
 # Messages are not wrapped: a reason split over lines is harder to read and to grep.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-job_app = typer.Typer(help="Platform jobs: run, list, show, logs, cancel, retry.", no_args_is_help=True)
-worker_app = typer.Typer(help="Temporal workers, and the platform's executor workers (`worker list`).")
+# Markdown: docstrings are reflowed (not cut where the source wraps) and `code` shows as code.
+job_app = typer.Typer(
+    help="Platform jobs: run, list, show, logs, cancel, retry.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+worker_app = typer.Typer(
+    help="Temporal workers, and the platform's executor workers (`worker list`).", rich_markup_mode="markdown"
+)
 token_app = typer.Typer(
     help="Bootstrap tokens that executors register with (admin key).", no_args_is_help=True
 )
@@ -175,7 +182,7 @@ class _RunCommand(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-@job_app.command("run", cls=_RunCommand)
+@job_app.command("run", cls=_RunCommand, short_help="Create a job; --follow streams its output.")
 def run(
     name: Annotated[str, typer.Option(help="The job's name")],
     program: Annotated[
@@ -229,10 +236,9 @@ def run(
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
 ) -> None:
-    """Create a job: `tempoline job run --name hello --command echo hi --follow`.
-
-    Options tempoline knows are its own wherever they stand; everything after `--` is the
-    command's. Without --follow it prints the job's id (or --json) and returns at once."""
+    """Create a job, e.g. `tempoline job run --name hello --command echo hi --follow`; without
+    --follow it prints the job's id (or --json) and returns at once. tempoline's own options may
+    stand anywhere on the line; the words after a lone `--` are the command's."""
     if program and not command:
         raise typer.BadParameter(
             f"{' '.join(program)!r}: a command to run goes after --command", param_hint="PROGRAM"
@@ -492,7 +498,7 @@ def show(
     _run(api_url, api_key, work)
 
 
-@job_app.command("logs")
+@job_app.command("logs", short_help="A job's output; --follow streams it live.")
 def logs(
     job_id: Annotated[uuid.UUID, typer.Argument(metavar="ID")],
     follow: Annotated[

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 # Drops in a row, each without a new event, before the stream gives up.
-MAX_FRUITLESS_RECONNECTS = 5
+MAX_FRUITLESS_RECONNECTS = 3
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dependencies import Dependencies
+from api.sse import KEEPALIVE_SECONDS
 from core.settings import Settings
 from registry import task_queues
 from tests.conftest import free_port
@@ -119,9 +120,13 @@ async def test_run_follow_prints_the_output_and_exits_with_the_jobs_exit_code(
 ):
     async with platform(settings, temporal, admin_headers, tmp_path) as world:
         # As the issue writes it: the command's words, then tempoline's own option.
+        started = time.monotonic()
         hello = await world.cli("job", "run", "--name", "hello", "--command", "echo", "hi", "--follow")
+        took = time.monotonic() - started
         assert (hello.code, hello.stdout) == (0, "hi\n"), hello.stderr
-        assert "SUCCEEDED (exit code 0)" in hello.stderr
+        assert "RUNNING attempt 1 on worker" in hello.stderr and "SUCCEEDED (exit code 0)" in hello.stderr
+        # It ends with the job, not at the output stream's next keep-alive (15 s after the end).
+        assert took < KEEPALIVE_SECONDS - 3, took
 
         three = await world.cli(
             "job", "run", "--name", "three", "--follow", "--command", "--",
@@ -137,7 +142,8 @@ async def test_run_follow_prints_the_output_and_exits_with_the_jobs_exit_code(
         # The command's own option without `--`: refused before anything is created, saying where it goes.
         dashed = await world.cli("job", "run", "--name", "x", "--command", "sh", "-c", "exit 3")
         assert dashed.code == 2
-        assert "-c is no option of tempoline job run" in dashed.stderr and "--command -- sh -c" in dashed.stderr
+        assert "-c is no option of tempoline job run" in dashed.stderr
+        assert "--command -- sh -c" in dashed.stderr
         assert len((await world.api.get("/api/platform/jobs", headers=world.alice)).json()["items"]) == 3
 
 
