@@ -31,6 +31,7 @@ from api.routers.platform.jobs import JobOut
 from cli.platform_api import PlatformApi
 from clients import sse
 from clients.tempoline_api import ApiError, TempolineApi
+from core.settings import get_settings
 from domain.platform.status import JobStatus, is_terminal
 
 out = Console(highlight=False)
@@ -80,8 +81,6 @@ INTERRUPTED_EXIT = 130
 
 @contextlib.asynccontextmanager
 async def _connect(api_url: str | None, api_key: str | None) -> AsyncIterator[PlatformApi]:
-    from core.settings import get_settings
-
     settings = get_settings()
     key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     if not key:
@@ -139,6 +138,15 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 def _when(at: datetime | None) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    """Columns fold rather than cut (an id cut short is of no use), ids on one line."""
+    table = Table(box=None, title=title, title_justify="left")
+    for header in headers:
+        whole = header in ("ID", "WORKER")
+        table.add_column(header, no_wrap=whole, min_width=36 if whole else None, overflow="fold")
+    return table
 
 
 def _more(cursor: str | None) -> None:
@@ -424,13 +432,19 @@ def list_jobs(
         )
         if as_json:
             return _print_json(page)
-        table = Table("ID", "NAME", "STATUS", "TYPE", "PRI", "ATTEMPT", "EXIT", "CREATED", box=None)
+        table = _table("ID", "NAME", "STATUS", "TYPE", "PRI", "ATTEMPT", "EXIT", "CREATED")
         for j in page.items:
             exit_code = "" if j.exit_code is None else str(j.exit_code)
             table.add_row(
-                str(j.id), escape(j.name), _status(j.status), j.worker_type, str(j.priority),
-                str(j.attempt), exit_code, _when(j.created_at),
-            )  # fmt: skip
+                str(j.id),
+                escape(j.name),
+                _status(j.status),
+                j.worker_type,
+                str(j.priority),
+                str(j.attempt),
+                exit_code,
+                _when(j.created_at),
+            )
         out.print(table)
         _more(page.next_cursor)
 
@@ -474,22 +488,40 @@ def show(
                 about.add_row(f"[bold]{key}[/]", value)
         out.print(about)
         if job.attempts:
-            attempts = Table("ATTEMPT", "WORKER", "ASSIGNED", "STARTED", "ENDED", "OUTCOME", "EXIT", "ERROR",
-                             title="attempts", box=None, title_justify="left")  # fmt: skip
+            attempts = _table(
+                "ATTEMPT",
+                "WORKER",
+                "ASSIGNED",
+                "STARTED",
+                "ENDED",
+                "OUTCOME",
+                "EXIT",
+                "ERROR",
+                title="attempts",
+            )
             for a in job.attempts:
                 attempts.add_row(
-                    str(a.attempt), str(a.worker_id), _when(a.assigned_at), _when(a.started_at),
-                    _when(a.ended_at), a.outcome or "", "" if a.exit_code is None else str(a.exit_code),
+                    str(a.attempt),
+                    str(a.worker_id),
+                    _when(a.assigned_at),
+                    _when(a.started_at),
+                    _when(a.ended_at),
+                    a.outcome or "",
+                    "" if a.exit_code is None else str(a.exit_code),
                     escape(a.error or ""),
-                )  # fmt: skip
+                )
             out.print(attempts)
-        timeline = Table("SEQ", "AT", "EVENT", "STATUS", "ATTEMPT", "WORKER", "DETAIL",
-                         title="timeline", box=None, title_justify="left")  # fmt: skip
+        timeline = _table("SEQ", "AT", "EVENT", "STATUS", "ATTEMPT", "WORKER", "DETAIL", title="timeline")
         for e in job.timeline:
             timeline.add_row(
-                str(e.seq), _when(e.at), e.event, _status(JobStatus(e.status)),
-                "" if e.attempt is None else str(e.attempt), str(e.worker_id or ""), escape(e.detail or ""),
-            )  # fmt: skip
+                str(e.seq),
+                _when(e.at),
+                e.event,
+                _status(JobStatus(e.status)),
+                "" if e.attempt is None else str(e.attempt),
+                str(e.worker_id or ""),
+                escape(e.detail or ""),
+            )
         out.print(timeline)
         if job.output_tail:
             out.print("[bold]output tail[/]")
@@ -577,13 +609,21 @@ def list_workers(
         page = await api.list_workers(limit=limit, cursor=cursor)
         if as_json:
             return _print_json(page)
-        table = Table("ID", "STATUS", "TYPE", "CAPABILITIES", "RUNNING", "CPU", "MEMORY", "HOST", "HEARTBEAT",
-                      box=None)  # fmt: skip
+        table = _table(
+            "ID", "STATUS", "TYPE", "CAPABILITIES", "RUNNING", "CPU", "MEMORY", "HOST", "HEARTBEAT"
+        )
         for w in page.items:
             table.add_row(
-                str(w.id), w.status.value, w.worker_type, ",".join(w.capabilities), f"{w.running}/{w.slots}",
-                f"{w.cpu_millis}m", f"{w.memory_mb} MB", escape(w.hostname), _when(w.heartbeat_at),
-            )  # fmt: skip
+                str(w.id),
+                w.status.value,
+                w.worker_type,
+                ",".join(w.capabilities),
+                f"{w.running}/{w.slots}",
+                f"{w.cpu_millis}m",
+                f"{w.memory_mb} MB",
+                escape(w.hostname),
+                _when(w.heartbeat_at),
+            )
         out.print(table)
         _more(page.next_cursor)
 
@@ -627,12 +667,17 @@ def list_tokens(
         page = await api.list_tokens(limit=limit, cursor=cursor)
         if as_json:
             return _print_json(page)
-        table = Table("ID", "NAME", "PREFIX", "EXPIRES", "USED", "WORKER", "REVOKED", box=None)
+        table = _table("ID", "NAME", "PREFIX", "EXPIRES", "USED", "WORKER", "REVOKED")
         for t in page.items:
             table.add_row(
-                str(t.id), escape(t.name), t.prefix, _when(t.expires_at), _when(t.consumed_at),
-                str(t.worker_id or ""), _when(t.revoked_at),
-            )  # fmt: skip
+                str(t.id),
+                escape(t.name),
+                t.prefix,
+                _when(t.expires_at),
+                _when(t.consumed_at),
+                str(t.worker_id or ""),
+                _when(t.revoked_at),
+            )
         out.print(table)
         _more(page.next_cursor)
 
