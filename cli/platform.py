@@ -237,8 +237,9 @@ def run(
     idempotency_key: Annotated[
         str | None, typer.Option(help="The same key again returns the job already created")
     ] = None,
+    # No short form: `-f` after --command would be taken from commands such as `tail -f`.
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Stream its output and exit with its exit code")
+        bool, typer.Option("--follow", help="Stream its output and exit with its exit code")
     ] = False,
     as_json: AsJson = False,
     api_url: ApiUrl = None,

@@ -135,8 +135,10 @@ async def test_run_follow_prints_the_output_and_exits_with_the_jobs_exit_code(
         assert (three.code, three.stdout) == (3, "out\n"), three.stderr
         assert "err\n" in three.stderr and "FAILED (exit code 3)" in three.stderr
 
-        script = await world.cli("job", "run", "--name", "s", "--script", "echo $GREETING; exit 7", "-f",
-                                 "--env", "GREETING=hello there")  # fmt: skip
+        script = await world.cli(
+            "job", "run", "--name", "s", "--script", "echo $GREETING; exit 7",
+            "--follow", "--env", "GREETING=hello there",
+        )  # fmt: skip
         assert (script.code, script.stdout) == (7, "hello there\n"), script.stderr
 
         # The command's own option without `--`: refused before anything is created, saying where it goes.
