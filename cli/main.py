@@ -4,6 +4,7 @@ import asyncio
 
 import typer
 
+from cli import platform
 from cli.dev import StackError, console
 
 app = typer.Typer(
@@ -47,12 +48,22 @@ def emulators(host: str = "127.0.0.1", port: int = 8400, grpc_port: int = 8401) 
     main(["--host", host, "--port", str(port), "--grpc-port", str(grpc_port)])
 
 
-@app.command()
-def worker(queues: str = typer.Option("", help="comma-separated contexts or task queues")) -> None:
-    """Run Temporal workers (same as `python worker.py`)."""
+@platform.worker_app.callback(invoke_without_command=True)
+def worker(
+    ctx: typer.Context, queues: str = typer.Option("", help="comma-separated contexts or task queues")
+) -> None:
+    """Run Temporal workers (same as `python worker.py`); `tempoline worker list` lists the
+    platform's executor workers instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     import worker as worker_module
 
     asyncio.run(worker_module.main(["--queues", queues]))
+
+
+app.add_typer(platform.job_app, name="job")
+app.add_typer(platform.worker_app, name="worker")
+app.add_typer(platform.token_app, name="token")
 
 
 @app.command()

@@ -104,7 +104,8 @@ class ApiUnavailable(ApiError):
     """The API could not be reached, or answered 5xx or something unexpected."""
 
 
-def _problem(response: httpx.Response) -> tuple[str, str | None]:
+def problem_reason(response: httpx.Response) -> tuple[str, str | None]:
+    """The title and detail of a problem+json answer, each field error appended to the detail."""
     try:
         body = response.json()
     except ValueError:
@@ -122,7 +123,7 @@ def _problem(response: httpx.Response) -> tuple[str, str | None]:
 def _error(response: httpx.Response, *, registering: bool = False) -> ApiError:
     status = response.status_code
     where = f"POST {response.request.url.path}" if registering else _where(response)
-    title, detail = _problem(response)
+    title, detail = problem_reason(response)
     if registering and status in (401, 410, 422):
         kind: type[ApiError] = BootstrapRefused
     elif status in (401, 403):

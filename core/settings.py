@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # a running job may go without a heartbeat before Temporal fails its attempt, and how long a
     # worker may go without a heartbeat to the API before it is offline.
     api_url: str = Field("http://127.0.0.1:8000", alias="TEMPOLINE_API_URL")
+    # The key the `tempoline job|worker|token` commands send (an executor has its own, issued at
+    # registration).
+    api_key: SecretStr | None = Field(None, alias="TEMPOLINE_API_KEY")
     bootstrap_token: SecretStr | None = Field(None, alias="TEMPOLINE_BOOTSTRAP_TOKEN")
     platform_executor_heartbeat_timeout_seconds: float = Field(
         15.0, gt=0, alias="PLATFORM_EXECUTOR_HEARTBEAT_TIMEOUT_SECONDS"

@@ -1,5 +1,6 @@
-"""The README and docs/routing.md as a newcomer follows them: every ```bash block runs, in order, as
-written, from the folder that holds `.tempoline/`, against a dev stack started with `make dev`.
+"""The README, docs/routing.md and docs/platform.md (its CLI section) as a newcomer follows them:
+every ```bash block runs, in order, as written, from the folder that holds `.tempoline/`, against
+a dev stack started with `make dev`.
 
 Blocks fenced ```bash are the walk-through; ```sh marks commands the reader runs outside it (starting
 the stack, the test suite), ```text what is illustrative. Each file runs in a fresh shell, with the
@@ -16,7 +17,7 @@ import pytest
 
 from tests.integration.test_dev_stack import ROOT, _ctrl_c, _ports, _start, _wait_ready
 
-DOCS = ("README.md", "docs/routing.md")
+DOCS = ("README.md", "docs/routing.md", "docs/platform.md")
 BLOCK = re.compile(r"^```bash\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 PRELUDE = """set -euo pipefail
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
