@@ -1,9 +1,9 @@
 """FastAPI dependencies: the database session, the Temporal client, the caller's identity."""
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -73,3 +73,17 @@ Caller = Annotated[Principal, Depends(principal)]
 BearerKey = Annotated[str, Depends(api_key)]
 Admin = Annotated[Principal, Depends(admin)]
 Temporal = Annotated[Client, Depends(temporal)]
+
+
+def idempotency_header(what: str) -> Any:
+    """The optional `Idempotency-Key` header of a creating endpoint: the same key returns the
+    `what` already created."""
+    return Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description=f"Retry-safe creation: the same key returns the {what} already created",
+        ),
+    ]

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
-from api.deps import Caller, Session, Temporal
+from api.deps import Caller, Session, Temporal, idempotency_header
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.routers.platform import streams
 from api.temporal_calls import execute_update, reaching_temporal
@@ -33,15 +33,7 @@ from store.platform import AuditLog, LogChunk, PlatformAttempt, PlatformJob
 
 router = APIRouter(prefix="/api/platform/jobs", tags=["platform: jobs"], responses=ERROR_RESPONSES)
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Retry-safe creation: the same key returns the job already created",
-    ),
-]
+IdempotencyKey = idempotency_header("job")
 
 
 class AttemptOut(BaseModel):

@@ -12,9 +12,9 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -36,7 +36,7 @@ from temporalio.common import Priority, SearchAttributePair, TypedSearchAttribut
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
-from api.deps import Caller, Session, Temporal
+from api.deps import Caller, Session, Temporal, idempotency_header
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.temporal_calls import reaching_temporal
 from core.logging import correlation_id
@@ -58,15 +58,7 @@ from store.sealed import seal_text
 
 router = APIRouter(prefix="/api/platform/schedules", tags=["platform: schedules"], responses=ERROR_RESPONSES)
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Retry-safe creation: the same key returns the schedule already created",
-    ),
-]
+IdempotencyKey = idempotency_header("schedule")
 
 OVERLAP = {
     Overlap.SKIP: ScheduleOverlapPolicy.SKIP,

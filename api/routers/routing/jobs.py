@@ -9,9 +9,8 @@ import contextlib
 import hashlib
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from temporalio.client import Client
@@ -19,7 +18,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
-from api.deps import Session, Temporal
+from api.deps import Session, Temporal, idempotency_header
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
@@ -41,15 +40,7 @@ from store.service_jobs import insert_job
 
 router = APIRouter(prefix="/api/routing/jobs", tags=["routing: jobs"], responses=ERROR_RESPONSES)
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Retry-safe creation: the same key returns the job already created",
-    ),
-]
+IdempotencyKey = idempotency_header("job")
 
 
 class RoutingSummary(BaseModel):
