@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -10,6 +11,7 @@ from activities.dependencies import Dependencies
 from core.settings import Settings
 from registry import task_queues
 from tests.platform.harness import Executors
+from tests.replay import platform_histories
 from worker import build_workers
 
 
@@ -24,3 +26,15 @@ async def serving(
         executors.stack = stack  # type: ignore[attr-defined]
         yield executors
         executors.release.set()
+
+
+@pytest.fixture(autouse=True)
+async def recorded(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """With TEMPOLINE_RECORD_PLATFORM set, each test's job workflows become replay histories."""
+    if not platform_histories.RECORDING:
+        yield
+        return
+    temporal: WorkflowEnvironment = request.getfixturevalue("temporal")
+    since = datetime.now(UTC)
+    yield
+    await platform_histories.record(temporal.client, since, request.node.name)

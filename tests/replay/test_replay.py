@@ -13,7 +13,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.replay import platform_histories
 from tests.replay.scenarios import PATCHED, SCENARIOS
+from workflows.platform import PlatformJobWorkflow
+from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_IS_NOT_A_FAILURE, RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
 
@@ -21,10 +24,27 @@ ROOT = Path(__file__).parent / "histories"
 # Guards whose two branches send the same commands (replay cannot tell them apart): each is
 # tested live both ways in test_requests.
 SAME_COMMANDS = (CANCEL_ANSWERS_PROMPTLY, CANCEL_IS_NOT_A_FAILURE)
+# The platform tests (tests/platform/) whose recorded runs cover the job workflow's paths.
+PLATFORM_PATHS = (
+    "test_a_job_runs_and_every_step_is_audited",
+    "test_a_failing_command_is_retried_to_max_attempts_then_failed",
+    "test_run_timeout_ends_timed_out_without_retry",
+    "test_cancel_kills_the_process_before_the_job_is_cancelled",
+    "test_temporals_own_cancel_is_recorded_after_the_process_died",
+    "test_a_dead_workers_job_runs_again_elsewhere_and_its_late_result_is_refused",
+    "test_a_job_with_no_worker_waits_with_its_reason_then_times_out",
+    "test_two_cancels_in_one_workflow_task_the_second_is_refused",
+    "test_list_show_logs_cancel_retry_workers_and_tokens",
+    "test_an_interval_schedule_runs_complete_jobs_and_pauses_triggers_deletes",
+    "test_a_run_that_replaces_a_running_one_cancels_its_job[cancel_other]",
+)
 HISTORIES = {str(path.relative_to(ROOT).with_suffix("")): path for path in sorted(ROOT.rglob("*.json"))}
 
 
-def _replayer() -> Replayer:
+def _replayer(name: str = "") -> Replayer:
+    if name.startswith("platform/"):
+        workflows = [PlatformJobWorkflow, PlatformScheduledJobWorkflow]
+        return Replayer(workflows=workflows, data_converter=platform_histories.CONVERTER)
     return Replayer(workflows=[ServiceJobWorkflow, RoutingWorkflow], data_converter=pydantic_data_converter)
 
 
@@ -46,11 +66,14 @@ def test_histories_are_recorded():
         assert any(name.startswith(f"{latest}/{scenario}--") for name in HISTORIES), scenario
     for patch in PATCHED:
         assert any(name.startswith(f"unpatched/{patch}/") for name in HISTORIES), patch
+    # The platform's: each path of the job workflow, and a scheduled job.
+    for test in PLATFORM_PATHS:
+        assert any(name.startswith("platform/v1/" + test + "--") for name in HISTORIES), test
 
 
 @pytest.mark.parametrize("name", HISTORIES)
 async def test_replays(name: str):
-    await _replayer().replay_workflow(_history(HISTORIES[name]))
+    await _replayer(name).replay_workflow(_history(HISTORIES[name]))
 
 
 @pytest.mark.parametrize("patch", [patch for patch in PATCHED if patch not in SAME_COMMANDS])
