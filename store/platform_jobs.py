@@ -36,7 +36,8 @@ class Event:
 
 def _move(sets: str, guard: str) -> TextClause:
     """The job row changes (`sets`, where `guard` holds) and one audit row per event is added,
-    numbered on from the job's last seq, each announced on platform_events."""
+    numbered on from the job's last seq, each announced on platform_events, and the job's new
+    status on platform_logs."""
     return text(
         f"""
         WITH j AS (
@@ -52,9 +53,12 @@ def _move(sets: str, guard: str) -> TextClause:
             FROM j, unnest(CAST(:events AS text[]), CAST(:statuses AS text[]), CAST(:attempts AS int[]),
                            CAST(:workers AS uuid[]), CAST(:details AS text[]))
                     WITH ORDINALITY AS e(event, status, attempt, worker_id, detail, n)
-            RETURNING id, tenant_id
+            RETURNING id, tenant_id, job_id
         )
-        SELECT pg_notify('platform_events', tenant_id::text || ':' || id::text) FROM a
+        -- The job's log followers learn of its end here (its output is all stored by then).
+        SELECT pg_notify('platform_events', tenant_id::text || ':' || id::text),
+               pg_notify('platform_logs', job_id::text || ':' || :status)
+        FROM a
         """
     )
 

@@ -111,9 +111,14 @@ async def test_jobs_run_on_a_real_executor(
 
 
 async def sse_events(
-    api: httpx.AsyncClient, path: str, headers: dict[str, str], limit: int | None = None
+    api: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    limit: int | None = None,
+    comments: list[str] | None = None,
 ) -> list[dict[str, str]]:
-    """The events of an SSE response, until it ends (or `limit` of them)."""
+    """The events of an SSE response, until it ends (or `limit` of them); its comment lines
+    (keep-alives) go to `comments`."""
     events: list[dict[str, str]] = []
     event: dict[str, str] = {}
     async with api.stream("GET", path, headers=headers) as response:
@@ -121,6 +126,8 @@ async def sse_events(
         assert response.headers["content-type"].startswith("text/event-stream")
         async for line in response.aiter_lines():
             if line.startswith(":"):
+                if comments is not None:
+                    comments.append(line)
                 continue
             if not line:
                 if event:
@@ -143,14 +150,17 @@ async def test_output_and_events_stream_live_and_resume(
 ) -> None:
     async with running(settings, temporal, admin_headers, tmp_path) as (api, _):
         alice = await member(api, admin_headers, "alice")
-        script = "for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done; echo oops >&2"
+        script = "for i in 1 2 3 4 5; do echo line $i; sleep 0.4; done; echo oops >&2; sleep 1"
         job = (
             await api.post("/api/platform/jobs", json={"name": "t", "script": script}, headers=alice)
         ).json()
         path = f"/api/platform/jobs/{job['id']}/logs?follow=true"
-        # Followed from the start, while it runs: every chunk in order, then the stream ends.
+        # Followed from the start, while it runs: every chunk in order, then the stream ends
+        # when the job does (told by the job's end, not found by the next keep-alive's read).
+        keepalives: list[str] = []
         async with asyncio.timeout(PATIENCE):
-            followed = await sse_events(api, path, alice)
+            followed = await sse_events(api, path, alice, comments=keepalives)
+        assert keepalives == []
         assert "".join(e["data"] for e in followed if e["event"] == "stdout") == "".join(
             f"line {i}\n" for i in range(1, 6)
         )

@@ -43,6 +43,7 @@ class AttemptOut(BaseModel):
     worker_id: uuid.UUID
     assigned_at: datetime
     started_at: datetime | None
+    pid: int | None = Field(None, description="The job's process (its process group's leader) on the worker")
     ended_at: datetime | None
     outcome: str | None
     exit_code: int | None
