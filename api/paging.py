@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from sqlalchemy import Select, and_, or_
 
 T = TypeVar("T")
@@ -33,6 +33,22 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size")]
 Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page")]
+
+
+def _date_time_text(value: object) -> object:
+    # Pydantic would take "0.5" for seconds since the epoch: the schema says date-time, so text
+    # that is not one is refused rather than read as a number.
+    if isinstance(value, str) and not (value[:4].isdigit() and value[4:5] == "-"):
+        raise ValueError("an ISO 8601 date-time with its offset, e.g. 2026-11-30T12:00:00Z")
+    return value
+
+
+# A bound of a created-at range filter.
+CreatedBound = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(_date_time_text),
+    Query(description="ISO 8601 date-time with its offset, e.g. 2026-11-30T12:00:00Z"),
+]
 
 
 def apply(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:

@@ -15,12 +15,25 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.problems import ProblemError
+from api.problems import TEMPORAL_UNAVAILABLE, ProblemError, responses
 
 T = TypeVar("T")
 # How long a request waits for a workflow to answer an update. A workflow whose worker is down
 # (or whose handler waits too long) must never hold an HTTP request, and its connection, open.
 UPDATE_DEADLINE = timedelta(seconds=10)
+
+
+def update_responses(subject: str) -> dict[int | str, dict[str, Any]]:
+    """What an action that is an update to `subject`'s workflow can answer besides its result."""
+    return {
+        **responses(
+            {
+                409: f"The {subject} refuses the action in its current state; `detail` says why",
+                504: f"The {subject}'s workflow did not answer in time; the action may still take effect",
+            }
+        ),
+        **TEMPORAL_UNAVAILABLE,
+    }
 
 
 @contextmanager

@@ -211,8 +211,12 @@ async def routing_worker(
 
 
 async def terminate_routings(client: Client) -> None:
-    query = 'ExecutionStatus="Running" AND (WorkflowType="Routing" OR WorkflowType="ServiceJob")'
-    async for execution in client.list_workflows(query):
+    await terminate_running(client, "Routing", "ServiceJob")
+
+
+async def terminate_running(client: Client, *workflow_types: str) -> None:
+    kinds = " OR ".join(f'WorkflowType="{kind}"' for kind in workflow_types)
+    async for execution in client.list_workflows(f'ExecutionStatus="Running" AND ({kinds})'):
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         # It may finish between being listed and being terminated.
         with contextlib.suppress(RPCError):

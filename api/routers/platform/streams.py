@@ -4,6 +4,7 @@
 it waits, and resumes after `Last-Event-ID`."""
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -29,10 +30,16 @@ def _database(request: Request) -> Database:
     return request.app.state.database
 
 
+# Last-Event-ID as this API writes it; anything else (or a number the columns cannot hold)
+# starts the stream from the beginning.
+_LOG_ID = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})")
+_EVENT_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _log_cursor(cursor: str | None) -> tuple[int, int]:
-    """`attempt.seq` of the last chunk sent; anything else starts from the beginning."""
-    attempt, _, seq = (cursor or "").partition(".")
-    return (int(attempt), int(seq)) if attempt.isdigit() and seq.isdigit() else (0, -1)
+    """`attempt.seq` of the last chunk sent."""
+    match = _LOG_ID.fullmatch(cursor or "")
+    return (int(match[1]), int(match[2])) if match else (0, -1)
 
 
 def follow_logs(request: Request, job_id: uuid.UUID) -> StreamingResponse:
@@ -74,7 +81,7 @@ async def job_events(request: Request, who: Caller) -> StreamingResponse:
     database, tenant_id = _database(request), who.tenant_id
 
     async def read_after(cursor: str | None) -> Page:
-        after = int(cursor) if cursor and cursor.isdigit() else 0
+        after = int(cursor) if cursor and _EVENT_ID.fullmatch(cursor) else 0
         async with database.statements() as db:
             query = (
                 select(*_EVENT_COLUMNS)

@@ -116,7 +116,8 @@ async def _worker(session: Session, who: Principal, worker_id: uuid.UUID) -> tup
     return row[0], row[1]
 
 
-@router.get("/{worker_id}", response_model=WorkerOut)
+# `:uuid`: /workers/register (an executor's POST, api/routers/platform/executors.py) is no worker id.
+@router.get("/{worker_id:uuid}", response_model=WorkerOut)
 async def get_worker(worker_id: uuid.UUID, who: Caller, session: Session, request: Request) -> WorkerOut:
     return worker_out(*await _worker(session, who, worker_id), request)
 

@@ -19,9 +19,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
 from api.deps import Session, Temporal
-from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
+from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.routing.access import Me
-from api.temporal_calls import execute_update, reaching_temporal
+from api.temporal_calls import execute_update, reaching_temporal, update_responses
 from domain.routing import RoutingStatus, ServiceJobCreate
 from domain.routing.contracts import Completion, Updates, routing_workflow_id
 from store import routing as tables
@@ -159,16 +159,8 @@ async def _act(client: Temporal, routing: tables.Routing, update: Updates, arg: 
     return ActionResult(id=routing.id, status=status)
 
 
-# What an action on a routing can answer besides its result: it is an update to the workflow.
-ACTION_RESPONSES = {
-    **responses(
-        {
-            409: "The routing refuses the action in its current state; `detail` says why",
-            504: "The routing's workflow did not answer in time; the action may still take effect",
-        }
-    ),
-    **TEMPORAL_UNAVAILABLE,
-}
+# An action on a routing is an update to its workflow.
+ACTION_RESPONSES = update_responses("routing")
 
 
 def _receiver_only(me: Company, routing: tables.Routing, action: str) -> None:
