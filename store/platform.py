@@ -69,6 +69,19 @@ class PlatformWorker(Base):
     last_assigned: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class PlatformTenant(Base):
+    """A tenant's platform settings, and the scheduler's memory of it."""
+
+    __tablename__ = "platform_tenants"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant(), primary_key=True)
+    # For its jobs that name no strategy (none: least-loaded).
+    default_strategy: Mapped[str | None] = mapped_column(String(16))
+    # The turn (placement number) of its latest placement: between tenants running as many
+    # jobs, the one served longest ago goes first.
+    last_turn: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class BootstrapToken(Base):
     __tablename__ = "platform_bootstrap_tokens"
 

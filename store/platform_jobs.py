@@ -89,7 +89,11 @@ _CREATE = text(
             concurrency_key, concurrency_limit, status, last_seq)
         VALUES (:id, :tenant_id, :idempotency_key, :request_hash, :correlation_id, :name, :spec,
             :sealed_secrets, :labels, :worker_type, :capabilities, :priority, :cpu_millis, :memory_mb,
-            :strategy, :concurrency_key, :concurrency_limit, 'PENDING', 1)
+            -- No strategy of its own: the tenant's default, else least-loaded.
+            coalesce(CAST(:strategy AS varchar),
+                     (SELECT default_strategy FROM platform_tenants WHERE tenant_id = :tenant_id),
+                     'least-loaded'),
+            :concurrency_key, :concurrency_limit, 'PENDING', 1)
         ON CONFLICT DO NOTHING
         RETURNING id, tenant_id, correlation_id, created_at
     ), a AS (
@@ -130,7 +134,7 @@ def new_job(
         "priority": spec.priority,
         "cpu_millis": spec.cpu_millis,
         "memory_mb": spec.memory_mb,
-        "strategy": spec.strategy.value,
+        "strategy": spec.strategy.value if spec.strategy else None,
         "concurrency_key": spec.concurrency.key if spec.concurrency else None,
         "concurrency_limit": spec.concurrency.limit if spec.concurrency else None,
     }

@@ -44,6 +44,7 @@ _RUNNING = text(
     FROM platform_attempts WHERE ended_at IS NULL GROUP BY tenant_id, concurrency_key
     """
 )
+_SERVED = text("SELECT tenant_id, last_turn FROM platform_tenants WHERE last_turn IS NOT NULL")
 _CANDIDATES = text(
     """
     SELECT * FROM (
@@ -78,6 +79,10 @@ _PLACE = text(
         UPDATE platform_workers SET last_assigned = t.turn
         FROM (SELECT worker_id, max(turn) AS turn FROM p GROUP BY worker_id) AS t
         WHERE platform_workers.id = t.worker_id
+    ), served AS (
+        INSERT INTO platform_tenants (tenant_id, last_turn)
+        SELECT j.tenant_id, max(p.turn) FROM j JOIN p ON p.job_id = j.id GROUP BY j.tenant_id
+        ON CONFLICT (tenant_id) DO UPDATE SET last_turn = EXCLUDED.last_turn
     ), a AS (
         INSERT INTO audit_log (tenant_id, job_id, seq, event, status, attempt, worker_id, correlation_id)
         SELECT tenant_id, id, last_seq, 'JobScheduled', 'SCHEDULED', attempt, worker_id, correlation_id FROM j
@@ -149,9 +154,11 @@ async def place_waiting(connection: AsyncConnection, offline_after: timedelta) -
         running.by_tenant[r.tenant_id] = running.by_tenant.get(r.tenant_id, 0) + r.n
         if r.concurrency_key is not None:
             running.by_key[(r.tenant_id, r.concurrency_key)] = r.n
+    running.served = {r.tenant_id: r.last_turn for r in await connection.execute(_SERVED)}
     rows = (await connection.execute(_CANDIDATES, {"depth": free_slots + LOOKAHEAD})).all()
     waiting = [_waiting(r) for r in rows]
-    first_turn = max((w.last_assigned or 0 for w in workers), default=0)
+    # Turns only grow: a pass numbers on from the latest any worker or tenant was given.
+    first_turn = max([*(w.last_assigned or 0 for w in workers), *running.served.values(), 0])
     placements = assign(waiting, workers, running, first_turn) if free_slots else []
     placed: list[Placed] = []
     if placements:

@@ -3,7 +3,9 @@
 One pass places as many waiting jobs as the workers' free capacity allows:
 - between tenants, the one with the fewest jobs running (counting this pass's placements) goes
   next, so one tenant's 10,000 queued jobs never starve another's one job; ties go to the
-  higher priority head, then the earlier submission;
+  tenant served longest ago (with one slot and short jobs, nobody runs when the slot frees:
+  without this the oldest backlog would win every time), then the higher priority head, then
+  the earlier submission;
 - within a tenant, higher priority first, equal priority in submission order;
 - a job whose concurrency key is at its limit, or that no worker fits now, waits and does not
   hold up the jobs behind it (they may need other workers, or other keys);
@@ -89,10 +91,12 @@ class Placement:
 
 @dataclass
 class Running:
-    """What runs now, counted by tenant and by (tenant, concurrency key)."""
+    """What runs now, counted by tenant and by (tenant, concurrency key); and each tenant's
+    last turn (the number of its latest placement, growing across passes; none: never served)."""
 
     by_tenant: dict[UUID, int] = field(default_factory=dict)
     by_key: dict[tuple[UUID, str], int] = field(default_factory=dict)
+    served: dict[UUID, int] = field(default_factory=dict)
 
 
 def choose_worker(job: WaitingJob, workers: Iterable[WorkerCapacity]) -> WorkerCapacity | None:
@@ -121,13 +125,20 @@ def assign(
         queues.setdefault(job.tenant_id, []).append(job)
     load = dict(running.by_tenant)
     keys = dict(running.by_key)
+    served = dict(running.served)
     free = {w.id: w for w in workers}
     placements: list[Placement] = []
     turn = first_turn
     while queues:
         tenant = min(
             queues,
-            key=lambda t: (load.get(t, 0), queues[t][0].order[0], queues[t][0].submitted_at, t),
+            key=lambda t: (
+                load.get(t, 0),
+                served.get(t, 0),
+                queues[t][0].order[0],
+                queues[t][0].submitted_at,
+                t,
+            ),
         )
         queue = queues[tenant]
         placed = None
@@ -142,6 +153,7 @@ def assign(
             turn += 1
             free[worker.id] = worker.took(job, turn)
             load[tenant] = load.get(tenant, 0) + 1
+            served[tenant] = turn
             if key is not None:
                 keys[key] = keys.get(key, 0) + 1
             placed = Placement(job_id=job.id, worker_id=worker.id)

@@ -77,7 +77,9 @@ class JobSpec(PlatformModel):
     cpu_millis: int = Field(100, ge=1, le=1_000_000)
     memory_mb: int = Field(128, ge=1, le=10_000_000)
     concurrency: Concurrency | None = None
-    strategy: Strategy = Strategy.LEAST_LOADED
+    strategy: Strategy | None = Field(
+        None, description="How its worker is chosen; none: the tenant's default (least-loaded unless set)"
+    )
 
     @field_validator("command")
     @classmethod

@@ -35,7 +35,7 @@ from domain.platform.contracts import (
     executor_task_queue,
     job_workflow_id,
 )
-from domain.platform.spec import JobSpec
+from domain.platform.spec import JobSpec, Strategy
 from domain.platform.status import JobStatus
 from store.db import Database
 from store.platform_queue import place_waiting
@@ -228,7 +228,7 @@ class Platform:
                     spec.priority,
                     spec.cpu_millis,
                     spec.memory_mb,
-                    spec.strategy.value,
+                    (spec.strategy or Strategy.LEAST_LOADED).value,
                     spec.concurrency.key if spec.concurrency else None,
                     spec.concurrency.limit if spec.concurrency else None,
                 ),

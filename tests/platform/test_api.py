@@ -93,6 +93,14 @@ async def test_a_job_over_http_with_a_registered_executor(
     with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
         stored = conn.execute("SELECT spec::text, sealed_secrets FROM platform_jobs").fetchone()
     assert stored is not None and "s3cret-value" not in stored[0] and b"s3cret-value" not in stored[1]
+    # What the fuzzer found: a number taken for a date; ids no column holds reaching the database.
+    assert (await api.get("/api/platform/jobs?created_before=0.5", headers=alice)).status_code == 422
+    since = await api.get("/api/platform/jobs?created_after=2026-01-01T00:00:00Z", headers=alice)
+    assert [j["id"] for j in since.json()["items"]] == [job["id"]]
+    logs_path = f"/api/platform/jobs/{job['id']}/logs"
+    assert (await api.get(f"{logs_path}?attempt=99999999999", headers=alice)).status_code == 422
+    followed = await api.get(f"{logs_path}?follow=true", headers={**alice, "Last-Event-ID": "99999999999.1"})
+    assert followed.status_code == 200 and "data: hi" in followed.text
 
 
 async def test_bootstrap_tokens_are_single_use_and_expire(
@@ -140,3 +148,27 @@ async def test_bad_job_input_is_422_with_its_field(
     response = await api.post("/api/platform/jobs", json=body, headers=alice)
     assert response.status_code == 422
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+async def test_a_tenants_default_strategy_applies_to_its_jobs_that_name_none(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], serving: Executors
+) -> None:
+    alice, bob = await member(api, admin_headers, "alice"), await member(api, admin_headers, "bob")
+    path = "/api/platform/settings"
+    assert (await api.get(path, headers=alice)).json() == {"default_strategy": "least-loaded"}
+    put = await api.put(path, json={"default_strategy": "bin-packing"}, headers=alice)
+    assert put.status_code == 200, put.text
+    assert (await api.get(path, headers=alice)).json() == {"default_strategy": "bin-packing"}
+    bad = await api.put(path, json={"default_strategy": "random"}, headers=alice)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "default_strategy"
+
+    async def strategy(headers: dict[str, str], **spec: object) -> str:
+        body = {"name": "s", "command": ["true"], **spec}
+        created = await api.post("/api/platform/jobs", json=body, headers=headers)
+        assert created.status_code == 201, created.text
+        job = await api.get(f"/api/platform/jobs/{created.json()['id']}", headers=headers)
+        return job.json()["strategy"]
+
+    assert await strategy(alice) == "bin-packing"
+    assert await strategy(alice, strategy="round-robin") == "round-robin"
+    assert await strategy(bob) == "least-loaded"  # another tenant's setting is its own

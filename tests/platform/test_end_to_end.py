@@ -26,7 +26,7 @@ ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 @asynccontextmanager
 async def executor(
-    settings: Settings, url: str, token: str, cwd: Path
+    settings: Settings, url: str, token: str, cwd: Path, worker_type: str = "default", slots: int = 2
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     env = {
         **os.environ,
@@ -37,7 +37,7 @@ async def executor(
         "TEMPOLINE_BOOTSTRAP_TOKEN": token,
     }
     process = await asyncio.create_subprocess_exec(
-        TEMPOLINE, "executor", "--worker-type", "default", "--slots", "2", env=env, cwd=cwd
+        TEMPOLINE, "executor", "--worker-type", worker_type, "--slots", str(slots), env=env, cwd=cwd
     )
     try:
         yield process

@@ -95,6 +95,16 @@ def test_one_tenants_backlog_does_not_starve_another() -> None:
     assert placed(placements) == [20_000]
 
 
+def test_with_one_slot_and_short_jobs_the_tenant_served_longest_ago_goes_next() -> None:
+    # One slot, nothing running when it frees (A's last job just ended): A was served at turn 7,
+    # B never; B's job goes, though A's are older and higher. Then A's, then B's again.
+    backlog = [job(n, tenant=A, priority=9) for n in range(1, 200)]
+    lone = job(1_000, tenant=B, priority=0)
+    one_slot = [worker(1, slots=1)]
+    assert placed(assign([*backlog, lone], one_slot, Running(served={A: 7}))) == [1_000]
+    assert placed(assign([*backlog, lone], one_slot, Running(served={A: 7, B: 8}))) == [1]
+
+
 def test_concurrency_key_holds_and_others_pass_the_blocked_job() -> None:
     keyed = [job(n, concurrency_key="acme", concurrency_limit=2) for n in range(1, 5)]
     free = job(9)

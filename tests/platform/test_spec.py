@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from domain.platform.spec import MAX_ENV_BYTES, Backoff, EnvValue, JobSpec, Strategy
+from domain.platform.spec import MAX_ENV_BYTES, Backoff, EnvValue, JobSpec
 
 
 def spec(**fields: object) -> JobSpec:
@@ -63,7 +63,7 @@ def test_secret_values_are_known_by_name_and_given_in_plaintext_to_the_executor(
 
 def test_defaults() -> None:
     job = spec(capabilities=["b", "a", "b"])
-    assert job.strategy is Strategy.LEAST_LOADED
+    assert job.strategy is None  # the tenant's default
     assert job.capabilities == ["a", "b"]
     assert 0 <= job.priority <= 9
 

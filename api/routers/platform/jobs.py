@@ -19,13 +19,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
 from api.deps import Caller, Session, Temporal, idempotency_header
-from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
+from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
 from api.routers.platform import streams
-from api.temporal_calls import execute_update, reaching_temporal
+from api.temporal_calls import execute_update, reaching_temporal, update_responses
 from core.logging import correlation_id
 from core.settings import Settings
 from domain.platform.contracts import CANCEL_UPDATE, JOB_WORKFLOW, TASK_QUEUE, JobStart, job_workflow_id
-from domain.platform.spec import JobSpec
+from domain.platform.spec import JobSpec, Strategy
 from domain.platform.status import RETRYABLE, JobStatus, is_terminal
 from store import platform_jobs
 from store.db import Database
@@ -84,6 +84,7 @@ class JobSummary(BaseModel):
 
 class JobOut(JobSummary):
     correlation_id: str
+    strategy: Strategy = Field(description="In effect: the job's own, else its tenant's default at creation")
     signal: int | None
     output_tail: str | None
     error: str | None
@@ -146,6 +147,7 @@ async def _job_out(session: Session, row: PlatformJob) -> JobOut:
         {
             **JobSummary.model_validate(row).model_dump(),
             "correlation_id": row.correlation_id,
+            "strategy": row.strategy,
             "signal": row.signal,
             "output_tail": row.output_tail,
             "error": row.error,
@@ -227,8 +229,8 @@ async def list_jobs(
         str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}=.{0,200}$", description="k=v")
     ] = None,
     worker_type: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: paging.CreatedBound = None,
+    created_before: paging.CreatedBound = None,
     limit: paging.Limit = 50,
     cursor: paging.Cursor = None,
 ) -> paging.Page[JobSummary]:
@@ -258,7 +260,7 @@ class StatusOut(BaseModel):
     status: JobStatus
 
 
-@router.post("/{job_id}/cancel", response_model=StatusOut, responses=TEMPORAL_UNAVAILABLE)
+@router.post("/{job_id}/cancel", response_model=StatusOut, responses=update_responses("job"))
 async def cancel_job(job_id: uuid.UUID, who: Caller, session: Session, client: Temporal) -> StatusOut:
     """Kills the job's process (SIGTERM, SIGKILL after its grace period) and ends it CANCELLED.
     The answer comes within a few seconds, with the status as it stands then."""
@@ -278,7 +280,12 @@ async def cancel_job(job_id: uuid.UUID, who: Caller, session: Session, client: T
     return StatusOut(id=job_id, status=status)
 
 
-@router.post("/{job_id}/retry", response_model=StatusOut, status_code=202, responses=TEMPORAL_UNAVAILABLE)
+@router.post(
+    "/{job_id}/retry",
+    response_model=StatusOut,
+    status_code=202,
+    responses={**responses({409: "Only a FAILED or TIMED_OUT job is retried"}), **TEMPORAL_UNAVAILABLE},
+)
 async def retry_job(
     job_id: uuid.UUID, who: Caller, session: Session, client: Temporal, request: Request
 ) -> StatusOut:
@@ -323,7 +330,10 @@ async def job_logs(
     job_id: uuid.UUID,
     who: Caller,
     session: Session,
-    attempt: Annotated[int | None, Query(ge=1, description="Only this attempt's output")] = None,
+    # Nine digits at most, as in the cursor: a number the database's integer column holds.
+    attempt: Annotated[
+        int | None, Query(ge=1, le=999_999_999, description="Only this attempt's output")
+    ] = None,
     cursor: Annotated[
         str | None, Query(pattern=r"^[0-9]{1,9}\.[0-9]{1,9}$", description="next_cursor")
     ] = None,
