@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel
@@ -108,8 +109,13 @@ def pairs(values: list[str], option: str) -> dict[str, str]:
     return found
 
 
-def when(at: datetime | None) -> str:
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else ""
+def when(at: datetime | None, zone: str | None = None) -> str:
+    """This machine's local time; in `zone` (an IANA name), that zone's time with its name."""
+    if at is None:
+        return ""
+    if zone is None:
+        return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def table_of(*headers: str, title: str | None = None) -> Table:

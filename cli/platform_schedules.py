@@ -64,8 +64,13 @@ def _state(schedule: ScheduleSummary) -> str:
     return "[yellow]paused[/]" if schedule.paused else "[green]active[/]"
 
 
+def _at(schedule: ScheduleSummary, at: datetime) -> str:
+    """A time of the schedule's, in its time zone (the one its cron is read in)."""
+    return when(at, schedule.timezone)
+
+
 def _next_run(schedule: ScheduleSummary) -> str:
-    return when(schedule.next_runs[0]) if schedule.next_runs else ""
+    return _at(schedule, schedule.next_runs[0]) if schedule.next_runs else ""
 
 
 def _said(schedule: ScheduleOut, what: str) -> None:
@@ -221,7 +226,7 @@ def show(
                 f"{schedule.runs} started, {schedule.skipped_overlap} skipped (overlap),"
                 f" {schedule.missed_catchup_window} missed (catch-up window)",
             ),
-            ("created", when(schedule.created_at)),
+            ("created", _at(schedule, schedule.created_at)),
             ("correlation id", schedule.correlation_id),
         ]
         for key, value in rows:
@@ -230,15 +235,18 @@ def show(
         out.print(about)
         upcoming = table_of("AT", title="next runs" + (" (once resumed)" if schedule.paused else ""))
         for at in schedule.next_runs:
-            upcoming.add_row(when(at))
+            upcoming.add_row(_at(schedule, at))
         out.print(upcoming)
+        if not schedule.recent_runs:
+            out.print("[bold]recent runs[/]: none yet")
+            return None
         recent = table_of("SCHEDULED", "STARTED", "JOB", "STATUS", title="recent runs")
         running = set(schedule.running_jobs)
         statuses = await _job_statuses(api, schedule.recent_runs)
         for run, status in zip(schedule.recent_runs, statuses, strict=True):
             recent.add_row(
-                when(run.scheduled_at),
-                when(run.started_at),
+                _at(schedule, run.scheduled_at),
+                _at(schedule, run.started_at),
                 str(run.job_id),
                 status or (styled(JobStatus.RUNNING) if run.job_id in running else ""),
             )

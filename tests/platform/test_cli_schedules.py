@@ -2,7 +2,9 @@
 real port, Temporal Schedules on the dev server, the job workflows served in-process and a real
 executor running what the schedules start (the stack of test_cli.py, one per test)."""
 
+import asyncio
 import json
+import re
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -71,8 +73,10 @@ async def test_create_list_show_pause_resume_trigger_backfill_delete(
         # Its next runs are the API's (Temporal's), each a weekday at 09:00 in Berlin.
         shown = await cli("schedule", "show", cron_id)
         assert shown.code == 0, shown.stderr
-        next_runs = (await schedule_of(cron_id))["next_runs"]
-        assert next_runs and all(when(datetime.fromisoformat(at)) in shown.stdout for at in next_runs)
+        next_runs = [datetime.fromisoformat(at) for at in (await schedule_of(cron_id))["next_runs"]]
+        assert next_runs and all(when(at, "Europe/Berlin") in shown.stdout for at in next_runs)
+        # In the schedule's time zone, as its cron reads: 09:00 there, whatever this machine's zone.
+        assert len(re.findall(r" 09:00:00 CES?T\b", shown.stdout)) == len(next_runs)
         assert (
             "active" in shown.stdout and "next runs" in shown.stdout and '["echo", "report"]' in shown.stdout
         )
@@ -156,8 +160,9 @@ async def test_bad_schedules_get_the_apis_reason_and_exit_code_2(
             ): "catchup_window_seconds: Input should be greater than",
             ("--every", "1d", "--priority", "12"): "priority: Input should be less than or equal to 9",
         }
-        for args, reason in refused_by_api.items():
-            ran = await cli("schedule", "create", *args, *job)
+        # Side by side: each is its own process, and none changes what another sees.
+        ran_all = await asyncio.gather(*(cli("schedule", "create", *args, *job) for args in refused_by_api))
+        for (args, reason), ran in zip(refused_by_api.items(), ran_all, strict=True):
             assert ran.code == 2, (args, ran)
             assert "Invalid request" in ran.stderr and reason in ran.stderr, (args, ran.stderr)
             assert "Traceback" not in ran.stderr
@@ -168,8 +173,8 @@ async def test_bad_schedules_get_the_apis_reason_and_exit_code_2(
             ("--every", "1h", "--overlap", "sometimes"): "'sometimes' is not one of 'skip'",
             ("--every", "1h", "--label", "novalue"): "'novalue' is not KEY=VALUE",
         }
-        for args, reason in refused_here.items():
-            ran = await cli("schedule", "create", *args, *job)
+        ran_all = await asyncio.gather(*(cli("schedule", "create", *args, *job) for args in refused_here))
+        for (args, reason), ran in zip(refused_here.items(), ran_all, strict=True):
             assert ran.code == 2 and reason in ran.stderr, (args, ran.stderr)
         dashed = await cli(
             "schedule", "create", "--every", "1h", "--name", "x", "--command", "sh", "-c", "exit 3"
