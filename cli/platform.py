@@ -30,9 +30,9 @@ from cli.platform_common import (
     Limit,
     call_api,
     err,
-    more,
     out,
     print_json,
+    print_page,
     styled,
     table_of,
     when,
@@ -231,23 +231,22 @@ def list_jobs(
             limit=limit,
             cursor=cursor,
         )
-        if as_json:
-            return print_json(page)
-        table = table_of("ID", "NAME", "STATUS", "TYPE", "PRI", "ATTEMPT", "EXIT", "CREATED")
-        for j in page.items:
-            exit_code = "" if j.exit_code is None else str(j.exit_code)
-            table.add_row(
+        headers = ("ID", "NAME", "STATUS", "TYPE", "PRI", "ATTEMPT", "EXIT", "CREATED")
+        print_page(
+            page,
+            as_json,
+            headers,
+            lambda j: (
                 str(j.id),
                 escape(j.name),
                 styled(j.status),
                 j.worker_type,
                 str(j.priority),
                 str(j.attempt),
-                exit_code,
+                "" if j.exit_code is None else str(j.exit_code),
                 when(j.created_at),
-            )
-        out.print(table)
-        more(page.next_cursor)
+            ),
+        )
 
     call_api(api_url, api_key, work)
 
@@ -408,13 +407,12 @@ def list_workers(
 
     async def work(api: PlatformApi) -> None:
         page = await api.list_workers(limit=limit, cursor=cursor)
-        if as_json:
-            return print_json(page)
-        table = table_of(
-            "ID", "STATUS", "TYPE", "CAPABILITIES", "RUNNING", "CPU", "MEMORY", "HOST", "HEARTBEAT"
-        )
-        for w in page.items:
-            table.add_row(
+        headers = ("ID", "STATUS", "TYPE", "CAPABILITIES", "RUNNING", "CPU", "MEMORY", "HOST", "HEARTBEAT")
+        print_page(
+            page,
+            as_json,
+            headers,
+            lambda w: (
                 str(w.id),
                 w.status.value,
                 w.worker_type,
@@ -424,9 +422,8 @@ def list_workers(
                 f"{w.memory_mb} MB",
                 escape(w.hostname),
                 when(w.heartbeat_at),
-            )
-        out.print(table)
-        more(page.next_cursor)
+            ),
+        )
 
     call_api(api_url, api_key, work)
 
@@ -466,11 +463,11 @@ def list_tokens(
 
     async def work(api: PlatformApi) -> None:
         page = await api.list_tokens(limit=limit, cursor=cursor)
-        if as_json:
-            return print_json(page)
-        table = table_of("ID", "NAME", "PREFIX", "EXPIRES", "USED", "WORKER", "REVOKED")
-        for t in page.items:
-            table.add_row(
+        print_page(
+            page,
+            as_json,
+            ("ID", "NAME", "PREFIX", "EXPIRES", "USED", "WORKER", "REVOKED"),
+            lambda t: (
                 str(t.id),
                 escape(t.name),
                 t.prefix,
@@ -478,9 +475,8 @@ def list_tokens(
                 when(t.consumed_at),
                 str(t.worker_id or ""),
                 when(t.revoked_at),
-            )
-        out.print(table)
-        more(page.next_cursor)
+            ),
+        )
 
     call_api(api_url, api_key, work)
 

@@ -9,9 +9,9 @@ what was typed.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -20,10 +20,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.paging import Page
 from cli.platform_api import PlatformApi
 from clients.tempoline_api import ApiError, TempolineApi
 from core.settings import get_settings
 from domain.platform.status import JobStatus
+
+M = TypeVar("M", bound=BaseModel)
 
 out = Console(highlight=False)
 # Messages are not wrapped: a reason split over lines is harder to read and to grep.
@@ -127,9 +130,19 @@ def table_of(*headers: str, title: str | None = None) -> Table:
     return made
 
 
-def more(cursor: str | None) -> None:
-    if cursor:
-        err.print(f"[dim]more: --cursor {cursor}[/]")
+def print_page(
+    page: Page[M], as_json: bool, headers: tuple[str, ...], row: Callable[[M], Sequence[str]]
+) -> None:
+    """A page of a list: the API's JSON, or a table of a `row` an item and, on stderr, the cursor
+    of the next page if there is one."""
+    if as_json:
+        return print_json(page)
+    rows = table_of(*headers)
+    for item in page.items:
+        rows.add_row(*row(item))
+    out.print(rows)
+    if page.next_cursor:
+        err.print(f"[dim]more: --cursor {page.next_cursor}[/]")
 
 
 STATUS_STYLE = {

@@ -29,9 +29,9 @@ from cli.platform_common import (
     Limit,
     call_api,
     err,
-    more,
     out,
     print_json,
+    print_page,
     styled,
     table_of,
     when,
@@ -170,13 +170,12 @@ def list_schedules(
 
     async def work(api: PlatformApi) -> None:
         page = await api.list_schedules(limit=limit, cursor=cursor)
-        if as_json:
-            return print_json(page)
-        table = table_of("ID", "NAME", "WHEN", "OVERLAP", "STATE", "NEXT RUN")
-        for s in page.items:
-            table.add_row(str(s.id), escape(s.name), _timing(s), s.overlap.value, _state(s), _next_run(s))
-        out.print(table)
-        more(page.next_cursor)
+        print_page(
+            page,
+            as_json,
+            ("ID", "NAME", "WHEN", "OVERLAP", "STATE", "NEXT RUN"),
+            lambda s: (str(s.id), escape(s.name), _timing(s), s.overlap.value, _state(s), _next_run(s)),
+        )
 
     call_api(api_url, api_key, work)
 
