@@ -182,9 +182,12 @@ async def test_bad_schedules_get_the_apis_reason_and_exit_code_2(
         assert dashed.code == 2 and "-c is no option of tempoline schedule create" in dashed.stderr
         assert (await world.api.get("/api/platform/schedules", headers=world.alice)).json()["items"] == []
 
-        created = await cli("schedule", "create", "--every", "1d", "--paused", *job)
-        assert created.code == 0, created.stderr
+        once = ("schedule", "create", "--every", "1d", "--paused", "--idempotency-key", "nightly-1", *job)
+        created = await cli(*once)
+        assert created.code == 0 and "paused" in created.stderr, created.stderr
         schedule_id = created.stdout.strip()
+        # A retried create with its key: the schedule the first one made, not a second.
+        assert (await cli(*once)).stdout.strip() == schedule_id
         backwards = await cli(
             "schedule",
             "backfill",
