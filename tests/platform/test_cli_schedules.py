@@ -168,18 +168,17 @@ async def test_bad_schedules_get_the_apis_reason_and_exit_code_2(
             assert "Traceback" not in ran.stderr
 
         # What the command line itself cannot say is click's usage error, also 2.
+        create = ("schedule", "create", "--every", "1h")
         refused_here = {
-            ("--every", "soon"): "'soon' is not a duration",
-            ("--every", "1h", "--overlap", "sometimes"): "'sometimes' is not one of 'skip'",
-            ("--every", "1h", "--label", "novalue"): "'novalue' is not KEY=VALUE",
+            ("schedule", "create", "--every", "soon", *job): "'soon' is not a duration",
+            (*create, "--overlap", "sometimes", *job): "'sometimes' is not one of 'skip'",
+            (*create, "--label", "novalue", *job): "'novalue' is not KEY=VALUE",
+            (*create, "--name", "x", "--command", "sh", "-c", "exit 3"): "-c is no option of tempoline"
+            " schedule create",
         }
-        ran_all = await asyncio.gather(*(cli("schedule", "create", *args, *job) for args in refused_here))
+        ran_all = await asyncio.gather(*(cli(*args) for args in refused_here))
         for (args, reason), ran in zip(refused_here.items(), ran_all, strict=True):
             assert ran.code == 2 and reason in ran.stderr, (args, ran.stderr)
-        dashed = await cli(
-            "schedule", "create", "--every", "1h", "--name", "x", "--command", "sh", "-c", "exit 3"
-        )
-        assert dashed.code == 2 and "-c is no option of tempoline schedule create" in dashed.stderr
         assert (await world.api.get("/api/platform/schedules", headers=world.alice)).json()["items"] == []
 
         once = ("schedule", "create", "--every", "1d", "--paused", "--idempotency-key", "nightly-1", *job)
@@ -188,18 +187,14 @@ async def test_bad_schedules_get_the_apis_reason_and_exit_code_2(
         schedule_id = created.stdout.strip()
         # A retried create with its key: the schedule the first one made, not a second.
         assert (await cli(*once)).stdout.strip() == schedule_id
-        backwards = await cli(
-            "schedule",
-            "backfill",
-            schedule_id,
-            "--start",
-            "2025-01-02T00:00:00Z",
-            "--end",
-            "2025-01-01T00:00:00Z",
+        backfill = ("schedule", "backfill", schedule_id)
+        backwards, unreadable, not_an_id, missing = await asyncio.gather(
+            cli(*backfill, "--start", "2025-01-02T00:00Z", "--end", "2025-01-01T00:00Z"),
+            cli(*backfill, "--start", "yesterday", "--end", "now"),
+            cli("schedule", "pause", "not-a-uuid"),
+            cli("schedule", "trigger", str(uuid.uuid4())),
         )
         assert backwards.code == 2 and "end_at must be after start_at" in backwards.stderr, backwards.stderr
-        unreadable = await cli("schedule", "backfill", schedule_id, "--start", "yesterday", "--end", "now")
         assert unreadable.code == 2 and "'yesterday' is not an ISO 8601 time" in unreadable.stderr
-        assert (await cli("schedule", "pause", "not-a-uuid")).code == 2
-        missing = await cli("schedule", "trigger", str(uuid.uuid4()))
+        assert not_an_id.code == 2
         assert missing.code == 1 and "Schedule not found" in missing.stderr
