@@ -10,7 +10,7 @@ detail, or None when the API could not be reached (`where` then names the URL tr
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -163,7 +163,10 @@ class PlatformApi:
         return await self._call("GET", f"/schedules/{schedule_id}", ScheduleOut)
 
     async def act_on_schedule(
-        self, schedule_id: uuid.UUID, action: str, body: dict[str, Any] | None = None
+        self,
+        schedule_id: uuid.UUID,
+        action: Literal["pause", "resume", "trigger", "backfill"],
+        body: dict[str, Any] | None = None,
     ) -> ScheduleOut:
         """pause, resume, trigger or backfill (`body`: that action's request, if any)."""
         return await self._call("POST", f"/schedules/{schedule_id}/{action}", ScheduleOut, json=body)
