@@ -1,7 +1,8 @@
-"""A person's client for /api/platform, what the `tempoline job|worker|token` commands send:
-jobs (create, list, get, cancel, retry, logs paged or followed), the tenant's job events, workers
-and bootstrap tokens. Answers are parsed with the API's own response models; request bodies go
-as given, so the API alone judges them (its 422 names the field and the reason).
+"""A person's client for /api/platform, what the `tempoline job|worker|token|schedule` commands
+send: jobs (create, list, get, cancel, retry, logs paged or followed), the tenant's job events,
+workers, bootstrap tokens and cron schedules. Answers are parsed with the API's own response
+models; request bodies go as given, so the API alone judges them (its 422 names the field and
+the reason).
 
 Every failure is an `ApiError`: `status` is the HTTP status with the problem+json title and
 detail, or None when the API could not be reached (`where` then names the URL tried).
@@ -9,13 +10,14 @@ detail, or None when the API could not be reached (`where` then names the URL tr
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from api.paging import Page
 from api.routers.platform.jobs import JobOut, JobSummary, LogPage, StatusOut
+from api.routers.platform.schedules import ScheduleOut, ScheduleSummary
 from api.routers.platform.tokens import TokenCreated, TokenOut
 from api.routers.platform.workers import WorkerOut
 from clients import sse
@@ -45,6 +47,25 @@ class PlatformApi:
             where = f"{response.request.method} {response.request.url.path}"
             raise ApiError(where, response.status_code, title, detail)
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = await self._http.request(
+                method, PREFIX + path, params=query, json=json, headers={**self._auth, **(headers or {})}
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(method, path, exc) from exc
+        self._check(response)
+        return response
+
     async def _call(
         self,
         method: str,
@@ -55,14 +76,7 @@ class PlatformApi:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> M:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = await self._http.request(
-                method, PREFIX + path, params=query, json=json, headers={**self._auth, **(headers or {})}
-            )
-        except httpx.TransportError as exc:
-            raise self._unreachable(method, path, exc) from exc
-        self._check(response)
+        response = await self._send(method, path, params=params, json=json, headers=headers)
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
@@ -132,3 +146,30 @@ class PlatformApi:
 
     async def revoke_token(self, token_id: uuid.UUID) -> TokenOut:
         return await self._call("POST", f"/tokens/{token_id}/revoke", TokenOut)
+
+    # -- cron schedules ---------------------------------------------------------------------------
+
+    async def create_schedule(self, body: dict[str, Any], idempotency_key: str | None = None) -> ScheduleOut:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return await self._call("POST", "/schedules", ScheduleOut, json=body, headers=headers)
+
+    async def list_schedules(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[ScheduleSummary]:
+        params = {"limit": limit, "cursor": cursor}
+        return await self._call("GET", "/schedules", Page[ScheduleSummary], params=params)
+
+    async def get_schedule(self, schedule_id: uuid.UUID) -> ScheduleOut:
+        return await self._call("GET", f"/schedules/{schedule_id}", ScheduleOut)
+
+    async def act_on_schedule(
+        self,
+        schedule_id: uuid.UUID,
+        action: Literal["pause", "resume", "trigger", "backfill"],
+        body: dict[str, Any] | None = None,
+    ) -> ScheduleOut:
+        """pause, resume, trigger or backfill (`body`: that action's request, if any)."""
+        return await self._call("POST", f"/schedules/{schedule_id}/{action}", ScheduleOut, json=body)
+
+    async def delete_schedule(self, schedule_id: uuid.UUID) -> None:
+        await self._send("DELETE", f"/schedules/{schedule_id}")

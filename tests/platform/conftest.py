@@ -1,14 +1,18 @@
 """Fixtures of the platform's tests."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dependencies import Dependencies
 from core.settings import Settings
+from domain.platform.schedules import temporal_schedule_id
 from registry import task_queues
 from tests.platform.harness import Executors
 from tests.replay import platform_histories
@@ -38,3 +42,14 @@ async def recorded(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     since = datetime.now(UTC)
     yield
     await platform_histories.record(temporal.client, since, request.node.name)
+
+
+@pytest.fixture
+async def schedules_deleted(settings: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
+    """Temporal Schedules outlive a test's tables: those a test left are deleted after it."""
+    yield
+    with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
+        left = conn.execute("SELECT tenant_id, id FROM platform_schedules").fetchall()
+    for tenant_id, schedule_id in left:
+        with contextlib.suppress(RPCError):
+            await temporal.client.get_schedule_handle(temporal_schedule_id(tenant_id, schedule_id)).delete()

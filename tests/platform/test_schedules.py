@@ -3,10 +3,9 @@ audit trail with its own correlation id, `job:{id}` workflow), run by the execut
 worker registered through the API; pause, resume, trigger, backfill, delete; tenants apart."""
 
 import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,15 +26,8 @@ from tests.platform.harness import PATIENCE, Behaviour, Executors
 SECRET = "s3cret-in-a-schedule"
 
 
-@pytest.fixture(autouse=True)
-async def schedules_deleted(settings: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
-    """Temporal Schedules outlive a test's tables: those a test left are deleted after it."""
-    yield
-    with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
-        left = conn.execute("SELECT tenant_id, id FROM platform_schedules").fetchall()
-    for tenant_id, schedule_id in left:
-        with contextlib.suppress(RPCError):
-            await temporal.client.get_schedule_handle(temporal_schedule_id(tenant_id, schedule_id)).delete()
+# Temporal Schedules outlive a test's tables: those a test left are deleted after it.
+pytestmark = pytest.mark.usefixtures("schedules_deleted")
 
 
 async def jobs_of(api: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
