@@ -118,20 +118,17 @@ def job_exit_code(job: JobOut) -> int:
 
 
 class _Output:
-    """Writes output chunks where the job wrote them; remembers the last one written."""
+    """Writes output chunks where the job wrote them, and progress lines between them."""
 
     def __init__(self) -> None:
-        self.cursor: str | None = None
         self._stderr_open_line = False
 
-    def write(self, stream: str, data: str, cursor: str | None) -> None:
+    def write(self, stream: str, data: str) -> None:
         target = sys.stderr if stream == "stderr" else sys.stdout
         target.write(data)
         target.flush()
         if stream == "stderr":
             self._stderr_open_line = bool(data) and not data.endswith("\n")
-        # No await between writing and moving the cursor: a cancel never loses or repeats a chunk.
-        self.cursor = cursor
 
     def progress(self, text: str) -> None:
         if self._stderr_open_line:
@@ -143,54 +140,33 @@ class _Output:
 async def _follow(api: PlatformApi, job: JobOut) -> JobOut:
     """Streams the job's output until it has ended, then returns the job as it ended.
 
-    Two streams: the output (`logs?follow=true`) and the tenant's events after the job's last
-    one known (`/events`), for progress. The output stream ends by itself once the job has ended;
-    should the job's end event come first, the rest of the output is read in pages after the last
-    chunk written (the job's status is written after its last chunk is stored), so the command
-    does not wait for the output stream's next wake-up. Progress is a help, not a need: if the
-    events stream fails, the output is followed all the same."""
+    Two streams: the output (`logs?follow=true`, which ends once the job has ended and its last
+    chunk is sent) and the tenant's events after the job's last one known (`/events`), for
+    progress. Progress is a help, not a need: if the events stream fails, the output is followed
+    all the same."""
     output = _Output()
-    ended = asyncio.Event()
-
-    async def copy_output() -> None:
-        async for message in api.follow_logs(job.id):
-            output.write(message.event, message.data, message.id)
 
     async def show_progress() -> None:
         after = str(job.timeline[-1].id) if job.timeline else None
         try:
             async for message in api.events(after):
                 event = json.loads(message.data)
-                if event["job_id"] != str(job.id):
-                    continue
                 status = JobStatus(event["status"])
-                if is_terminal(status):
-                    ended.set()
-                    return
+                if event["job_id"] != str(job.id) or is_terminal(status):
+                    continue
                 where = f" on worker {event['worker_id']}" if event.get("worker_id") else ""
                 attempt = f" attempt {event['attempt']}" if event.get("attempt") else ""
                 output.progress(f"job {job.id} {styled(status)}{attempt}{where}")
         except (ApiError, sse.StreamDropped, ValueError, KeyError) as exc:
             output.progress(f"[yellow]no progress shown[/] (the events stream failed: {escape(str(exc))})")
 
-    copying = asyncio.create_task(copy_output())
-    tasks = [copying, asyncio.create_task(show_progress()), asyncio.create_task(ended.wait())]
+    progress = asyncio.create_task(show_progress())
     try:
-        await asyncio.wait([copying, tasks[2]], return_when=asyncio.FIRST_COMPLETED)
-        if copying.done():
-            copying.result()  # raises what ended it, if anything did
+        async for message in api.follow_logs(job.id):
+            output.write(message.event, message.data)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    cursor = output.cursor
-    while True:
-        page = await api.log_page(job.id, cursor=cursor)
-        for chunk in page.items:
-            output.write(chunk.stream, chunk.data, f"{chunk.attempt}.{chunk.seq}")
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
     final = await api.get_job(job.id)
     output.progress(_ending(final))
     return final
@@ -355,7 +331,7 @@ def logs(
         while True:
             page = await api.log_page(job_id, cursor=cursor, attempt=attempt)
             for chunk in page.items:
-                output.write(chunk.stream, chunk.data, None)
+                output.write(chunk.stream, chunk.data)
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
