@@ -9,6 +9,8 @@ what was typed.
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -28,7 +30,9 @@ from domain.platform.status import JobStatus
 
 M = TypeVar("M", bound=BaseModel)
 
-out = Console(highlight=False)
+# Piped (no terminal, no COLUMNS), rich would fold every table into 80 columns: a row stays one
+# line instead, so `tempoline job list | grep FAILED` finds whole rows.
+out = Console(highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 1000)
 # Messages are not wrapped: a reason split over lines is harder to read and to grep.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -239,6 +239,10 @@ async def test_list_show_logs_cancel_retry_workers_and_tokens(
         workers = await cli("worker", "list", "--json")
         assert [w["status"] for w in json.loads(workers.stdout)["items"]] == ["available"]
         assert "available" in (await cli("worker", "list")).stdout
+        # Piped without COLUMNS: each row on one line, whole, for grep.
+        piped = Cli({k: v for k, v in cli.env.items() if k != "COLUMNS"}, cli.cwd)
+        [row] = [line for line in (await piped("worker", "list")).stdout.splitlines() if "available" in line]
+        assert workers_id(workers) in row and "default" in row
 
         token = await world.admin("token", "create", "--ttl", "600")
         assert token.code == 0 and token.stdout.startswith("tlb_"), token.stderr
@@ -373,3 +377,7 @@ async def test_follow_resumes_after_a_dropped_connection_without_losing_or_repea
                 assert await process.wait() == 0, stderr.decode()
         assert lines == [f"line {i}\n".encode() for i in range(1, 7)]
         assert proxy.connections >= 4  # both streams came back after the cuts
+
+
+def workers_id(listed: Ran) -> str:
+    return json.loads(listed.stdout)["items"][0]["id"]
