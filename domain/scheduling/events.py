@@ -1,0 +1,132 @@
+"""A Google Calendar event as tempoline stores it, read from the Calendar v3 event resource.
+
+One stored event per Google event id, whatever its kind:
+- a single event;
+- a recurring series' master (`recurrence` holds its RRULE/EXDATE/RDATE lines);
+- an exception of a series: one instance edited or cancelled, with `recurring_event_id` (the
+  master's id) and `original_start` (which instance it replaces).
+Instances are never stored: they are expanded from the master when asked for
+(domain/scheduling/recurrence.py), with the exceptions applied, so an edited or cancelled single
+instance never duplicates the series.
+
+Times: a timed event's start and end are instants (Google sends RFC 3339 with an offset) with
+the zone they were given in; an all-day event's are dates, the end exclusive, and its span is
+the calendar's local midnights, so a day on which clocks change lasts 23 or 25 hours.
+A cancelled event is kept (marked deleted) rather than removed: an incremental sync may carry
+only its id and status.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class SchedulingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class EventTime(SchedulingModel):
+    """Google's EventDateTime: a `day` (its `date`: all-day) or an instant `at` (its `dateTime`),
+    with its IANA time zone."""
+
+    day: date | None = None
+    at: AwareDatetime | None = None
+    time_zone: str | None = None
+
+    def instant(self, calendar_zone: str) -> datetime:
+        """The UTC instant: a date starts at midnight in the calendar's zone."""
+        if self.at is not None:
+            return self.at.astimezone(UTC)
+        assert self.day is not None
+        return datetime.combine(self.day, time(0), ZoneInfo(calendar_zone)).astimezone(UTC)
+
+    def local(self, calendar_zone: str) -> datetime:
+        """Wall time in the event's own zone (else the calendar's): what a recurrence repeats."""
+        zone = ZoneInfo(self.time_zone or calendar_zone)
+        if self.at is not None:
+            return self.at.astimezone(zone)
+        assert self.day is not None
+        return datetime.combine(self.day, time(0), zone)
+
+
+class StoredEvent(SchedulingModel):
+    event_id: str
+    status: EventStatus
+    etag: str | None = None
+    updated: AwareDatetime | None = None
+    ical_uid: str | None = None
+    summary: str | None = None
+    description: str | None = None
+    location: str | None = None
+    # None only for a cancellation that came without its times.
+    start: EventTime | None = None
+    end: EventTime | None = None
+    recurrence: list[str] = Field(default_factory=list)
+    recurring_event_id: str | None = None
+    original_start: EventTime | None = None
+    # "transparent" events do not block time in free/busy.
+    transparent: bool = False
+
+    @property
+    def deleted(self) -> bool:
+        return self.status is EventStatus.CANCELLED
+
+    @property
+    def all_day(self) -> bool:
+        return self.start is not None and self.start.day is not None
+
+    def span(self, calendar_zone: str) -> tuple[datetime, datetime] | None:
+        """[start, end) as UTC instants; None without times."""
+        if self.start is None or self.end is None:
+            return None
+        return self.start.instant(calendar_zone), self.end.instant(calendar_zone)
+
+    @property
+    def duration(self) -> timedelta | None:
+        """For a recurrence's instances: a timed event's length, or an all-day one's in days."""
+        if self.start is None or self.end is None:
+            return None
+        if self.start.at is not None and self.end.at is not None:
+            return self.end.at - self.start.at
+        if self.start.day is not None and self.end.day is not None:
+            return self.end.day - self.start.day
+        return None
+
+
+def _time(value: dict[str, Any] | None) -> EventTime | None:
+    if not value:
+        return None
+    return EventTime(
+        day=date.fromisoformat(value["date"]) if value.get("date") else None,
+        at=datetime.fromisoformat(value["dateTime"]) if value.get("dateTime") else None,
+        time_zone=value.get("timeZone"),
+    )
+
+
+def from_google(item: dict[str, Any]) -> StoredEvent:
+    """An item of `events.list` / `events.get` as stored (what is not kept is dropped)."""
+    return StoredEvent(
+        event_id=item["id"],
+        status=EventStatus(item.get("status", "confirmed")),
+        etag=item.get("etag"),
+        updated=datetime.fromisoformat(item["updated"]) if item.get("updated") else None,
+        ical_uid=item.get("iCalUID"),
+        summary=item.get("summary"),
+        description=item.get("description"),
+        location=item.get("location"),
+        start=_time(item.get("start")),
+        end=_time(item.get("end")),
+        recurrence=list(item.get("recurrence") or []),
+        recurring_event_id=item.get("recurringEventId"),
+        original_start=_time(item.get("originalStartTime")),
+        transparent=item.get("transparency") == "transparent",
+    )
