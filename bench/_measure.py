@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import psutil
+from temporalio.client import Client
 
 from bench._stack import Stack
 
@@ -39,6 +40,16 @@ async def until(count: Callable[[], Awaitable[int]], target: int, what: str) -> 
             raise RuntimeError(f"{what}: {seen} of {target} after {DRAIN_TIMEOUT:.0f} s")
         await asyncio.sleep(0.2)
     return time.perf_counter() - started
+
+
+async def closed(client: Client, workflow_type: str, count: int) -> None:
+    """Waits (untimed) for workflows to close, so no stopping worker cuts a completion short."""
+    query = f'WorkflowType="{workflow_type}" AND ExecutionStatus="Completed"'
+
+    async def completed() -> int:
+        return (await client.count_workflows(query)).count
+
+    await until(completed, count, f"{workflow_type} closed")
 
 
 def percentile(samples: list[float], p: int) -> float:

@@ -35,7 +35,7 @@ from bench._engine import BareWorkflow, ShapedJobWorkflow
 from bench._engine_work import Work, done_file
 from bench._engine_worker import BARE_QUEUE, SHAPED_QUEUE
 from bench._http import LoadClient
-from bench._measure import Phase, concurrently, flag_busy_machine, percentile, until
+from bench._measure import Phase, closed, concurrently, flag_busy_machine, percentile, until
 from bench._stack import Stack, company, job_body, receiver, running_stack, worker_processes
 from domain import search_attributes as sa
 from domain.routing.contracts import TASK_QUEUE, job_workflow_id, routing_workflow_id
@@ -120,15 +120,6 @@ async def _measure(
         assert row is not None
         return row[0]
 
-    async def closed(workflow_type: str, count: int) -> None:
-        """Waits (untimed) for workflows to close, so no stopping worker cuts a completion short."""
-        query = f'WorkflowType="{workflow_type}" AND ExecutionStatus="Completed"'
-
-        async def completed() -> int:
-            return (await client.count_workflows(query)).count
-
-        await until(completed, count, f"{workflow_type} closed")
-
     def workers(queue: str) -> AbstractAsyncContextManager[list[int]]:
         python = sys.executable
         argv = [python, "-m", "bench._engine_worker", queue]
@@ -140,12 +131,12 @@ async def _measure(
     async with workers(BARE_QUEUE), workers(SHAPED_QUEUE), workers(TASK_QUEUE):
         await concurrently(WARMUP, clients, start_bare)
         await concurrently(WARMUP, clients, lambda n: post_job(jobs + n))
-        await closed("BenchBareRouting", WARMUP)
+        await closed(client, "BenchBareRouting", WARMUP)
         await until(synced, WARMUP, "warm-up routings synced")
         if shaped:
             await concurrently(WARMUP, clients, start_shaped)
             await until(shaped_done, WARMUP, "warm-up shaped jobs")
-            await closed("BenchShapedJob", WARMUP)
+            await closed(client, "BenchShapedJob", WARMUP)
         await asyncio.sleep(SETTLE)
 
     async def drain(kind: str, target: int) -> float:
@@ -155,7 +146,7 @@ async def _measure(
             async with workers(BARE_QUEUE):
                 with bare_drain:
                     took = await until(bare_done, target, "bare jobs done")
-                await closed("BenchBareRouting", target)
+                await closed(client, "BenchBareRouting", target)
             return took
         async with workers(TASK_QUEUE) as pids, AsyncExitStack() as sampled:
             if profile:
