@@ -36,7 +36,8 @@ class Event:
 
 def _move(sets: str, guard: str) -> TextClause:
     """The job row changes (`sets`, where `guard` holds) and one audit row per event is added,
-    numbered on from the job's last seq, each announced on platform_events."""
+    numbered on from the job's last seq, each announced on platform_events; a job that ends is
+    announced on platform_logs too (PostgreSQL delivers the same payload once a transaction)."""
     return text(
         f"""
         WITH j AS (
@@ -52,9 +53,13 @@ def _move(sets: str, guard: str) -> TextClause:
             FROM j, unnest(CAST(:events AS text[]), CAST(:statuses AS text[]), CAST(:attempts AS int[]),
                            CAST(:workers AS uuid[]), CAST(:details AS text[]))
                     WITH ORDINALITY AS e(event, status, attempt, worker_id, detail, n)
-            RETURNING id, tenant_id
+            RETURNING id, tenant_id, job_id
         )
-        SELECT pg_notify('platform_events', tenant_id::text || ':' || id::text) FROM a
+        SELECT pg_notify('platform_events', tenant_id::text || ':' || id::text),
+            -- The job's output stream waits on platform_logs for more: its end must wake it, or
+            -- a follower hears of the end only at the stream's next keep-alive (15 s later).
+            CASE WHEN CAST(:ended AS boolean) THEN pg_notify('platform_logs', job_id::text || ':' || 'end') END
+        FROM a
         """
     )
 
@@ -62,6 +67,7 @@ def _move(sets: str, guard: str) -> TextClause:
 def _events(events: list[Event]) -> dict[str, Any]:
     return {
         "status": events[-1].status.value,
+        "ended": is_terminal(events[-1].status),
         "events": [(e.event or EVENT[e.status]).value for e in events],
         "statuses": [e.status.value for e in events],
         "attempts": [e.attempt for e in events],

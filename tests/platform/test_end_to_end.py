@@ -5,8 +5,10 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -132,6 +134,30 @@ async def sse_events(
             field, _, value = line.partition(": ")
             event[field] = event[field] + "\n" + value if field == "data" and field in event else value
     return events
+
+
+async def test_output_stream_ends_with_the_job(
+    settings: Settings,
+    temporal: WorkflowEnvironment,
+    clean_db: None,
+    admin_headers: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A follower waiting for more output is woken by the job's end, not left until the stream's
+    next keep-alive (15 s later; bench.platform measured that lag)."""
+    async with running(settings, temporal, admin_headers, tmp_path) as (api, _):
+        alice = await member(api, admin_headers, "alice")
+        job = (
+            await api.post(
+                "/api/platform/jobs", json={"name": "t", "script": "echo hi; sleep 1"}, headers=alice
+            )
+        ).json()
+        async with asyncio.timeout(PATIENCE):
+            followed = await sse_events(api, f"/api/platform/jobs/{job['id']}/logs?follow=true", alice)
+        stream_ended = time.time()
+        done = await ended(api, job["id"], alice)
+        assert [e["data"] for e in followed] == ["hi\n"]
+        assert stream_ended - datetime.fromisoformat(str(done["finished_at"])).timestamp() < 3
 
 
 async def test_output_and_events_stream_live_and_resume(
