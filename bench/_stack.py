@@ -186,11 +186,20 @@ async def receiver(
     return receiver_id
 
 
+def _remove(root: Path, *, keep_logs: bool) -> None:
+    """The stack's files go, but after a failure its processes' logs are kept beside them."""
+    if keep_logs and (root / "logs").exists():
+        kept = root.parent / f"{root.name}-logs"
+        shutil.move(root / "logs", kept)
+        print(f"the stack's logs: {kept}", file=sys.stderr)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @asynccontextmanager
 async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
     async with AsyncExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        cleanup.push(lambda failed, *_: _remove(root, keep_logs=failed is not None))
 
         pg_port = free_port()
         pg = postgres.start(root / "data", pg_port, root / "postgres.log", postgres_options)
@@ -270,7 +279,7 @@ async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while not await _all_polling(stack, queue, processes):
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}/logs")
+                raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}-logs")
             await asyncio.sleep(0.1)
         yield [p.pid for p in processes]
     finally:
@@ -331,7 +340,7 @@ async def executor_processes(
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while len(worker_ids) < count:
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"the executors did not start polling; see {stack.root}/logs")
+                raise RuntimeError(f"the executors did not start polling; see {stack.root}-logs")
             await asyncio.sleep(0.1)
             listed = await api.get("/api/platform/workers", params={"limit": 100}, headers=stack.admin)
             for worker in listed.json()["items"]:
