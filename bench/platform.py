@@ -1,7 +1,7 @@
 """Platform jobs against the bare engine, same stack, same run (issue #13's benchmark).
 
 Throughput: jobs running `true` on 2 real `tempoline executor` processes with 4 slots each,
-created through `POST /api/platform/jobs` by 32 clients, until every one has SUCCEEDED, vs bare
+created through `POST /api/platform/jobs` by 8 clients (CLIENTS), until every one has SUCCEEDED, vs bare
 workflows started by as many clients until their last activity has run. A platform job does
 four activities on the engine: three local ones (the store calls `platform.enqueue`,
 `platform.started`, `platform.finish`) and the executor's `platform.executor.run`; the bare
@@ -22,7 +22,9 @@ Logs: one job printing `log_mb` MB (100-byte lines) while the bench follows
 and samples the executors' (and the API's) VmRSS every 10 ms: every byte stored, the executor's
 RSS growth, and how long after the job's end the stream ended.
 
-`python -m bench platform [jobs] [log_mb]` (500 jobs, 100 MB); prints `BENCH platform ...` last.
+`python -m bench.platform [jobs] [log_mb] [profile]` (500 jobs, 100 MB; `python -m bench platform
+100` for a quick run); prints `BENCH platform ...` last. `profile` samples the executors and the
+job workflows' workers with py-spy during the platform rounds (bench/_profile.py).
 """
 
 import asyncio
@@ -34,13 +36,14 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from bench import _profile
 from bench._engine import BareWorkflow
 from bench._engine_work import Work, done_file, started_file
 from bench._engine_worker import BARE_QUEUE
@@ -57,7 +60,11 @@ SLOTS = 4
 # Three local activities and the run activity (the module's docstring).
 PLATFORM_ACTIVITIES = 4
 BARE_WORKFLOW = "BenchBareRouting"
-CLIENTS = 32
+# Concurrent callers creating jobs (and starting bare workflows). Not routing's 32: the API's
+# POST /api/platform/jobs holds two pooled connections at once (its session's, then one for the
+# insert), and 32 concurrent creates exhausted the pool of 20 and failed with 500s after its 10 s
+# timeout (docs/benchmarks.md); 8 stay clear of it and still create jobs far faster than they run.
+CLIENTS = 8
 WARMUP = 16
 LATENCY_SAMPLES = 100
 WORKER_PROCESSES = os.cpu_count() or 1
@@ -68,7 +75,7 @@ RSS_SAMPLE_SECONDS = 0.01
 POLL_SECONDS = 0.02
 
 
-async def run(jobs: int, log_mb: int) -> None:
+async def run(jobs: int, log_mb: int, profile: bool) -> None:
     async with (
         running_stack() as stack,
         httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
@@ -78,7 +85,7 @@ async def run(jobs: int, log_mb: int) -> None:
         db = await psycopg.AsyncConnection.connect(stack.settings.database_url or "", autocommit=True)
         try:
             async with executor_processes(stack, api, EXECUTORS, SLOTS) as executors:
-                await _measure(Platform(stack, api, load, member, db), jobs, log_mb, executors)
+                await _measure(Platform(stack, api, load, member, db), jobs, log_mb, executors, profile)
         finally:
             await db.close()
 
@@ -129,17 +136,19 @@ class Platform:
         argv = [sys.executable, str(WORKER_PY), "--queues", "platform"]
         return worker_processes(self.stack, TASK_QUEUE, argv, WORKER_PROCESSES)
 
-    async def start_latencies(self, job_ids: Iterable[str]) -> list[float]:
-        """created_at to JobStarted, in seconds, of each job."""
+    async def start_latencies(self, job_ids: Iterable[str]) -> list[tuple[float, float]]:
+        """Seconds from created_at to JobScheduled and from JobScheduled to JobStarted, of each job."""
         rows = await (
             await self.db.execute(
-                "SELECT extract(epoch FROM a.at - j.created_at) FROM platform_jobs j"
+                "SELECT extract(epoch FROM s.at - j.created_at), extract(epoch FROM a.at - s.at)"
+                " FROM platform_jobs j"
+                " JOIN audit_log s ON s.job_id = j.id AND s.event = 'JobScheduled'"
                 " JOIN audit_log a ON a.job_id = j.id AND a.event = 'JobStarted'"
                 " WHERE j.id = ANY(%s::uuid[])",
                 (list(job_ids),),
             )
         ).fetchall()
-        return [float(r[0]) for r in rows]  # type: ignore[arg-type]
+        return [(float(r[0]), float(r[1])) for r in rows]  # type: ignore[arg-type]
 
 
 def bare_workers(stack: Stack) -> AbstractAsyncContextManager[list[int]]:
@@ -151,7 +160,9 @@ def bare_work(kind: str) -> Work:
     return Work(kind=kind, last_step=PLATFORM_ACTIVITIES, submitted=time.time())
 
 
-async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[int, str]) -> None:
+async def _measure(
+    platform: Platform, jobs: int, log_mb: int, executors: dict[int, str], profile: bool
+) -> None:
     stack = platform.stack
     client = stack.temporal.client
 
@@ -168,12 +179,13 @@ async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[i
         return count
 
     # Warm-up: the dev server, PostgreSQL, the API and both kinds of workers.
+    warmup = min(WARMUP, jobs)
     async with bare_workers(stack), platform.workers():
-        await concurrently(WARMUP, CLIENTS, lambda n: start_bare("warmup"))
-        await concurrently(WARMUP, CLIENTS, lambda n: platform.post(f"warmup-{n}", command=["true"]))
-        await until(bare_done("warmup"), WARMUP, "warm-up bare workflows")
-        await until(lambda: platform.count("warmup"), WARMUP, "warm-up jobs")
-        await closed(client, BARE_WORKFLOW, WARMUP)
+        await concurrently(warmup, CLIENTS, lambda n: start_bare("warmup"))
+        await concurrently(warmup, CLIENTS, lambda n: platform.post(f"warmup-{n}", command=["true"]))
+        await until(bare_done("warmup"), warmup, "warm-up bare workflows")
+        await until(lambda: platform.count("warmup"), warmup, "warm-up jobs")
+        await closed(client, BARE_WORKFLOW, warmup)
 
         # Latency: one at a time, alternating.
         samples = min(jobs, LATENCY_SAMPLES)
@@ -186,9 +198,13 @@ async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[i
             )
             await platform.ended(await platform.post(f"latency-{n}", command=["true"]))
     bare_latency = [float(s) for s in started_file(stack.done_dir, "latency").read_text().split()]
-    job_latency = await platform.start_latencies(platform.job_ids["latency"])
+    steps = await platform.start_latencies(platform.job_ids["latency"])
+    scheduled, running = [a for a, _ in steps], [b for _, b in steps]
+    job_latency = [a + b for a, b in steps]
 
     # Throughput: two rounds of half the jobs, bare first, then platform first.
+    profile_dir = stack.root.parent / f"{stack.root.name}-profile"
+    profiles: dict[str, list[Path]] = {}
     bare_drain, platform_drain = Phase(stack), Phase(stack)
     seconds = {"bare": 0.0, "platform": 0.0}
     done = {"bare": 0, "platform": 0}
@@ -203,9 +219,13 @@ async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[i
                         await concurrently(count, CLIENTS, lambda n: start_bare("bare"))
                         await until(bare_done("bare"), done[kind], "bare workflows done")
                         seconds[kind] += time.perf_counter() - started
-                    await closed(client, BARE_WORKFLOW, WARMUP + samples + done[kind])
+                    await closed(client, BARE_WORKFLOW, warmup + samples + done[kind])
             else:
-                async with platform.workers():
+                async with platform.workers() as pids, AsyncExitStack() as sampled:
+                    if profile:
+                        for group, these in (("executor", list(executors)), ("worker", pids)):
+                            files = await sampled.enter_async_context(_profile.sampling(these, profile_dir))
+                            profiles.setdefault(group, []).extend(files)
                     with platform_drain:
                         started = time.perf_counter()
                         await concurrently(
@@ -213,7 +233,7 @@ async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[i
                         )
                         await until(lambda: platform.count("tput"), done[kind], "platform jobs done")
                         seconds[kind] += time.perf_counter() - started
-                    await closed(client, JOB_WORKFLOW, WARMUP + samples + done[kind])
+                    await closed(client, JOB_WORKFLOW, warmup + samples + done[kind])
 
     async with platform.workers():
         logs = await _log_job(platform, log_mb, executors)
@@ -227,6 +247,15 @@ async def _measure(platform: Platform, jobs: int, log_mb: int, executors: dict[i
         )
         print(f"{label} CPU ms per job: {per_job}")
     flag_busy_machine([bare_drain, platform_drain])
+    for group, files in profiles.items():
+        print(f"{group} processes:", end=" ")
+        _profile.report_samples(files, platform_drain.cpu[group], jobs)
+    if profiles:
+        print(f"py-spy samples (collapsed stacks) in {profile_dir}")
+    print(
+        f"start latency p50 by step: created to JobScheduled {percentile(scheduled, 50) * 1e3:.1f} ms, "
+        f"JobScheduled to JobStarted {percentile(running, 50) * 1e3:.1f} ms"
+    )
     logs.report(log_mb)
     print(
         f"BENCH platform jobs_per_s {job_rate:.2f} bare {bare_rate:.2f} "
@@ -376,9 +405,10 @@ async def _log_job(platform: Platform, log_mb: int, executors: dict[int, str]) -
     )
 
 
-def main(jobs: int = 500, log_mb: int = 100) -> None:
-    asyncio.run(run(jobs, log_mb))
+def main(jobs: int = 500, log_mb: int = 100, profile: bool = False) -> None:
+    asyncio.run(run(jobs, log_mb, profile))
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    main(*numbers[:2], profile="profile" in sys.argv[1:])  # type: ignore[arg-type]
