@@ -58,7 +58,8 @@ def _move(sets: str, guard: str) -> TextClause:
         SELECT pg_notify('platform_events', tenant_id::text || ':' || id::text),
             -- The job's output stream waits on platform_logs for more: its end must wake it, or
             -- a follower hears of the end only at the stream's next keep-alive (15 s later).
-            CASE WHEN CAST(:ended AS boolean) THEN pg_notify('platform_logs', job_id::text || ':' || 'end') END
+            CASE WHEN CAST(:ended AS boolean)
+                THEN pg_notify('platform_logs', job_id::text || ':' || 'end') END
         FROM a
         """
     )
