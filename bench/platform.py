@@ -42,6 +42,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from temporalio.client import Client
 
 from bench import _profile
 from bench._engine import BareWorkflow
@@ -50,7 +51,7 @@ from bench._engine_worker import BARE_QUEUE
 from bench._http import LoadClient
 from bench._measure import Phase, closed, concurrently, flag_busy_machine, percentile, until
 from bench._stack import Headers, Stack, executor_processes, running_stack, tenant, worker_processes
-from domain.platform.contracts import JOB_WORKFLOW, TASK_QUEUE
+from domain.platform.contracts import JOB_WORKFLOW, TASK_QUEUE, job_workflow_id
 
 THROUGHPUT_TARGET = 0.6
 LATENCY_TARGET = 2.0
@@ -198,6 +199,7 @@ async def _measure(
             )
             await platform.ended(await platform.post(f"latency-{n}", command=["true"]))
     bare_latency = [float(s) for s in started_file(stack.done_dir, "latency").read_text().split()]
+    await _print_timeline(client, platform.job_ids["latency"][-1])
     steps = await platform.start_latencies(platform.job_ids["latency"])
     scheduled, running = [a for a, _ in steps], [b for _, b in steps]
     job_latency = [a + b for a, b in steps]
@@ -272,6 +274,17 @@ async def _measure(
         f"executor_rss_growth_mb {logs.executor_growth_mb:.1f} target <{RSS_GROWTH_TARGET_MB} "
         f"follow_lag_s {logs.follow_lag:.2f} follow_mb_per_s {logs.follow_mb_per_s:.1f}"
     )
+
+
+async def _print_timeline(client: Client, job_id: str) -> None:
+    """One job's history up to its end, each event's time after the workflow's start: where
+    its start latency goes."""
+    history = await client.get_workflow_handle(job_workflow_id(uuid.UUID(job_id))).fetch_history()
+    start = history.events[0].event_time.ToDatetime()
+    print(f"the last latency job's history (ms after its start; {len(history.events)} events):")
+    for event in history.events:
+        kind = (event.WhichOneof("attributes") or "?").removesuffix("_event_attributes")
+        print(f"  {(event.event_time.ToDatetime() - start).total_seconds() * 1e3:7.1f}  {kind}")
 
 
 class RssSampler:
