@@ -49,7 +49,7 @@ from bench._engine import BareWorkflow
 from bench._engine_work import Work, done_file, started_file
 from bench._engine_worker import BARE_QUEUE
 from bench._http import LoadClient
-from bench._measure import Phase, closed, concurrently, flag_busy_machine, percentile, until
+from bench._measure import DRAIN_TIMEOUT, Phase, closed, concurrently, flag_busy_machine, percentile, until
 from bench._stack import Headers, Stack, executor_processes, running_stack, tenant, worker_processes
 from domain.platform.contracts import JOB_WORKFLOW, TASK_QUEUE, job_workflow_id
 
@@ -124,14 +124,16 @@ class Platform:
         return int(ended.get("SUCCEEDED", 0))  # type: ignore[call-overload]
 
     async def ended(self, job_id: str) -> None:
-        while True:
-            row = await (
-                await self.db.execute("SELECT status FROM platform_jobs WHERE id = %s", (job_id,))
-            ).fetchone()
-            if row and row[0] in ENDED:
-                assert row[0] == "SUCCEEDED", f"job {job_id}: {row[0]}"
-                return
-            await asyncio.sleep(POLL_SECONDS)
+        """Waits for the job to succeed, polling often: the latency phase waits for each job."""
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            while True:
+                row = await (
+                    await self.db.execute("SELECT status FROM platform_jobs WHERE id = %s", (job_id,))
+                ).fetchone()
+                if row and row[0] in ENDED:
+                    assert row[0] == "SUCCEEDED", f"job {job_id}: {row[0]}"
+                    return
+                await asyncio.sleep(POLL_SECONDS)
 
     def workers(self) -> AbstractAsyncContextManager[list[int]]:
         argv = [sys.executable, str(WORKER_PY), "--queues", "platform"]
