@@ -10,10 +10,12 @@ def main() -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")
     )
-    wanted = sys.argv[1:] or names
+    # Numbers are the modules' parameters (`python -m bench platform 100`: 100 jobs).
+    numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
+    wanted = [a for a in sys.argv[1:] if not a.isdigit()] or names
     for name in wanted:
         print(f"== bench.{name}", flush=True)
-        importlib.import_module(f"bench.{name}").main()
+        importlib.import_module(f"bench.{name}").main(*numbers)
     return 0
 
 

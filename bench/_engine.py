@@ -1,4 +1,4 @@
-"""The bare engine's workflows for bench.routing, in a module of their own.
+"""The bare engine's workflows for bench.routing and bench.platform, in a module of their own.
 
 The workflow sandbox loads a workflow's module again for every run, so this module holds the
 workflows alone, as workflows/ does, and imports the rest passed through, as they do.
@@ -14,7 +14,7 @@ from temporalio.workflow import ParentClosePolicy
 SHAPED_STEPS = 6
 
 with workflow.unsafe.imports_passed_through():
-    from bench._engine_work import ACTIVITIES_PER_JOB, Work, step
+    from bench._engine_work import Work, step
     from domain import search_attributes as sa
     from workflows.routing import PROVIDER_HEARTBEAT, PROVIDER_TIMEOUT
     from workflows.store_calls import STORE_TIMEOUT
@@ -33,11 +33,12 @@ async def _step(
 
 @workflow.defn(name="BenchBareRouting")
 class BareWorkflow:
-    """The bare engine: one workflow, ACTIVITIES_PER_JOB no-op activities one after the other."""
+    """The bare engine: one workflow, `work.last_step` no-op activities one after the other
+    (ACTIVITIES_PER_JOB unless the benchmark says otherwise)."""
 
     @workflow.run
     async def run(self, work: Work) -> None:
-        for n in range(1, ACTIVITIES_PER_JOB + 1):
+        for n in range(1, work.last_step + 1):
             work = await _step(work, n)
 
 

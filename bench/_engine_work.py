@@ -1,6 +1,7 @@
 """The payload and the no-op activity of the bare engine's workflows (bench/_engine.py)."""
 
 import os
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -23,14 +24,24 @@ class Work(BaseModel):
     step: int = 0
     last_step: int = ACTIVITIES_PER_JOB  # the step that counts the job as done
     pad: str = "x" * 256  # a few hundred bytes, as most routing activity payloads
+    # Epoch seconds when the client started the workflow: the first step records how long it
+    # took to start (one line of seconds per job in `started_file`).
+    submitted: float | None = None
 
 
 def done_file(directory: Path, kind: str) -> Path:
     return directory / f"{kind}.done"
 
 
+def started_file(directory: Path, kind: str) -> Path:
+    return directory / f"{kind}.started"
+
+
 @activity.defn(name="bench_routing_step")
 async def step(work: Work) -> Work:
+    if work.step == 1 and work.submitted is not None:
+        with started_file(Path(os.environ[DONE_DIR]), work.kind).open("a") as started:
+            started.write(f"{time.time() - work.submitted}\n")
     if work.step == work.last_step:
         with done_file(Path(os.environ[DONE_DIR]), work.kind).open("ab") as done:
             done.write(b".")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -30,12 +31,13 @@ from temporalio.testing import WorkflowEnvironment
 from api.keys import generate as generate_api_key
 from bench._engine_work import DONE_DIR
 from cli import postgres
-from cli.dev import FAIRNESS_FLAGS
+from cli.dev import EXECUTOR_WITHHELD_ENV, FAIRNESS_FLAGS
 from cli.processes import Supervisor, wait_for_port
 from core.correlation import CorrelationInterceptor
 from core.crypto import Cipher, generate_key
 from core.settings import Settings
 from core.temporal import data_converter
+from domain.platform.contracts import executor_task_queue
 from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from store import migrate
 
@@ -184,11 +186,20 @@ async def receiver(
     return receiver_id
 
 
+def _remove(root: Path, *, keep_logs: bool) -> None:
+    """The stack's files go, but after a failure its processes' logs are kept beside them."""
+    if keep_logs and (root / "logs").exists():
+        kept = root.parent / f"{root.name}-logs"
+        shutil.move(root / "logs", kept)
+        print(f"the stack's logs: {kept}", file=sys.stderr)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @asynccontextmanager
 async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
     async with AsyncExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        cleanup.push(lambda failed, *_: _remove(root, keep_logs=failed is not None))
 
         pg_port = free_port()
         pg = postgres.start(root / "data", pg_port, root / "postgres.log", postgres_options)
@@ -268,7 +279,7 @@ async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while not await _all_polling(stack, queue, processes):
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}/logs")
+                raise RuntimeError(f"{queue}: the workers did not start polling; see {stack.root}-logs")
             await asyncio.sleep(0.1)
         yield [p.pid for p in processes]
     finally:
@@ -276,13 +287,66 @@ async def worker_processes(stack: Stack, queue: str, argv: list[str], count: int
 
 
 async def _all_polling(stack: Stack, queue: str, processes: list[subprocess.Popen[bytes]]) -> bool:
+    polling = await polling_pids(stack, queue, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    return all(p.pid in polling for p in processes)
+
+
+async def polling_pids(stack: Stack, queue: str, kind: "TaskQueueType.ValueType") -> set[int]:
+    """The pids of the processes polling `queue` for `kind` tasks (on this host)."""
     described = await stack.temporal.client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=stack.temporal.client.namespace,
             task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            task_queue_type=kind,
         )
     )
     # A worker's identity is "pid@host" (the SDK's default).
-    polling = {poller.identity.split("@")[0] for poller in described.pollers}
-    return all(str(p.pid) in polling for p in processes)
+    return {int(pid) for p in described.pollers if (pid := p.identity.split("@")[0]).isdigit()}
+
+
+async def tenant(api: httpx.AsyncClient, admin: Headers, name: str) -> Headers:
+    """A tenant created by the admin, and its API key's headers."""
+    created = await api.post("/api/admin/tenants", json={"name": name}, headers=admin)
+    assert created.status_code == 201, created.text
+    key = await api.post(
+        "/api/admin/api-keys", json={"tenant_id": created.json()["id"], "name": name}, headers=admin
+    )
+    assert key.status_code == 201, key.text
+    return {"Authorization": f"Bearer {key.json()['key']}"}
+
+
+@asynccontextmanager
+async def executor_processes(
+    stack: Stack, api: httpx.AsyncClient, count: int, slots: int
+) -> AsyncIterator[dict[int, str]]:
+    """`count` `tempoline executor --worker-type default --slots N` processes, each registered
+    with a bootstrap token the admin issued (as the dev stack starts its own), from when each
+    polls its own task queue until they have drained and deregistered; yields worker id by pid."""
+    names = tuple(f"executor-{n}" for n in range(count))
+    env = {k: v for k, v in stack.supervisor.env.items() if k not in EXECUTOR_WITHHELD_ENV}
+    argv = [str(BIN / "tempoline"), "executor", "--worker-type", "default", "--slots", str(slots)]
+    processes = []
+    try:
+        for name in names:
+            token = await api.post("/api/platform/tokens", json={"ttl_seconds": 600}, headers=stack.admin)
+            assert token.status_code == 201, token.text
+            variables = {
+                "TEMPOLINE_API_URL": stack.api_url,
+                "TEMPOLINE_BOOTSTRAP_TOKEN": token.json()["token"],
+            }
+            processes.append(stack.supervisor.start(name, argv, env={**env, **variables}))
+        stack.roles.update(dict.fromkeys((p.pid for p in processes), "executor"))
+        worker_ids: dict[int, str] = {}
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while len(worker_ids) < count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"the executors did not start polling; see {stack.root}-logs")
+            await asyncio.sleep(0.1)
+            listed = await api.get("/api/platform/workers", params={"limit": 100}, headers=stack.admin)
+            for worker in listed.json()["items"]:
+                queue = executor_task_queue(uuid.UUID(worker["id"]))
+                pids = await polling_pids(stack, queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+                worker_ids |= {p.pid: worker["id"] for p in processes if p.pid in pids}
+        yield worker_ids
+    finally:
+        await asyncio.to_thread(stack.supervisor.stop, [(names, WORKER_STOP_TIMEOUT)])

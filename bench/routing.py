@@ -19,9 +19,7 @@ during the routing drains (bench/_profile.py), and prints where the CPU went.
 import asyncio
 import itertools
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -29,7 +27,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
 import httpx
-import psutil
 import psycopg
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 
@@ -38,6 +35,7 @@ from bench._engine import BareWorkflow, ShapedJobWorkflow
 from bench._engine_work import Work, done_file
 from bench._engine_worker import BARE_QUEUE, SHAPED_QUEUE
 from bench._http import LoadClient
+from bench._measure import Phase, closed, concurrently, flag_busy_machine, percentile, until
 from bench._stack import Stack, company, job_body, receiver, running_stack, worker_processes
 from domain import search_attributes as sa
 from domain.routing.contracts import TASK_QUEUE, job_workflow_id, routing_workflow_id
@@ -50,76 +48,12 @@ WARMUP = 32
 # a Python worker uses one core at most, and the product scales workers by processes.
 WORKER_PROCESSES = os.cpu_count() or 1
 WORKER_PY = Path(__file__).parent.parent / "worker.py"
-DRAIN_TIMEOUT = 600.0
 # After a drain, before its worker stops: the workflow tasks that follow the last activities.
 SETTLE = 2.0
-# Cores other processes may keep busy in a phase before the figures are flagged.
-BUSY_ELSEWHERE = 0.1
 # The issue's target for the stack's CPU per routed job (#17: half of 0.24 s).
 CPU_TARGET = 0.12
 # Histories read for the events-per-job figures, of each kind.
 HISTORY_SAMPLE = 20
-
-
-async def _concurrently(count: int, clients: int, call: Callable[[int], Awaitable[None]]) -> list[float]:
-    """`count` calls shared by `clients` concurrent callers; each call's latency in seconds."""
-    numbers = iter(range(count))
-    samples: list[float] = []
-
-    async def caller() -> None:
-        for n in numbers:
-            started = time.perf_counter()
-            await call(n)
-            samples.append(time.perf_counter() - started)
-
-    await asyncio.gather(*(caller() for _ in range(clients)))
-    return samples
-
-
-async def _until(count: Callable[[], Awaitable[int]], target: int, what: str) -> float:
-    """Seconds until `count()` reaches `target`, polled every 0.2 s."""
-    started = time.perf_counter()
-    while (seen := await count()) < target:
-        if time.perf_counter() - started > DRAIN_TIMEOUT:
-            raise RuntimeError(f"{what}: {seen} of {target} after {DRAIN_TIMEOUT:.0f} s")
-        await asyncio.sleep(0.2)
-    return time.perf_counter() - started
-
-
-def _p(samples: list[float], percentile: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[percentile - 1]
-
-
-class Phase:
-    """Wall time and CPU seconds by part of the stack, summed over every `with` of it."""
-
-    def __init__(self, stack: Stack) -> None:
-        self._stack = stack
-        self.seconds = 0.0
-        self.cpu: Counter[str] = Counter()
-
-    def __enter__(self) -> None:
-        self._started = time.perf_counter()
-        self._measuring = self._stack.cpu()
-        self._used = self._measuring.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._measuring.__exit__(*exc)
-        self.seconds += time.perf_counter() - self._started
-        self.cpu.update(self._used)
-
-    @property
-    def stack_cpu(self) -> float:
-        return sum(cpu for role, cpu in self.cpu.items() if role != "other")
-
-    def report(self, label: str) -> None:
-        ours = {role: cpu for role, cpu in self.cpu.items() if role != "other"}
-        parts = ", ".join(f"{role} {cpu:.1f}" for role, cpu in sorted(ours.items(), key=lambda kv: -kv[1]))
-        print(
-            f"{label}: {self.seconds:.1f} s; CPU s {parts}; the stack kept "
-            f"{self.stack_cpu / self.seconds:.2f} cores busy, other processes "
-            f"{self.cpu['other'] / self.seconds:.2f} (of {psutil.cpu_count()})"
-        )
 
 
 async def run(jobs: int, clients: int, shaped: bool, profile: bool) -> None:
@@ -186,15 +120,6 @@ async def _measure(
         assert row is not None
         return row[0]
 
-    async def closed(workflow_type: str, count: int) -> None:
-        """Waits (untimed) for workflows to close, so no stopping worker cuts a completion short."""
-        query = f'WorkflowType="{workflow_type}" AND ExecutionStatus="Completed"'
-
-        async def completed() -> int:
-            return (await client.count_workflows(query)).count
-
-        await _until(completed, count, f"{workflow_type} closed")
-
     def workers(queue: str) -> AbstractAsyncContextManager[list[int]]:
         python = sys.executable
         argv = [python, "-m", "bench._engine_worker", queue]
@@ -204,14 +129,14 @@ async def _measure(
 
     # Warm-up, workers on: the dev server, PostgreSQL, the emulator and the API warm.
     async with workers(BARE_QUEUE), workers(SHAPED_QUEUE), workers(TASK_QUEUE):
-        await _concurrently(WARMUP, clients, start_bare)
-        await _concurrently(WARMUP, clients, lambda n: post_job(jobs + n))
-        await closed("BenchBareRouting", WARMUP)
-        await _until(synced, WARMUP, "warm-up routings synced")
+        await concurrently(WARMUP, clients, start_bare)
+        await concurrently(WARMUP, clients, lambda n: post_job(jobs + n))
+        await closed(client, "BenchBareRouting", WARMUP)
+        await until(synced, WARMUP, "warm-up routings synced")
         if shaped:
-            await _concurrently(WARMUP, clients, start_shaped)
-            await _until(shaped_done, WARMUP, "warm-up shaped jobs")
-            await closed("BenchShapedJob", WARMUP)
+            await concurrently(WARMUP, clients, start_shaped)
+            await until(shaped_done, WARMUP, "warm-up shaped jobs")
+            await closed(client, "BenchShapedJob", WARMUP)
         await asyncio.sleep(SETTLE)
 
     async def drain(kind: str, target: int) -> float:
@@ -220,14 +145,14 @@ async def _measure(
         if kind == "bare":
             async with workers(BARE_QUEUE):
                 with bare_drain:
-                    took = await _until(bare_done, target, "bare jobs done")
-                await closed("BenchBareRouting", target)
+                    took = await until(bare_done, target, "bare jobs done")
+                await closed(client, "BenchBareRouting", target)
             return took
         async with workers(TASK_QUEUE) as pids, AsyncExitStack() as sampled:
             if profile:
                 profiles.extend(await sampled.enter_async_context(_profile.sampling(pids, profile_dir)))
             with routing_drain:
-                took = await _until(synced, target, "routings synced")
+                took = await until(synced, target, "routings synced")
             await asyncio.sleep(SETTLE)  # the routings' last workflow tasks, to the follow timer
         return took
 
@@ -241,10 +166,10 @@ async def _measure(
     bare_start, api_post = Phase(stack), Phase(stack)
     bare_drain, shaped_drain, routing_drain = Phase(stack), Phase(stack), Phase(stack)
     if shaped:
-        await _concurrently(jobs, clients, start_shaped)
+        await concurrently(jobs, clients, start_shaped)
         async with workers(SHAPED_QUEUE):
             with shaped_drain:
-                shaped_seconds = await _until(shaped_done, WARMUP + jobs, "shaped jobs done")
+                shaped_seconds = await until(shaped_done, WARMUP + jobs, "shaped jobs done")
             await asyncio.sleep(SETTLE)
     # Two rounds of half the jobs each: latency, then each backlog drained to the end, the bare
     # engine first in the first round and last in the second. The machine's speed drifts (it has
@@ -263,7 +188,7 @@ async def _measure(
             (bare_start, bare_latency, start_bare, count - half),
         ):
             with phase:
-                samples += await _concurrently(n, clients, call)
+                samples += await concurrently(n, clients, call)
         # Throughput: each backlog drained by its own worker processes.
         for kind in order:
             done[kind] += count
@@ -288,7 +213,7 @@ async def _measure(
     await db.close()
 
     bare_rate, routing_rate = jobs / bare_seconds, jobs / routing_seconds
-    bare_p99, api_p99 = _p(bare_latency, 99), _p(api_latency, 99)
+    bare_p99, api_p99 = percentile(bare_latency, 99), percentile(api_latency, 99)
     print(f"routings per receiver (warm-up included): {[n for (n,) in spread]}")
     print(f"failed provider attempts: {failed[0] if failed else 0}")
     bare_start.report("start_workflow")
@@ -311,11 +236,10 @@ async def _measure(
         f"{bare_cost / routing_cost:.2f} is the throughput ratio a CPU-bound quiet machine gives"
     )
     phases = [bare_start, api_post, bare_drain, routing_drain] + ([shaped_drain] if shaped else [])
-    if any(p.cpu["other"] / p.seconds > BUSY_ELSEWHERE for p in phases):
-        print(f"WARNING: other processes used over {BUSY_ELSEWHERE} cores in a phase: figures unreliable")
+    flag_busy_machine(phases)
     print(
-        f"start_workflow ms p50 {_p(bare_latency, 50) * 1e3:.1f} p99 {bare_p99 * 1e3:.1f}; "
-        f"POST /api/routing/jobs ms p50 {_p(api_latency, 50) * 1e3:.1f} p99 {api_p99 * 1e3:.1f}"
+        f"start_workflow ms p50 {percentile(bare_latency, 50) * 1e3:.1f} p99 {bare_p99 * 1e3:.1f}; "
+        f"POST /api/routing/jobs ms p50 {percentile(api_latency, 50) * 1e3:.1f} p99 {api_p99 * 1e3:.1f}"
     )
     routing_events_per_job = sum(routing_events.values()) / len(sampled_jobs)
     bare_events_per_job = sum(bare_events.values()) / min(len(bare_ids), HISTORY_SAMPLE)
