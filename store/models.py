@@ -3,6 +3,7 @@
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -10,6 +11,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 class Base(DeclarativeBase):
     pass
+
+
+def tenant_ref() -> ForeignKey:
+    """The owning tenant: its rows go with it."""
+    return ForeignKey("tenants.id", ondelete="CASCADE")
+
+
+def timestamp(*, nullable: bool = False) -> Mapped[Any]:
+    """A timestamptz; set by the database at insert unless nullable."""
+    return mapped_column(
+        DateTime(timezone=True), server_default=None if nullable else func.now(), nullable=nullable
+    )
 
 
 class Timestamped:

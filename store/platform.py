@@ -20,32 +20,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base
+from store.models import Base, tenant_ref, timestamp
 
 Json = dict[str, Any]
-
-
-def _tenant() -> ForeignKey:
-    return ForeignKey("tenants.id", ondelete="CASCADE")
-
-
-def _at(*, nullable: bool = False) -> Mapped[Any]:
-    return mapped_column(
-        DateTime(timezone=True), server_default=None if nullable else func.now(), nullable=nullable
-    )
 
 
 class PlatformWorker(Base):
     __tablename__ = "platform_workers"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant(), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref(), index=True)
     # Registered with a platform admin's token: serves every tenant's jobs.
     shared: Mapped[bool] = mapped_column(Boolean)
     worker_type: Mapped[str] = mapped_column(String(63))
@@ -55,8 +44,8 @@ class PlatformWorker(Base):
     memory_mb: Mapped[int] = mapped_column(Integer)
     hostname: Mapped[str] = mapped_column(String(255))
     # Never NULL: a worker without a heartbeat time would hide that it is dead.
-    registered_at: Mapped[datetime] = _at()
-    heartbeat_at: Mapped[datetime] = _at()
+    registered_at: Mapped[datetime] = timestamp()
+    heartbeat_at: Mapped[datetime] = timestamp()
     # What it said in its last heartbeat.
     running_reported: Mapped[int] = mapped_column(Integer, server_default="0")
     draining: Mapped[bool] = mapped_column(Boolean, server_default="false")
@@ -64,7 +53,7 @@ class PlatformWorker(Base):
     drain_requested: Mapped[bool] = mapped_column(Boolean, server_default="false")
     # An attempt on it stopped heartbeating: offline until it heartbeats again.
     lost: Mapped[bool] = mapped_column(Boolean, server_default="false")
-    deregistered_at: Mapped[datetime | None] = _at(nullable=True)
+    deregistered_at: Mapped[datetime | None] = timestamp(nullable=True)
     # Round-robin: the pass number that last gave it a job.
     last_assigned: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -74,7 +63,7 @@ class PlatformTenant(Base):
 
     __tablename__ = "platform_tenants"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref(), primary_key=True)
     # For its jobs that name no strategy (none: least-loaded).
     default_strategy: Mapped[str | None] = mapped_column(String(16))
     # The turn (placement number) of its latest placement: between tenants running as many
@@ -86,18 +75,18 @@ class BootstrapToken(Base):
     __tablename__ = "platform_bootstrap_tokens"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant(), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref(), index=True)
     name: Mapped[str] = mapped_column(String(120))
     # SHA-256 of the token (256-bit random, like API keys).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = _at()
+    created_at: Mapped[datetime] = timestamp()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    consumed_at: Mapped[datetime | None] = _at(nullable=True)
+    consumed_at: Mapped[datetime | None] = timestamp(nullable=True)
     worker_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("platform_workers.id", ondelete="SET NULL")
     )
-    revoked_at: Mapped[datetime | None] = _at(nullable=True)
+    revoked_at: Mapped[datetime | None] = timestamp(nullable=True)
 
 
 class PlatformJob(Base):
@@ -118,9 +107,9 @@ class PlatformJob(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant())
-    created_at: Mapped[datetime] = _at()
-    updated_at: Mapped[datetime] = _at()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    created_at: Mapped[datetime] = timestamp()
+    updated_at: Mapped[datetime] = timestamp()
     idempotency_key: Mapped[str] = mapped_column(String(200))
     # sha256 of the request body: a reused key with a different body is refused, not ignored.
     request_hash: Mapped[str] = mapped_column(String(64))
@@ -154,7 +143,7 @@ class PlatformJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # The per-job audit sequence: the last seq written (gapless, one row per event).
     last_seq: Mapped[int] = mapped_column(Integer, server_default="0")
-    finished_at: Mapped[datetime | None] = _at(nullable=True)
+    finished_at: Mapped[datetime | None] = timestamp(nullable=True)
 
 
 class PlatformAttempt(Base):
@@ -168,15 +157,15 @@ class PlatformAttempt(Base):
         ForeignKey("platform_jobs.id", ondelete="CASCADE"), primary_key=True
     )
     attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
     worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform_workers.id", ondelete="CASCADE"))
     cpu_millis: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     concurrency_key: Mapped[str | None] = mapped_column(String(200))
-    assigned_at: Mapped[datetime] = _at()
-    started_at: Mapped[datetime | None] = _at(nullable=True)
+    assigned_at: Mapped[datetime] = timestamp()
+    started_at: Mapped[datetime | None] = timestamp(nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer)
-    ended_at: Mapped[datetime | None] = _at(nullable=True)
+    ended_at: Mapped[datetime | None] = timestamp(nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(16))
     exit_code: Mapped[int | None] = mapped_column(Integer)
     signal: Mapped[int | None] = mapped_column(Integer)
@@ -192,10 +181,10 @@ class AuditLog(Base):
 
     # Global order: the SSE event id of a tenant's event stream.
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("platform_jobs.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = _at()
+    at: Mapped[datetime] = timestamp()
     event: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int | None] = mapped_column(Integer)
@@ -229,8 +218,8 @@ class PlatformSchedule(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(_tenant())
-    created_at: Mapped[datetime] = _at()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    created_at: Mapped[datetime] = timestamp()
     idempotency_key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     correlation_id: Mapped[str] = mapped_column(String(200))
