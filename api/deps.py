@@ -54,9 +54,14 @@ def invalid_key() -> ProblemError:
     return ProblemError(401, "Invalid API key", "The key is unknown or has been revoked.", _UNAUTHORIZED)
 
 
-async def principal(request: Request, s: Session, key: Annotated[str, Depends(api_key)]) -> Principal:
-    # The same session the route gets: one connection and transaction per request.
-    found = await authenticate(s, key)
+async def principal(
+    request: Request, db: Annotated[Database, Depends(database)], key: Annotated[str, Depends(api_key)]
+) -> Principal:
+    # One statement on a connection of its own, given back at once: a route's session connects
+    # only when the route uses it, so a route that commits on a connection of its own before
+    # calling Temporal (creating a job) never holds two connections at a time.
+    async with db.statements() as connection:
+        found = await authenticate(connection, key)
     if found is None:
         raise invalid_key()
     note_tenant(request.scope, found.tenant_id)

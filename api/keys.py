@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.models import ApiKey, Role, Tenant
 
@@ -47,7 +47,7 @@ def _principal(row: Row[Any]) -> Principal:
     return Principal(key_id=row.id, tenant_id=row.tenant_id, role=Role(row.role))
 
 
-async def authenticate(session: AsyncSession, key: str) -> Principal | None:
+async def authenticate(session: AsyncSession | AsyncConnection, key: str) -> Principal | None:
     row = (await session.execute(_by_key(key))).one_or_none()
     return _principal(row) if row else None
 
