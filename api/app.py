@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import bodies, keys, openapi, problems
 from api.middleware import RequestContext
-from api.routers import admin, codec, health, platform, routing
+from api.routers import admin, codec, health, platform, routing, scheduling
 from core.codec import EncryptionCodec
 from core.settings import Settings, get_settings
 from core.temporal import cipher_from, connect
@@ -67,6 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=True,
     )
     app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
-    for router in (health.router, admin.router, codec.router, routing.router, platform.router):
+    for router in (
+        health.router,
+        admin.router,
+        codec.router,
+        routing.router,
+        platform.router,
+        scheduling.router,
+    ):
         app.include_router(router)
     return app

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     google_oauth_token_uri: str = Field(f"{EMULATOR_URL}/google/oauth2/token", alias="GOOGLE_OAUTH_TOKEN_URI")
     google_oauth_auth_uri: str = Field(f"{EMULATOR_URL}/google/oauth2/auth", alias="GOOGLE_OAUTH_AUTH_URI")
     google_client_id: str = Field("emulator-client-id", alias="GOOGLE_CLIENT_ID")
-    google_client_secret: str = Field("emulator-client-secret", alias="GOOGLE_CLIENT_SECRET")
+    google_client_secret: SecretStr = Field(SecretStr("emulator-client-secret"), alias="GOOGLE_CLIENT_SECRET")
+    # Where Google sends the user back after consent (registered with the OAuth client); unset:
+    # this API's own callback under TEMPOLINE_API_URL.
+    google_oauth_redirect_uri: str | None = Field(None, alias="GOOGLE_OAUTH_REDIRECT_URI")
     google_speech_endpoint: str = Field("127.0.0.1:8401", alias="GOOGLE_SPEECH_ENDPOINT")
     openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
@@ -78,6 +81,10 @@ class Settings(BaseSettings):
     platform_worker_offline_after_seconds: float = Field(
         30.0, gt=0, alias="PLATFORM_WORKER_OFFLINE_AFTER_SECONDS"
     )
+
+    @property
+    def google_redirect_uri(self) -> str:
+        return self.google_oauth_redirect_uri or f"{self.api_url}/api/scheduling/google/callback"
 
     @property
     def web_ui_port(self) -> int:
