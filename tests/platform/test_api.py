@@ -95,6 +95,12 @@ async def test_a_job_over_http_with_a_registered_executor(
     with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
         stored = conn.execute("SELECT spec::text, sealed_secrets FROM platform_jobs").fetchone()
     assert stored is not None and "s3cret-value" not in stored[0] and b"s3cret-value" not in stored[1]
+    # Nor in what Temporal keeps: the workflow's input holds ids and timings, decoded or not.
+    history = await temporal.client.get_workflow_handle(f"job:{job['id']}").fetch_history()
+    assert "s3cret-value" not in history.to_json()
+    inputs = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    decoded = await temporal.client.data_converter.payload_codec.decode(inputs)  # type: ignore[union-attr]
+    assert b"s3cret-value" not in b"".join(p.data for p in decoded) and job["id"].encode() in decoded[0].data
     # What the fuzzer found: a number taken for a date; ids no column holds reaching the database.
     assert (await api.get("/api/platform/jobs?created_before=0.5", headers=alice)).status_code == 422
     since = await api.get("/api/platform/jobs?created_after=2026-01-01T00:00:00Z", headers=alice)
