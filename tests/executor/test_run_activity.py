@@ -40,10 +40,9 @@ async def test_output_is_shipped_in_order_and_complete(executor: Executor):
     stderr = executor.api.output(job.job_id, job.attempt, "stderr")
     assert stdout == "".join(f"out {i}\n" for i in range(1, 2001)) + "é"
     assert stderr == "".join(f"err {i}\n" for i in range(1, 2001))
-    # The tail holds both streams' last lines, in the order they were read: stdout's "é" may
-    # come before or after stderr's last line.
-    tail = result.output_tail
-    assert "out 2000\n" in tail and "err 2000\n" in tail and tail.endswith(("é", "err 2000\n"))
+    # The tail is the last of the output in the order it was read: it ends with whichever
+    # stream was read last (stdout's "é" may come before or after stderr's last line).
+    assert result.output_tail.endswith(("é", "err 2000\n"))
     assert len(result.output_tail.encode()) <= 4096
     # Batched: 35 kB of output in a handful of requests, not 4000.
     assert len(executor.api.batches) < 50
