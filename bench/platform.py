@@ -193,15 +193,14 @@ async def _measure(
         # Latency: one at a time, alternating.
         samples = min(jobs, LATENCY_SAMPLES)
         for n in range(samples):
+            bare_id = f"bench-latency-{uuid.uuid4()}"
             await client.execute_workflow(
-                BareWorkflow.run,
-                bare_work("latency"),
-                id=f"bench-latency-{uuid.uuid4()}",
-                task_queue=BARE_QUEUE,
+                BareWorkflow.run, bare_work("latency"), id=bare_id, task_queue=BARE_QUEUE
             )
             await platform.ended(await platform.post(f"latency-{n}", command=["true"]))
     bare_latency = [float(s) for s in started_file(stack.done_dir, "latency").read_text().split()]
-    await _print_timeline(client, platform.job_ids["latency"][-1])
+    await _print_timeline(client, "job", job_workflow_id(uuid.UUID(platform.job_ids["latency"][-1])))
+    await _print_timeline(client, "bare workflow", bare_id)
     steps = await platform.start_latencies(platform.job_ids["latency"])
     scheduled, running = [a for a, _ in steps], [b for _, b in steps]
     job_latency = [a + b for a, b in steps]
@@ -278,12 +277,11 @@ async def _measure(
     )
 
 
-async def _print_timeline(client: Client, job_id: str) -> None:
-    """One job's history up to its end, each event's time after the workflow's start: where
-    its start latency goes."""
-    history = await client.get_workflow_handle(job_workflow_id(uuid.UUID(job_id))).fetch_history()
+async def _print_timeline(client: Client, what: str, workflow_id: str) -> None:
+    """A workflow's history, each event's time after its start: where the start latency goes."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
     start = history.events[0].event_time.ToDatetime()
-    print(f"the last latency job's history (ms after its start; {len(history.events)} events):")
+    print(f"the last latency {what}'s history (ms after its start; {len(history.events)} events):")
     for event in history.events:
         kind = (event.WhichOneof("attributes") or "?").removesuffix("_event_attributes")
         print(f"  {(event.event_time.ToDatetime() - start).total_seconds() * 1e3:7.1f}  {kind}")
