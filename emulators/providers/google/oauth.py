@@ -129,9 +129,12 @@ class OAuthState:
         grant.revoked = True
         self._save("grant", grant.refresh_token, grant)
         for token in [t for t in self.tokens.values() if t.refresh_token == grant.refresh_token]:
-            self.tokens.pop(token.token)
-            if self.db is not None:
-                self.db.delete("access", token.token)
+            self.drop_access(token)
+
+    def drop_access(self, token: AccessToken) -> None:
+        self.tokens.pop(token.token, None)
+        if self.db is not None:
+            self.db.delete("access", token.token)
 
     def revoke_user(self, user: str) -> int:
         grants = [g for g in self.grants.values() if g.user == user and not g.revoked]
@@ -342,7 +345,7 @@ class OAuthEndpoints:
             if access is not None and access.refresh_token:
                 grant = self.state.grants.get(access.refresh_token)
             elif access is not None:
-                self.state.tokens.pop(access.token)
+                self.state.drop_access(access)
                 return JSONResponse({})
         if grant is None or grant.revoked:
             return oauth_error("invalid_token", "Token expired or revoked")
