@@ -33,11 +33,18 @@ class Calendar:
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # event ids, sorted
     changes: list[tuple[int, str]] = field(default_factory=list)  # (seq, event id), seq ascending
+    exceptions: dict[str, set[str]] = field(default_factory=dict)  # series id -> its exceptions' ids
     updated: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def put(self, event: dict[str, Any]) -> None:
+        self.events[event["id"]] = event
+        self.changes.append((event["_seq"], event["id"]))
+        if "recurringEventId" in event:
+            self.exceptions.setdefault(event["recurringEventId"], set()).add(event["id"])
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -80,8 +87,7 @@ class CalendarStore:
             self.seq = max(self.seq, body.get("seq", 0))
         for calendar_id, event in db.events():  # ascending seq
             calendar = self.calendars[calendar_id]
-            calendar.events[event["id"]] = event
-            calendar.changes.append((event["_seq"], event["id"]))
+            calendar.put(event)
             calendar.updated = event["updated"]
             self.seq = max(self.seq, event["_seq"])
         for calendar in self.calendars.values():
@@ -155,13 +161,15 @@ class CalendarStore:
     def _write(self, calendar: Calendar, events: list[dict[str, Any]], notify: bool = True) -> None:
         """Record changed events: a new seq each, the change log, the id order, the file."""
         now = _now()
+        new_ids = [e["id"] for e in events if e["id"] not in calendar.events]
         for event in events:
-            seq = self._next_seq()
-            em.stamp(event, seq, now)
-            if event["id"] not in calendar.events:
-                bisect.insort(calendar.order, event["id"])
-            calendar.events[event["id"]] = event
-            calendar.changes.append((seq, event["id"]))
+            em.stamp(event, self._next_seq(), now)
+            calendar.put(event)
+        if len(new_ids) > 1:
+            # One sort instead of an insort each: 100 000 events are created in about 2 s.
+            calendar.order = sorted(calendar.events)
+        elif new_ids:
+            bisect.insort(calendar.order, new_ids[0])
         calendar.updated = rfc3339(now)
         if self.db is not None:
             self.db.put_events(calendar.id, events)
@@ -213,20 +221,7 @@ class CalendarStore:
         ids = [e["id"] for e in events]
         if len(set(ids)) != len(ids):
             raise GoogleError("duplicate")
-        # One sort instead of an insort each: 100 000 events are created in about a second.
-        now = _now()
-        for event in events:
-            seq = self._next_seq()
-            em.stamp(event, seq, now)
-            calendar.events[event["id"]] = event
-            calendar.changes.append((seq, event["id"]))
-        calendar.order = sorted(calendar.events)
-        calendar.updated = rfc3339(now)
-        if self.db is not None:
-            self.db.put_events(calendar.id, events)
-            self.db.put("meta", "seq", {"seq": self.seq})
-        if events:
-            self.on_change(calendar.id)
+        self._write(calendar, events)
         return len(events)
 
     def get(self, calendar: Calendar, event_id: str) -> dict[str, Any]:
@@ -272,11 +267,8 @@ class CalendarStore:
         changed = [{**current, "status": "cancelled"}]
         if "recurrence" in current:
             # Deleting a series cancels its exceptions with it.
-            changed += [
-                {**e, "status": "cancelled"}
-                for e in calendar.events.values()
-                if e.get("recurringEventId") == event_id and e.get("status") != "cancelled"
-            ]
+            exceptions = (calendar.events[i] for i in sorted(calendar.exceptions.get(event_id, ())))
+            changed += [{**e, "status": "cancelled"} for e in exceptions if e.get("status") != "cancelled"]
         self._write(calendar, changed, notify)
 
     # -- recurring events -----------------------------------------------------------------
@@ -307,9 +299,7 @@ class CalendarStore:
         tz = calendar.tz
         duration = end.utc(tz) - start.utc(tz)
         if exceptions is None:
-            exceptions = {
-                e["id"]: e for e in calendar.events.values() if e.get("recurringEventId") == master["id"]
-            }
+            exceptions = {i: calendar.events[i] for i in calendar.exceptions.get(master["id"], ())}
         tz_name = master["start"].get("timeZone")
         out = []
         for moment in occurrences(master.get("recurrence", []), start, tz, window_start, window_end):
