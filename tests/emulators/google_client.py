@@ -40,21 +40,20 @@ def pkce() -> tuple[str, str]:
 
 
 def authorize(
-    emulator: str, email: str, challenge: str, state: str = "st4te", **extra: str
+    emulator: str, email: str, challenge: str, state: str = "st4te", scopes: list[str] | None = None
 ) -> httpx.Response:
     """The consent page shown, then approved: the redirect the browser would follow."""
     params = {
         "client_id": CLIENT_ID,
         "redirect_uri": REDIRECT_URI,
         "response_type": "code",
-        "scope": " ".join(SCOPES),
+        "scope": " ".join(scopes or SCOPES),
         "state": state,
         "access_type": "offline",
         "prompt": "consent",
         "code_challenge": challenge,
         "code_challenge_method": "S256",
         "login_hint": email,
-        **extra,
     }
     page = httpx.get(f"{emulator}/google/oauth2/auth", params=params)
     assert page.status_code == 200 and "<form" in page.text, page.text
@@ -94,10 +93,10 @@ def calendar_service(emulator: str, credentials: Credentials) -> Any:
     )
 
 
-def connect(emulator: str, email: str | None = None) -> Connected:
+def connect(emulator: str, email: str | None = None, scopes: list[str] | None = None) -> Connected:
     email = email or new_email()
     verifier, challenge = pkce()
-    params = code_from(authorize(emulator, email, challenge))
+    params = code_from(authorize(emulator, email, challenge, scopes=scopes))
     answer = exchange(emulator, params["code"], verifier)
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -107,7 +106,7 @@ def connect(emulator: str, email: str | None = None) -> Connected:
         token_uri=f"{emulator}/google/oauth2/token",
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        scopes=SCOPES,
+        scopes=scopes or SCOPES,
     )
     return Connected(email, credentials, calendar_service(emulator, credentials), body)
 

@@ -312,3 +312,64 @@ def test_injected_faults_without_a_body_speak_google(emulator: str) -> None:
             body={"timeMin": "2026-01-01T00:00:00Z", "timeMax": "2026-01-02T00:00:00Z", "items": []}
         ).execute()
     assert reason(caught.value) == "fullSyncRequired"
+
+
+def test_calendar_list_and_secondary_calendars(emulator: str) -> None:
+    user = connect(emulator)
+    made = control(
+        emulator,
+        "POST",
+        f"/users/{user.email}/calendars",
+        json={"summary": "Team", "time_zone": "America/New_York"},
+    )
+    team = made.json()["id"]
+    listed = user.service.calendarList().list().execute()["items"]
+    assert [(c["id"], c.get("primary", False)) for c in listed] == [(user.email, True), (team, False)]
+    assert listed[1]["timeZone"] == "America/New_York" and listed[1]["accessRole"] == "owner"
+    user.service.events().insert(
+        calendarId=team, body=timed("t", "2026-05-01T09:00:00Z", "2026-05-01T10:00:00Z")
+    ).execute()
+    page = user.service.events().list(calendarId=team).execute()
+    assert page["timeZone"] == "America/New_York" and [e["summary"] for e in page["items"]] == ["t"]
+    # Another user's calendar is not found, however it is named.
+    other = connect(emulator)
+    with pytest.raises(HttpError) as caught:
+        other.service.events().list(calendarId=team).execute()
+    assert caught.value.resp.status == 404
+    with pytest.raises(HttpError):
+        other.service.events().list(calendarId=user.email).execute()
+
+
+def test_read_only_scope_cannot_write(emulator: str) -> None:
+    user = connect(emulator, scopes=["https://www.googleapis.com/auth/calendar.readonly"])
+    user.service.events().list(calendarId="primary").execute()
+    with pytest.raises(HttpError) as caught:
+        user.service.events().insert(
+            calendarId="primary", body=timed("x", "2026-05-01T09:00:00Z", "2026-05-01T10:00:00Z")
+        ).execute()
+    assert caught.value.resp.status == 403 and reason(caught.value) == "insufficientPermissions"
+
+
+def test_incremental_with_single_events_shows_instances(emulator: str) -> None:
+    user = connect(emulator)
+    events = user.service.events()
+    token = list_all(user.service, singleEvents=True)[1][-1]["nextSyncToken"]
+    series = events.insert(
+        calendarId="primary",
+        body={
+            "summary": "daily",
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+            "start": {"dateTime": "2026-03-27T08:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2026-03-27T09:00:00", "timeZone": "Europe/London"},
+        },
+    ).execute()
+    changed = events.list(calendarId="primary", syncToken=token, singleEvents=True).execute()
+    # Across the UK's change to summer time (2026-03-29) the instances stay at 08:00 local.
+    assert [e["start"]["dateTime"] for e in changed["items"]] == [
+        "2026-03-27T08:00:00+00:00",
+        "2026-03-28T08:00:00+00:00",
+        "2026-03-29T08:00:00+01:00",
+    ]
+    events.delete(calendarId="primary", eventId=series["id"]).execute()
+    gone = events.list(calendarId="primary", syncToken=changed["nextSyncToken"], singleEvents=True).execute()
+    assert {e["status"] for e in gone["items"]} == {"cancelled"} and len(gone["items"]) == 3
