@@ -373,3 +373,12 @@ def test_incremental_with_single_events_shows_instances(emulator: str) -> None:
     events.delete(calendarId="primary", eventId=series["id"]).execute()
     gone = events.list(calendarId="primary", syncToken=changed["nextSyncToken"], singleEvents=True).execute()
     assert {e["status"] for e in gone["items"]} == {"cancelled"} and len(gone["items"]) == 3
+
+
+@pytest.mark.parametrize("name", ["America", "Mars/Olympus", "../etc/passwd"])
+def test_unknown_time_zones_are_bad_requests(emulator: str, name: str) -> None:
+    user = connect(emulator)
+    body = timed("x", "2026-05-01T09:00:00", "2026-05-01T10:00:00", tz=name)
+    with pytest.raises(HttpError) as caught:
+        user.service.events().insert(calendarId="primary", body=body).execute()
+    assert caught.value.resp.status == 400 and reason(caught.value) == "invalid"

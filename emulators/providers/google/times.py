@@ -43,7 +43,9 @@ def zone(name: str | None, location: str = "timeZone") -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A name that is a folder of the zone database ("America") raises IsADirectoryError when
+    # the zones come from the tzdata package, ZoneInfoNotFoundError when they come from the OS.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise GoogleError("invalid", f"Invalid time zone definition: {name}", location=location) from None
 
 
