@@ -195,7 +195,7 @@ class CalendarApi:
         if "recurrence" not in master:
             raise GoogleError("notFound")
         rows = [em.listed(e) for e in self.store.instances(calendar, master)]
-        page = self.lister._envelope(calendar, rows)
+        page = self.lister.envelope(calendar, rows)
         return JSONResponse(page)
 
     async def events_watch(self, request: Request, token: AccessToken) -> Response:

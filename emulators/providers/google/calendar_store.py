@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo
 from emulators.providers.google import event_model as em
 from emulators.providers.google.errors import GoogleError
 from emulators.providers.google.persistence import Persistence
-from emulators.providers.google.times import MAX_INSTANCES, occurrences, parse_when, rfc3339, zone
+from emulators.providers.google.times import (
+    MAX_INSTANCES,
+    instance_suffix,
+    occurrences,
+    parse_when,
+    rfc3339,
+    zone,
+)
 
 
 @dataclass
@@ -303,7 +310,7 @@ class CalendarStore:
         tz_name = master["start"].get("timeZone")
         out = []
         for moment in occurrences(master.get("recurrence", []), start, tz, window_start, window_end):
-            instance_id = f"{master['id']}_{em.stamp_of(moment)}"
+            instance_id = f"{master['id']}_{instance_suffix(moment)}"
             exception = exceptions.get(instance_id)
             if exception is not None:
                 out.append(exception)

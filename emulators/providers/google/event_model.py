@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulators.providers.google.errors import GoogleError
-from emulators.providers.google.times import When, instance_suffix, parse_when, rfc3339
+from emulators.providers.google.times import When, parse_when, rfc3339
 
 # "characters allowed in the ID are those used in base32hex encoding, i.e. lowercase letters a-v
 # and digits 0-9 ... the length of the ID must be between 5 and 1024 characters" (Event.id).
@@ -80,10 +80,6 @@ def validate(body: dict[str, Any], calendar_tz: ZoneInfo) -> tuple[When, When]:
 
 def bounds(start: When, end: When, calendar_tz: ZoneInfo) -> tuple[float, float]:
     return start.utc(calendar_tz).timestamp(), end.utc(calendar_tz).timestamp()
-
-
-def stamp_of(moment: datetime | date) -> str:
-    return instance_suffix(moment)
 
 
 def time_field(moment: datetime | date, tz_name: str | None) -> dict[str, Any]:

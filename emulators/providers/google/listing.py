@@ -192,7 +192,7 @@ class Lister:
             if not query.matches(event):
                 continue
             items.append(em.listed(event))
-        page = self._envelope(calendar, items)
+        page = self.envelope(calendar, items)
         if position < len(order):
             page["nextPageToken"] = _encode("p", {"h": high, "a": order[position - 1]})
         else:
@@ -219,7 +219,7 @@ class Lister:
         elif query.order_by == "updated":
             rows.sort(key=lambda e: (e["updated"], e["id"]))
         window = rows[offset : offset + query.max_results]
-        page = self._envelope(calendar, [em.listed(e) for e in window])
+        page = self.envelope(calendar, [em.listed(e) for e in window])
         if offset + query.max_results < len(rows):
             page["nextPageToken"] = _encode("p", {"h": high, "a": offset + query.max_results})
         else:
@@ -275,7 +275,7 @@ class Lister:
             if event["_seq"] != seq:
                 continue  # changed again later: shown at its latest change
             items.extend(em.listed(row) for row in self._changed_rows(calendar, query, event))
-        page = self._envelope(calendar, items)
+        page = self.envelope(calendar, items)
         if position < len(changes) and changes[position][0] <= high:
             page["nextPageToken"] = _encode("p", {"h": high, "a": changes[position - 1][0]})
         else:
@@ -298,7 +298,7 @@ class Lister:
         return int(payload["h"]), payload.get("a")
 
     @staticmethod
-    def _envelope(calendar: Calendar, items: list[dict[str, Any]]) -> dict[str, Any]:
+    def envelope(calendar: Calendar, items: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "kind": "calendar#events",
             "etag": f'"{calendar.epoch}-{len(calendar.changes)}"',
