@@ -204,6 +204,8 @@ def run() -> int:
                 str(settings.emulators_port),
                 "--grpc-port",
                 str(settings.emulators_grpc_port),
+                "--data-dir",
+                str(home / "emulators"),
             ],
         )
         stack.start("worker", [python, str(Path(__file__).parent.parent / "worker.py")])
@@ -287,9 +289,12 @@ def _banner(
         ("Worker metrics", f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"),
         ("Executor", f"worker type {EXECUTOR_WORKER_TYPE}, {EXECUTOR_SLOTS} slots  (logs/executor.log)"),
         ("Emulators", f"http://127.0.0.1:{settings.emulators_port}  (control: /_control)"),
-        # Everything else under `home` survives a restart; the emulators' tenants do not, while
-        # the product keeps the connections that point at them.
-        ("Emulator state", "in memory: a restart forgets its tenants, create them again"),
+        # Everything else under `home` survives a restart; ServiceTitan's emulated tenants do not,
+        # while the product keeps the connections that point at them. Google's state is kept.
+        (
+            "Emulator state",
+            f"Google: {home / 'emulators'}; ServiceTitan in memory (a restart forgets its tenants)",
+        ),
         ("Follow interval", f"{follow:g} s  (ROUTING_FOLLOW_INTERVAL_SECONDS)"),
         ("PostgreSQL", database_url),
         ("Admin API key", admin_key),

@@ -2,7 +2,8 @@
 
 An independent server: nothing in this package imports the product (``api``, ``store``,
 ``domain``, ``core``, ...). Each provider lives under its own path prefix, keeps its state in
-memory, and shares the fault-injection and call-recording machinery of :mod:`emulators.gateway`.
+memory (Google also in a file under ``--data-dir``, so it survives a restart), and shares the
+fault-injection and call-recording machinery of :mod:`emulators.gateway`.
 
 Entry points:
 

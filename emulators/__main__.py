@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from emulators.providers import PROVIDERS
 from emulators.runner import run
@@ -21,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ["EMULATOR_DATA_DIR"]) if os.environ.get("EMULATOR_DATA_DIR") else None,
+        help="where providers that persist (google) keep their state across restarts "
+        "(default: $EMULATOR_DATA_DIR, else in memory only)",
+    )
+    parser.add_argument(
         "--providers",
         default=None,
         help=f"comma-separated subset of {','.join(PROVIDERS)} (default: all)",
@@ -31,7 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    run(args.host, args.port, grpc_port=args.grpc_port, log_level=args.log_level, providers=providers)
+    run(
+        args.host,
+        args.port,
+        grpc_port=args.grpc_port,
+        log_level=args.log_level,
+        providers=providers,
+        data_dir=args.data_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -13,9 +15,12 @@ from emulators.hub import Hub
 from emulators.providers import build_providers
 
 
-def create_app(providers: list[str] | None = None) -> Starlette:
-    """A fresh emulator app with its own in-memory state (``providers``: subset by name)."""
-    hub = Hub(providers=build_providers(providers))
+def create_app(providers: list[str] | None = None, data_dir: Path | None = None) -> Starlette:
+    """A fresh emulator app (``providers``: subset by name). With ``data_dir``, providers that
+    persist (Google) keep their state there across restarts; otherwise all state is in memory."""
+    hub = Hub(providers=build_providers(providers, data_dir))
+    for provider in hub.providers.values():
+        provider.bind(hub)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "providers": list(hub.providers)})

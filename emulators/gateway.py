@@ -97,6 +97,7 @@ class ProviderGateway:
 
             await self.app(scope, replay, capture)
         finally:
+            self.provider.observe(method, path, status)
             self.hub.calls.record(
                 provider=self.name,
                 method=method,

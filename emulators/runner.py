@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import uvicorn
@@ -20,10 +21,15 @@ GRACEFUL_SHUTDOWN_SECONDS = 2
 
 
 def _config(
-    host: str, port: int, log_level: str, providers: list[str] | None, app: ASGIApp | None = None
+    host: str,
+    port: int,
+    log_level: str,
+    providers: list[str] | None,
+    app: ASGIApp | None = None,
+    data_dir: Path | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
-        app or create_app(providers),
+        app or create_app(providers, data_dir),
         host=host,
         port=port,
         log_level=log_level,
@@ -40,6 +46,7 @@ def run(
     grpc_port: int | None = None,
     log_level: str = "info",
     providers: list[str] | None = None,
+    data_dir: Path | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM (uvicorn installs the handlers).
 
@@ -51,7 +58,7 @@ def run(
         grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         grpc_server.add_insecure_port(f"{host}:{grpc_port}")
         grpc_server.start()
-    server = uvicorn.Server(_config(host, port, log_level, providers))
+    server = uvicorn.Server(_config(host, port, log_level, providers, data_dir=data_dir))
     if threading.current_thread() is not threading.main_thread():
         server.run()
         return
@@ -110,6 +117,7 @@ def start_in_thread(
     providers: list[str] | None = None,
     startup_timeout: float = 10.0,
     app: ASGIApp | None = None,
+    data_dir: Path | None = None,
 ) -> RunningEmulator:
     """Start a server in a daemon thread (port 0 = a free port) and wait until it accepts requests.
     `app` serves another ASGI app the same way (a test's stand-in for a server of ours)."""
@@ -117,7 +125,7 @@ def start_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_config(host, bound_port, log_level, providers, app))
+    server = uvicorn.Server(_config(host, bound_port, log_level, providers, app, data_dir))
     # Signal handlers can only be installed from the main thread; the owner stops us via stop().
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="emulators", daemon=True)

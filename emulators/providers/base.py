@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from emulators.hub import Hub
 
 
 class Provider:
@@ -23,6 +26,12 @@ class Provider:
 
     def reset(self) -> None:
         raise NotImplementedError
+
+    def bind(self, hub: Hub) -> None:
+        """Called once the server's hub exists (a provider's control API may script faults)."""
+
+    def observe(self, method: str, path: str, status: int | None) -> None:
+        """Called by the gateway after every request, faulted ones included (call counts)."""
 
     def error_body(self, status: int, message: str) -> Any:
         """Body of an injected fault that did not script one; override to match the real API."""

@@ -7,6 +7,7 @@ See docs/emulators.md for which behaviours follow the real API and which are ass
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from emulators.providers.base import Provider
@@ -31,5 +32,6 @@ class ServiceTitanProvider(Provider):
         return problem_body(status, message)
 
 
-def create_provider() -> ServiceTitanProvider:
+def create_provider(data_dir: Path | None = None) -> ServiceTitanProvider:
+    # Its state lives in memory only: a restart forgets tenants (data_dir is not used).
     return ServiceTitanProvider()
