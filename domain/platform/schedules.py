@@ -11,12 +11,12 @@ import re
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from domain.platform.base import PlatformModel
 from domain.platform.spec import JobSpec
+from domain.time_zones import known_zone
 
 SCHEDULED_JOB_WORKFLOW = "PlatformScheduledJob"
 FROM_SCHEDULE_ACTIVITY = "platform.from_schedule"
@@ -111,14 +111,6 @@ def check_cron(expression: str) -> str:
     return text
 
 
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not a known time zone (an IANA name such as Europe/Berlin)") from None
-    return name
-
-
 class ScheduleSpec(JobSpec):
     """POST /api/platform/schedules: the job to run, as POST /api/platform/jobs takes it, and
     when (exactly one of `cron` and `interval_seconds`)."""
@@ -152,7 +144,7 @@ class ScheduleSpec(JobSpec):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, timezone: str) -> str:
-        return check_timezone(timezone)
+        return known_zone(timezone)
 
     @field_validator("interval_seconds", mode="before")
     @classmethod

@@ -3,11 +3,12 @@
 from datetime import datetime, time
 from enum import StrEnum
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from domain.routing.base import RoutingModel, field_error
+from domain.time_zones import known_zone
 
 MIDNIGHT = time(0)
 
@@ -67,11 +68,7 @@ class BusinessHours(RoutingModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
-        return value
+        return known_zone(value)
 
     @field_validator("weekly")
     @classmethod

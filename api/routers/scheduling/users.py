@@ -4,7 +4,6 @@ import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
@@ -15,21 +14,14 @@ from api import paging
 from api.deps import Caller, Session
 from api.problems import ERROR_RESPONSES, ProblemError, responses
 from core.crypto import Cipher
+from domain.time_zones import known_zone
 from store.scheduling import GoogleConnection, SchedulingUser
 from store.sealed import open_model, seal_model
 
 router = APIRouter(prefix="/api/scheduling/users", tags=["scheduling: users"], responses=ERROR_RESPONSES)
 
 
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from exc
-    return name
-
-
-TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_zone)]
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(known_zone)]
 
 
 class Person(BaseModel):
