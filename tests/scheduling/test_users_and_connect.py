@@ -1,8 +1,10 @@
-"""Users, and the start of connecting their Google account: the consent URL with PKCE and a
-sealed state; a forged, expired or used state is refused and changes nothing."""
+"""Users, and connecting their Google account through the emulator's consent page: the consent
+URL with PKCE and a sealed state; the callback stores the tokens sealed; a forged, expired or
+used state is refused and changes nothing."""
 
 import base64
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -101,3 +103,43 @@ async def test_connect_answers_a_consent_url_with_pkce_and_a_sealed_state(
     assert (await api.get(f"/api/scheduling/users/{user['id']}", headers=alice)).json()[
         "google"
     ] == "not_connected"
+
+
+async def test_consent_then_callback_connects_the_user_and_keeps_the_tokens_sealed(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    user = (
+        await api.post(
+            "/api/scheduling/users", json={"email": "pat@example.com", "name": "Pat"}, headers=alice
+        )
+    ).json()
+    url = (await api.post(f"/api/scheduling/users/{user['id']}/google/connect", headers=alice)).json()[
+        "authorization_url"
+    ]
+    # The person approves on Google's consent page (the emulator's), which sends the browser back.
+    async with httpx.AsyncClient() as browser:
+        approved = await browser.post(url, data={"decision": "approve", "user": "pat@example.com"})
+    assert approved.status_code in (302, 303), approved.text
+    back = urlsplit(approved.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == settings.google_redirect_uri
+    params = {k: v[0] for k, v in parse_qs(back.query).items()}
+    connected = await api.get(
+        "/api/scheduling/google/callback", params={"code": params["code"], "state": params["state"]}
+    )
+    assert connected.status_code == 200, connected.text
+    assert connected.json() == {"user_id": user["id"], "google": "connected"}
+    assert (await api.get(f"/api/scheduling/users/{user['id']}", headers=alice)).json()[
+        "google"
+    ] == "connected"
+    # The same redirect again (a reload, a replay) finds its flow used up.
+    replay = await api.get(
+        "/api/scheduling/google/callback", params={"code": params["code"], "state": params["state"]}
+    )
+    assert replay.status_code == 400
+    # Tokens at rest: ciphertext, and no endpoint shows them.
+    with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
+        [(sealed,)] = conn.execute("SELECT sealed_tokens FROM google_connections").fetchall()
+    tokens = Cipher(settings.encryption_key or "").decrypt(sealed, uuid.UUID(user["id"]).bytes).decode()
+    refresh = json.loads(tokens)["refresh_token"]
+    assert refresh.encode() not in sealed and refresh not in connected.text
