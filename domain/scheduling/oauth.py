@@ -5,7 +5,10 @@ reconnect after a revoked token gets a new refresh token."""
 import base64
 import hashlib
 import secrets
+from datetime import datetime
 from urllib.parse import urlencode
+
+from pydantic import BaseModel
 
 # Read the user's calendar list and events, write events (two-way), read free/busy.
 SCOPES = (
@@ -40,3 +43,11 @@ def authorization_url(auth_uri: str, *, client_id: str, redirect_uri: str, state
         "code_challenge_method": "S256",
     }
     return f"{auth_uri}?{urlencode(query)}"
+
+
+class GoogleTokens(BaseModel):
+    """A user's tokens, as stored (sealed to the user): never returned by any endpoint."""
+
+    refresh_token: str
+    access_token: str | None = None
+    expires_at: datetime | None = None

@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -105,30 +106,36 @@ async def test_connect_answers_a_consent_url_with_pkce_and_a_sealed_state(
     ] == "not_connected"
 
 
-async def test_consent_then_callback_connects_the_user_and_keeps_the_tokens_sealed(
-    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings
-) -> None:
-    alice = await member(api, admin_headers, "alice")
+async def connected(
+    api: httpx.AsyncClient, headers: dict[str, str], settings: Settings, email: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A user connected through the emulator's consent page: the user, and the callback's query."""
     user = (
-        await api.post(
-            "/api/scheduling/users", json={"email": "pat@example.com", "name": "Pat"}, headers=alice
-        )
+        await api.post("/api/scheduling/users", json={"email": email, "name": "Pat"}, headers=headers)
     ).json()
-    url = (await api.post(f"/api/scheduling/users/{user['id']}/google/connect", headers=alice)).json()[
+    url = (await api.post(f"/api/scheduling/users/{user['id']}/google/connect", headers=headers)).json()[
         "authorization_url"
     ]
     # The person approves on Google's consent page (the emulator's), which sends the browser back.
     async with httpx.AsyncClient() as browser:
-        approved = await browser.post(url, data={"decision": "approve", "user": "pat@example.com"})
+        approved = await browser.post(url, data={"decision": "approve", "user": email})
     assert approved.status_code in (302, 303), approved.text
     back = urlsplit(approved.headers["location"])
     assert f"{back.scheme}://{back.netloc}{back.path}" == settings.google_redirect_uri
     params = {k: v[0] for k, v in parse_qs(back.query).items()}
-    connected = await api.get(
+    answer = await api.get(
         "/api/scheduling/google/callback", params={"code": params["code"], "state": params["state"]}
     )
-    assert connected.status_code == 200, connected.text
-    assert connected.json() == {"user_id": user["id"], "google": "connected"}
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"user_id": user["id"], "google": "connected"}
+    return user, params
+
+
+async def test_consent_then_callback_connects_the_user_and_keeps_the_tokens_sealed(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    user, params = await connected(api, alice, settings, f"pat-{uuid.uuid4().hex[:8]}@example.com")
     assert (await api.get(f"/api/scheduling/users/{user['id']}", headers=alice)).json()[
         "google"
     ] == "connected"
@@ -142,4 +149,36 @@ async def test_consent_then_callback_connects_the_user_and_keeps_the_tokens_seal
         [(sealed,)] = conn.execute("SELECT sealed_tokens FROM google_connections").fetchall()
     tokens = Cipher(settings.encryption_key or "").decrypt(sealed, uuid.UUID(user["id"]).bytes).decode()
     refresh = json.loads(tokens)["refresh_token"]
-    assert refresh.encode() not in sealed and refresh not in connected.text
+    assert refresh.encode() not in sealed
+    shown = await api.get(f"/api/scheduling/users/{user['id']}/calendars", headers=alice)
+    assert refresh not in shown.text and refresh not in replay.text
+
+
+async def test_a_connected_users_calendars_and_a_revoked_authorization(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str
+) -> None:
+    alice = await member(api, admin_headers, "alice")
+    email = f"pat-{uuid.uuid4().hex[:8]}@example.com"
+    user, _ = await connected(api, alice, settings, email)
+    control = f"{emulator}/_control/google/users/{email}"
+    async with httpx.AsyncClient() as http:
+        made = await http.post(f"{control}/calendars", json={"summary": "Team", "time_zone": "Europe/Berlin"})
+        assert made.status_code == 200, made.text
+        path = f"/api/scheduling/users/{user['id']}/calendars"
+        calendars = (await api.get(path, headers=alice)).json()
+        assert {(c["summary"], c["time_zone"], c["selected"]) for c in calendars} == {
+            (email, "UTC", False),  # the primary calendar, named after its owner
+            ("Team", "Europe/Berlin", False),
+        }
+        bob = await member(api, admin_headers, "bob")
+        assert (await api.get(path, headers=bob)).status_code == 404
+        # Revoked at Google: the user must connect again, and says so, with no retry storm.
+        assert (await http.post(f"{control}/revoke")).status_code == 200
+        assert (await http.post(f"{control}/expire-access-tokens")).status_code == 200
+        refused = await api.get(path, headers=alice)
+        assert refused.status_code == 409 and "connect again" in refused.json()["detail"]
+        assert (await api.get(f"/api/scheduling/users/{user['id']}", headers=alice)).json()["google"] == (
+            "reauthorization_required"
+        )
+        again = await api.get(path, headers=alice)
+        assert again.status_code == 409  # answered from the store, no call to Google

@@ -3,8 +3,8 @@ their Google account."""
 
 from fastapi import APIRouter
 
-from api.routers.scheduling import google, users
+from api.routers.scheduling import calendars, google, users
 
 router = APIRouter()
-for part in (users, google):
+for part in (users, google, calendars):
     router.include_router(part.router)

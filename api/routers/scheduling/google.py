@@ -25,7 +25,7 @@ from api.problems import ERROR_RESPONSES, ProblemError, responses
 from api.routers.scheduling.users import owned_user
 from core.crypto import Cipher, DecryptionError
 from core.settings import Settings
-from domain.scheduling.oauth import SCOPES, authorization_url, pkce_pair
+from domain.scheduling.oauth import SCOPES, GoogleTokens, authorization_url, pkce_pair
 from store.scheduling import GoogleConnection, OAuthFlow
 from store.sealed import open_model, open_text, seal_model, seal_text
 
@@ -41,14 +41,6 @@ class State(BaseModel):
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     expires_at: datetime
-
-
-class Tokens(BaseModel):
-    """Sealed to the user: never returned by any endpoint."""
-
-    refresh_token: str
-    access_token: str | None = None
-    expires_at: datetime | None = None
 
 
 class ConnectOut(BaseModel):
@@ -163,7 +155,7 @@ async def callback(code: str, state: str, session: Session, request: Request) ->
     return CallbackOut(user_id=opened.user_id, google="connected")
 
 
-async def _exchange(settings: Settings, code: str, verifier: str) -> Tokens:
+async def _exchange(settings: Settings, code: str, verifier: str) -> GoogleTokens:
     """The authorization code for tokens (RFC 6749 4.1.3 with RFC 7636's code_verifier)."""
     form = {
         "grant_type": "authorization_code",
@@ -187,7 +179,7 @@ async def _exchange(settings: Settings, code: str, verifier: str) -> Tokens:
     body = answer.json()
     if not body.get("refresh_token"):
         raise _refused("Google granted no offline access (no refresh token).")
-    return Tokens(
+    return GoogleTokens(
         refresh_token=body["refresh_token"],
         access_token=body.get("access_token"),
         expires_at=datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600))),

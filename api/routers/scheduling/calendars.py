@@ -1,0 +1,131 @@
+"""A connected user's calendars: read from their Google calendar list (each read refreshes
+what is stored: summary, time zone), then chosen for sync."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from api.deps import Caller, Session
+from api.problems import ERROR_RESPONSES, ProblemError, responses
+from api.routers.scheduling.users import owned_user
+from clients import google_calendar
+from core.crypto import Cipher
+from core.settings import Settings
+from domain.scheduling.oauth import GoogleTokens
+from store.scheduling import Calendar, GoogleConnection
+from store.sealed import open_model, seal_model
+
+router = APIRouter(prefix="/api/scheduling", tags=["scheduling: calendars"], responses=ERROR_RESPONSES)
+
+
+class CalendarDetails(BaseModel):
+    """What is sealed: the calendar's name and description."""
+
+    summary: str
+    description: str | None = None
+
+
+class CalendarOut(CalendarDetails):
+    id: uuid.UUID
+    google_calendar_id: str
+    time_zone: str
+    selected: bool
+    sync_status: str
+
+
+REAUTHORIZE = "Google no longer accepts the user's authorization: connect again."
+NOT_CONNECTED = responses({409: "The user's Google account is not connected, or must be connected again"})
+
+
+def calendar_out(cipher: Cipher, row: Calendar) -> CalendarOut:
+    details = open_model(cipher, row.id, row.sealed, CalendarDetails)
+    return CalendarOut(
+        **details.model_dump(),
+        id=row.id,
+        google_calendar_id=row.google_calendar_id,
+        time_zone=row.time_zone,
+        selected=row.selected,
+        sync_status=row.sync_status,
+    )
+
+
+async def _tokens(session: Session, cipher: Cipher, user_id: uuid.UUID) -> GoogleTokens:
+    connection = await session.get(GoogleConnection, user_id)
+    if connection is None or connection.sealed_tokens is None or connection.status == "disconnected":
+        raise ProblemError(409, "Not connected", "Connect the user's Google account first.")
+    if connection.status == "reauthorization_required":
+        raise ProblemError(
+            409,
+            "Reauthorization required",
+            REAUTHORIZE,
+        )
+    return open_model(cipher, user_id, connection.sealed_tokens, GoogleTokens)
+
+
+@router.get("/users/{user_id}/calendars", response_model=list[CalendarOut], responses=NOT_CONNECTED)
+async def list_calendars(
+    user_id: uuid.UUID, who: Caller, session: Session, request: Request
+) -> list[CalendarOut]:
+    """The user's calendars as Google lists them now."""
+    await owned_user(session, who.tenant_id, user_id)
+    settings: Settings = request.app.state.settings
+    cipher: Cipher = request.app.state.cipher
+    tokens = await _tokens(session, cipher, user_id)
+    creds = google_calendar.credentials(settings, tokens)
+    try:
+        entries = await asyncio.to_thread(google_calendar.list_calendars, settings, creds)
+    except google_calendar.ReauthorizationRequired as exc:
+        await session.execute(
+            update(GoogleConnection)
+            .where(GoogleConnection.user_id == user_id)
+            .values(
+                status="reauthorization_required", last_error=str(exc)[:500], updated_at=datetime.now(UTC)
+            )
+        )
+        await session.commit()
+        raise ProblemError(
+            409,
+            "Reauthorization required",
+            REAUTHORIZE,
+        ) from None
+    if (fresh := google_calendar.refreshed(creds, tokens)) is not None:
+        await session.execute(
+            update(GoogleConnection)
+            .where(GoogleConnection.user_id == user_id)
+            .values(sealed_tokens=seal_model(cipher, user_id, fresh), updated_at=datetime.now(UTC))
+        )
+    for entry in entries:
+        calendar_id = uuid.uuid5(user_id, entry["id"])
+        details = seal_model(
+            cipher,
+            calendar_id,
+            CalendarDetails(summary=entry.get("summary", entry["id"]), description=entry.get("description")),
+        )
+        time_zone = entry.get("timeZone", "UTC")
+        await session.execute(
+            insert(Calendar)
+            .values(
+                id=calendar_id,
+                tenant_id=who.tenant_id,
+                user_id=user_id,
+                google_calendar_id=entry["id"],
+                sealed=details,
+                time_zone=time_zone,
+            )
+            .on_conflict_do_update(
+                index_elements=[Calendar.user_id, Calendar.google_calendar_id],
+                set_={"sealed": details, "time_zone": time_zone},
+            )
+        )
+    # In the calendar list's order, as Google shows it.
+    order = [uuid.uuid5(user_id, entry["id"]) for entry in entries]
+    rows = {
+        row.id: row
+        for row in (await session.execute(select(Calendar).where(Calendar.id.in_(order)))).scalars()
+    }
+    return [calendar_out(cipher, rows[calendar_id]) for calendar_id in order]
