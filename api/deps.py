@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -92,3 +92,30 @@ def idempotency_header(what: str) -> Any:
             description=f"Retry-safe creation: the same key returns the {what} already created",
         ),
     ]
+
+
+def replayed_response(model: type, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a creating endpoint to a request repeated with its Idempotency-Key."""
+    return {
+        200: {
+            "model": model,
+            "description": f"The same request again with its Idempotency-Key: the {what} it created",
+            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+        }
+    }
+
+
+def same_request(stored_hash: str, request_hash: str, what: str) -> None:
+    """An Idempotency-Key names one request: the same key with another body is refused."""
+    if stored_hash != request_hash:
+        raise ProblemError(
+            422,
+            "Idempotency-Key reused",
+            f"This Idempotency-Key was already used for a different {what}; use a new key for a new {what}.",
+        )
+
+
+def replayed(response: Response) -> None:
+    """The answer to a repeated request: 200 and the header that says so."""
+    response.status_code = 200
+    response.headers["Idempotent-Replayed"] = "true"

@@ -18,7 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
-from api.deps import Caller, Session, Temporal, idempotency_header
+from api.deps import Caller, Session, Temporal, idempotency_header, replayed, replayed_response, same_request
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
 from api.routers.platform import streams
 from api.temporal_calls import execute_update, reaching_temporal, update_responses
@@ -163,11 +163,7 @@ async def _job_out(session: Session, row: PlatformJob) -> JobOut:
     status_code=201,
     response_model=JobOut,
     responses={
-        200: {
-            "model": JobOut,
-            "description": "The same request again with its Idempotency-Key: the job it created",
-            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
-        },
+        **replayed_response(JobOut, "job"),
         **TEMPORAL_UNAVAILABLE,
     },
 )
@@ -207,16 +203,10 @@ async def create_job(
             raise
         return await _job_out(session, await _job(session, who.tenant_id, job_id))
     existing = await _job(session, who.tenant_id, job_id)
-    if existing.request_hash != values["request_hash"]:
-        raise ProblemError(
-            422,
-            "Idempotency-Key reused",
-            "This Idempotency-Key was already used for a different job; use a new key for a new job.",
-        )
+    same_request(existing.request_hash, values["request_hash"], "job")
     if existing.status == JobStatus.PENDING and existing.attempt == 0 and not existing.queued:
         await _start(client, start)  # the first request's start may have been lost
-    response.status_code = 200
-    response.headers["Idempotent-Replayed"] = "true"
+    replayed(response)
     return await _job_out(session, existing)
 
 

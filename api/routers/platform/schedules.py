@@ -36,7 +36,7 @@ from temporalio.common import Priority, SearchAttributePair, TypedSearchAttribut
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import paging
-from api.deps import Caller, Session, Temporal, idempotency_header
+from api.deps import Caller, Session, Temporal, idempotency_header, replayed, replayed_response, same_request
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.temporal_calls import reaching_temporal
 from core.logging import correlation_id
@@ -248,11 +248,7 @@ def _out(row: PlatformSchedule, described: ScheduleDescription) -> ScheduleOut:
     status_code=201,
     response_model=ScheduleOut,
     responses={
-        200: {
-            "model": ScheduleOut,
-            "description": "The same request again with its Idempotency-Key: the schedule it created",
-            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
-        },
+        **replayed_response(ScheduleOut, "schedule"),
         **TEMPORAL_UNAVAILABLE,
     },
 )
@@ -292,12 +288,8 @@ async def create_schedule(
             .returning(PlatformSchedule.id)
         )
     row = await _row(session, who.tenant_id, schedule_id)
-    if created is None and row.request_hash != request_hash:
-        raise ProblemError(
-            422,
-            "Idempotency-Key reused",
-            "This Idempotency-Key was already used for a different schedule; use a new key.",
-        )
+    if created is None:
+        same_request(row.request_hash, request_hash, "schedule")
     try:
         # Again on a replay: the first request's create may have been lost.
         await _create_in_temporal(client, body, row)
@@ -307,8 +299,7 @@ async def create_schedule(
                 await connection.execute(delete(PlatformSchedule).where(PlatformSchedule.id == schedule_id))
         raise
     if created is None:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
+        replayed(response)
     return _out(row, await _describe(client, row))
 
 

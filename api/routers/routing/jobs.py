@@ -18,7 +18,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import paging
-from api.deps import Session, Temporal, idempotency_header
+from api.deps import Session, Temporal, idempotency_header, replayed, replayed_response, same_request
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError
 from api.routers.routing.access import Me
 from api.routers.routing.errors import invalid
@@ -125,11 +125,7 @@ async def _start(client: Client, start: ServiceJobStart) -> None:
     status_code=202,
     response_model=JobOut,
     responses={
-        200: {
-            "model": JobOut,
-            "description": "The same request again with its Idempotency-Key: the job it created",
-            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
-        },
+        **replayed_response(JobOut, "job"),
         **TEMPORAL_UNAVAILABLE,
     },
 )
@@ -172,15 +168,9 @@ async def create_job(
             routings=[],
         )
     existing = await session.get_one(tables.ServiceJob, start.job_id)
-    if existing.request_hash != start.request_hash:
-        raise ProblemError(
-            422,
-            "Idempotency-Key reused",
-            "This Idempotency-Key was already used for a different job; use a new key for a new job.",
-        )
+    same_request(existing.request_hash, start.request_hash, "job")
     # The same request again: its workflow started before the row could have been committed.
-    response.status_code = 200
-    response.headers["Idempotent-Replayed"] = "true"
+    replayed(response)
     return await _job_out(session, request, existing)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.deps import Caller, Session
@@ -88,44 +88,41 @@ async def list_calendars(
             )
         )
         await session.commit()
-        raise ProblemError(
-            409,
-            "Reauthorization required",
-            REAUTHORIZE,
-        ) from None
+        raise ProblemError(409, "Reauthorization required", REAUTHORIZE) from None
     if (fresh := google_calendar.refreshed(creds, tokens)) is not None:
         await session.execute(
             update(GoogleConnection)
             .where(GoogleConnection.user_id == user_id)
             .values(sealed_tokens=seal_model(cipher, user_id, fresh), updated_at=datetime.now(UTC))
         )
-    for entry in entries:
-        calendar_id = uuid.uuid5(user_id, entry["id"])
-        details = seal_model(
-            cipher,
-            calendar_id,
-            CalendarDetails(summary=entry.get("summary", entry["id"]), description=entry.get("description")),
-        )
-        time_zone = entry.get("timeZone", "UTC")
-        await session.execute(
-            insert(Calendar)
-            .values(
-                id=calendar_id,
-                tenant_id=who.tenant_id,
-                user_id=user_id,
-                google_calendar_id=entry["id"],
-                sealed=details,
-                time_zone=time_zone,
-            )
-            .on_conflict_do_update(
-                index_elements=[Calendar.user_id, Calendar.google_calendar_id],
-                set_={"sealed": details, "time_zone": time_zone},
-            )
-        )
-    # In the calendar list's order, as Google shows it.
+    if not entries:
+        return []
+    # In the calendar list's order, as Google shows it; stored in one statement.
     order = [uuid.uuid5(user_id, entry["id"]) for entry in entries]
-    rows = {
-        row.id: row
-        for row in (await session.execute(select(Calendar).where(Calendar.id.in_(order)))).scalars()
-    }
+    listed = insert(Calendar).values(
+        [
+            {
+                "id": calendar_id,
+                "tenant_id": who.tenant_id,
+                "user_id": user_id,
+                "google_calendar_id": entry["id"],
+                "sealed": seal_model(
+                    cipher,
+                    calendar_id,
+                    CalendarDetails(
+                        summary=entry.get("summary", entry["id"]), description=entry.get("description")
+                    ),
+                ),
+                "time_zone": entry.get("timeZone", "UTC"),
+            }
+            for calendar_id, entry in zip(order, entries, strict=True)
+        ]
+    )
+    stored = await session.scalars(
+        listed.on_conflict_do_update(
+            index_elements=[Calendar.user_id, Calendar.google_calendar_id],
+            set_={"sealed": listed.excluded.sealed, "time_zone": listed.excluded.time_zone},
+        ).returning(Calendar)
+    )
+    rows = {row.id: row for row in stored}
     return [calendar_out(cipher, rows[calendar_id]) for calendar_id in order]

@@ -113,8 +113,8 @@ async def connect(user_id: uuid.UUID, who: Caller, session: Session, request: Re
 async def callback(code: str, state: str, session: Session, request: Request) -> CallbackOut:
     """Where Google sends the user back after consent (authenticated by `state`)."""
     cipher: Cipher = request.app.state.cipher
-    opened = _open_state(cipher, state)
-    if opened.expires_at <= datetime.now(UTC):
+    opened, now = _open_state(cipher, state), datetime.now(UTC)
+    if opened.expires_at <= now:
         raise _refused("The authorization took too long.")
     # Used up in the same statement that checks it: a replayed callback finds nothing.
     used = await session.execute(
@@ -122,9 +122,9 @@ async def callback(code: str, state: str, session: Session, request: Request) ->
         .where(
             OAuthFlow.id == opened.flow_id,
             OAuthFlow.used_at.is_(None),
-            OAuthFlow.expires_at > datetime.now(UTC),
+            OAuthFlow.expires_at > now,
         )
-        .values(used_at=datetime.now(UTC))
+        .values(used_at=now)
         .returning(OAuthFlow.sealed_verifier)
     )
     sealed_verifier = used.scalar()
@@ -133,21 +133,20 @@ async def callback(code: str, state: str, session: Session, request: Request) ->
     tokens = await _exchange(
         request.app.state.settings, code, open_text(cipher, opened.flow_id, sealed_verifier)
     )
+    connected = insert(GoogleConnection).values(
+        user_id=opened.user_id,
+        tenant_id=opened.tenant_id,
+        status="connected",
+        scopes=list(SCOPES),
+        sealed_tokens=seal_model(cipher, opened.user_id, tokens),
+    )
     await session.execute(
-        insert(GoogleConnection)
-        .values(
-            user_id=opened.user_id,
-            tenant_id=opened.tenant_id,
-            status="connected",
-            scopes=list(SCOPES),
-            sealed_tokens=seal_model(cipher, opened.user_id, tokens),
-        )
-        .on_conflict_do_update(
+        connected.on_conflict_do_update(
             index_elements=[GoogleConnection.user_id],
             set_={
                 "status": "connected",
-                "sealed_tokens": seal_model(cipher, opened.user_id, tokens),
-                "updated_at": datetime.now(UTC),
+                "sealed_tokens": connected.excluded.sealed_tokens,
+                "updated_at": now,
                 "last_error": None,
             },
         )
