@@ -43,7 +43,9 @@ def occurrences(
     exceptions: dict[str, dict[datetime, StoredEvent]] = {}
     for event in events:
         if event.recurring_event_id in series and event.original_start is not None:
-            original = _series_time(event.original_start.local(calendar_zone), event.original_start.day)
+            original = _series_time(
+                event.original_start.local(calendar_zone), event.original_start.day is not None
+            )
             exceptions.setdefault(event.recurring_event_id, {})[original] = event
     found: list[Occurrence] = []
 
@@ -64,7 +66,7 @@ def occurrences(
     return sorted(found, key=lambda o: (o.start, o.end, o.event_id))
 
 
-def _series_time(local: datetime, all_day: object) -> datetime:
+def _series_time(local: datetime, all_day: bool) -> datetime:
     """How an instance is named within its series: naive local midnight for all-day series (as
     RFC 5545 repeats dates), else the instant in UTC."""
     return local.replace(tzinfo=None) if all_day else local.astimezone(UTC)
