@@ -9,11 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from activities.dependencies import POOL_SIZE, Dependencies
+from activities.google_calendar import CalendarSync
 from activities.platform_store import PlatformStore
 from activities.routing_provider import ServiceTitanSync
 from activities.routing_store import RoutingStore
+from activities.scheduling_store import SchedulingStore
 from domain.platform.contracts import TASK_QUEUE as PLATFORM_QUEUE
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
+from domain.scheduling.sync import TASK_QUEUE as SCHEDULING_QUEUE
+from workflows.calendar_sync import CalendarPeriodicSyncWorkflow, CalendarSyncWorkflow
 from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import RoutingWorkflow
@@ -83,8 +87,28 @@ def platform(deps: Dependencies) -> list[QueueSpec]:
     ]
 
 
+def scheduling(deps: Dependencies) -> list[QueueSpec]:
+    """Each chosen calendar's sync workflow, the Schedule's runs that ask it to sync, the Google
+    Calendar activities (the client runs in threads) and the store calls."""
+    google, store = CalendarSync(deps), SchedulingStore(deps)
+    return [
+        QueueSpec(
+            SCHEDULING_QUEUE,
+            workflows=[CalendarSyncWorkflow, CalendarPeriodicSyncWorkflow],
+            activities=[google.sync, google.watch, google.stop_channels, store.record_status],
+            # A sync holds one pooled connection at a time, for one page's transaction.
+            max_concurrent_activities=POOL_SIZE,
+            max_concurrent_local_activities=POOL_SIZE // 2,
+        )
+    ]
+
+
 # Each pipeline as it lands: context name → factory of its queues.
-CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {"routing": routing, "platform": platform}
+CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {
+    "scheduling": scheduling,
+    "routing": routing,
+    "platform": platform,
+}
 PLANNED = ("scheduling", "interviews", "routing", "platform")
 
 

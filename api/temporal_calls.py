@@ -2,7 +2,7 @@
 Temporal cannot be reached, 409 when a workflow refuses an update, 504 when it does not answer."""
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -53,20 +53,32 @@ def reaching_temporal(consequence: str) -> Iterator[None]:
 
 
 async def execute_update(
-    handle: WorkflowHandle[Any, Any], update: str, args: Sequence[Any], result_type: type[T], what: str
+    handle: WorkflowHandle[Any, Any],
+    update: str,
+    args: Sequence[Any],
+    result_type: type[T],
+    what: str,
+    deadline: timedelta = UPDATE_DEADLINE,
 ) -> T:
-    """Runs `update` within UPDATE_DEADLINE. A validator's (or handler's) refusal is a 409 with its
+    """Runs `update` within `deadline`. A validator's (or handler's) refusal is a 409 with its
     reason, not to be retried as is; no answer in time is a 504 saying the update may still apply.
     `what` names the action for the caller ("accept this routing"). RPC errors are left to
     `reaching_temporal`."""
-    seconds = UPDATE_DEADLINE.total_seconds()
+    # rpc_timeout bounds each call (the server sees the deadline too); the SDK then polls for
+    # the outcome without one, hence the overall timeout.
+    return await answered(
+        handle.execute_update(update, args=args, result_type=result_type, rpc_timeout=deadline),
+        what,
+        deadline,
+    )
+
+
+async def answered(call: Awaitable[T], what: str, deadline: timedelta = UPDATE_DEADLINE) -> T:
+    """An update's answer (plain, or with start) within `deadline`, its failures as execute_update's."""
+    seconds = deadline.total_seconds()
     try:
-        # rpc_timeout bounds each call (the server sees the deadline too); the SDK then polls for
-        # the outcome without one, hence the overall timeout.
         async with asyncio.timeout(seconds):
-            return await handle.execute_update(
-                update, args=args, result_type=result_type, rpc_timeout=UPDATE_DEADLINE
-            )
+            return await call
     except WorkflowUpdateFailedError as exc:
         reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause)
         raise ProblemError(409, f"Cannot {what}", reason, retryable=False) from exc

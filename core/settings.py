@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     # Where Google sends the user back after consent (registered with the OAuth client); unset:
     # this API's own callback under TEMPOLINE_API_URL.
     google_oauth_redirect_uri: str | None = Field(None, alias="GOOGLE_OAUTH_REDIRECT_URI")
+    # Where Google POSTs calendar change notifications: this API's
+    # /api/scheduling/google/notifications as the internet reaches it (Google requires https).
+    # Unset: no push channels, and the periodic sync alone keeps calendars fresh.
+    google_calendar_webhook_url: str | None = Field(None, alias="GOOGLE_CALENDAR_WEBHOOK_URL")
+    # How often each synced calendar syncs without being told to (a Temporal Schedule).
+    scheduling_periodic_sync_seconds: float = Field(900.0, ge=10, alias="SCHEDULING_PERIODIC_SYNC_SECONDS")
     google_speech_endpoint: str = Field("127.0.0.1:8401", alias="GOOGLE_SPEECH_ENDPOINT")
     openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")

@@ -11,8 +11,21 @@ PROVIDER = SearchAttributeKey.for_keyword("Provider")
 JOB_STATUS = SearchAttributeKey.for_keyword("JobStatus")
 WORKER_TYPE = SearchAttributeKey.for_keyword("WorkerType")
 PRIORITY = SearchAttributeKey.for_int("Priority")
+# Calendar syncs: `temporal workflow list --query 'CalendarSyncStatus="reauthorization_required"'`.
+SCHEDULING_USER = SearchAttributeKey.for_keyword("SchedulingUserId")
+CALENDAR_SYNC_STATUS = SearchAttributeKey.for_keyword("CalendarSyncStatus")
 
-ALL = (TENANT_ID, ROUTING_STATUS, RECEIVING_COMPANY, PROVIDER, JOB_STATUS, WORKER_TYPE, PRIORITY)
+ALL = (
+    TENANT_ID,
+    ROUTING_STATUS,
+    RECEIVING_COMPANY,
+    PROVIDER,
+    JOB_STATUS,
+    WORKER_TYPE,
+    PRIORITY,
+    SCHEDULING_USER,
+    CALENDAR_SYNC_STATUS,
+)
 
 
 def cli_flags() -> list[str]:

@@ -99,8 +99,15 @@ class Calendar(Base):
     # idle | syncing | ok | error | reauthorization_required | stopped
     sync_status: Mapped[str] = mapped_column(String(32), server_default="idle")
     sync_token: Mapped[str | None] = mapped_column(Text)
+    # The listing under way (full, or incremental from `sync_token`): the next page to fetch,
+    # committed with the page before it, so a new attempt resumes there.
+    page_token: Mapped[str | None] = mapped_column(Text)
+    listing_full: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Each full listing's number: its events carry it, and what it did not list is deleted.
+    generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_success_at: Mapped[datetime | None] = timestamp(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = timestamp(nullable=True)
     events_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
@@ -127,5 +134,24 @@ class CalendarEvent(Base):
     recurring_event_id: Mapped[str | None] = mapped_column(String(1024))
     etag: Mapped[str | None] = mapped_column(String(255))
     updated: Mapped[datetime | None] = timestamp(nullable=True)
+    # The calendar's generation when the event was last listed.
+    generation: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # StoredEvent as JSON, sealed to (calendar id, event id) by the store.
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CalendarChannel(Base):
+    """A push channel (events.watch) of a calendar. The webhook finds it by id and compares its
+    token (sealed to the calendar); a stopped or expired channel's notifications are ignored."""
+
+    __tablename__ = "calendar_channels"
+    __table_args__ = (Index("ix_calendar_channels_calendar", "calendar_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    calendar_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    sealed_token: Mapped[bytes] = mapped_column(LargeBinary)
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = timestamp(nullable=True)
+    created_at: Mapped[datetime] = timestamp()
+    stopped_at: Mapped[datetime | None] = timestamp(nullable=True)

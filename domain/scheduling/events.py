@@ -105,9 +105,13 @@ class StoredEvent(SchedulingModel):
 def _time(value: dict[str, Any] | None) -> EventTime | None:
     if not value:
         return None
+    at = datetime.fromisoformat(value["dateTime"]) if value.get("dateTime") else None
+    if at is not None and at.tzinfo is None:
+        # Google sends offsets; a wall time without one is in the zone named beside it.
+        at = at.replace(tzinfo=ZoneInfo(value.get("timeZone") or "UTC"))
     return EventTime(
         day=date.fromisoformat(value["date"]) if value.get("date") else None,
-        at=datetime.fromisoformat(value["dateTime"]) if value.get("dateTime") else None,
+        at=at,
         time_zone=value.get("timeZone"),
     )
 

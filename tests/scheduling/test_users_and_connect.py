@@ -7,7 +7,6 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,6 +16,7 @@ from api.routers.scheduling.google import State, _seal_state
 from core.crypto import Cipher
 from core.settings import Settings
 from tests.platform.api_world import member
+from tests.scheduling.google_world import connected
 
 
 async def test_users_are_tenant_scoped_with_their_email_sealed(
@@ -104,31 +104,6 @@ async def test_connect_answers_a_consent_url_with_pkce_and_a_sealed_state(
     assert (await api.get(f"/api/scheduling/users/{user['id']}", headers=alice)).json()[
         "google"
     ] == "not_connected"
-
-
-async def connected(
-    api: httpx.AsyncClient, headers: dict[str, str], settings: Settings, email: str
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """A user connected through the emulator's consent page: the user, and the callback's query."""
-    user = (
-        await api.post("/api/scheduling/users", json={"email": email, "name": "Pat"}, headers=headers)
-    ).json()
-    url = (await api.post(f"/api/scheduling/users/{user['id']}/google/connect", headers=headers)).json()[
-        "authorization_url"
-    ]
-    # The person approves on Google's consent page (the emulator's), which sends the browser back.
-    async with httpx.AsyncClient() as browser:
-        approved = await browser.post(url, data={"decision": "approve", "user": email})
-    assert approved.status_code in (302, 303), approved.text
-    back = urlsplit(approved.headers["location"])
-    assert f"{back.scheme}://{back.netloc}{back.path}" == settings.google_redirect_uri
-    params = {k: v[0] for k, v in parse_qs(back.query).items()}
-    answer = await api.get(
-        "/api/scheduling/google/callback", params={"code": params["code"], "state": params["state"]}
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.json() == {"user_id": user["id"], "google": "connected"}
-    return user, params
 
 
 async def test_consent_then_callback_connects_the_user_and_keeps_the_tokens_sealed(

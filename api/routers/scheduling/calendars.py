@@ -3,11 +3,10 @@ what is stored: summary, time zone), then chosen for sync."""
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from api.deps import Caller, Session
@@ -17,7 +16,8 @@ from clients import google_calendar
 from core.crypto import Cipher
 from core.settings import Settings
 from domain.scheduling.oauth import GoogleTokens
-from store.scheduling import Calendar, GoogleConnection
+from store import google_tokens
+from store.scheduling import Calendar
 from store.sealed import open_model, seal_model
 
 router = APIRouter(prefix="/api/scheduling", tags=["scheduling: calendars"], responses=ERROR_RESPONSES)
@@ -34,8 +34,15 @@ class CalendarOut(CalendarDetails):
     id: uuid.UUID
     google_calendar_id: str
     time_zone: str
+    # Chosen for sync: its workflow keeps it in sync.
     selected: bool
+    # idle | syncing | ok | error | reauthorization_required | stopped
     sync_status: str
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    # Events stored after the last successful sync, deleted ones not counted.
+    events_count: int
 
 
 REAUTHORIZE = "Google no longer accepts the user's authorization: connect again."
@@ -51,20 +58,20 @@ def calendar_out(cipher: Cipher, row: Calendar) -> CalendarOut:
         time_zone=row.time_zone,
         selected=row.selected,
         sync_status=row.sync_status,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        events_count=row.events_count,
     )
 
 
-async def _tokens(session: Session, cipher: Cipher, user_id: uuid.UUID) -> GoogleTokens:
-    connection = await session.get(GoogleConnection, user_id)
-    if connection is None or connection.sealed_tokens is None or connection.status == "disconnected":
-        raise ProblemError(409, "Not connected", "Connect the user's Google account first.")
-    if connection.status == "reauthorization_required":
-        raise ProblemError(
-            409,
-            "Reauthorization required",
-            REAUTHORIZE,
-        )
-    return open_model(cipher, user_id, connection.sealed_tokens, GoogleTokens)
+async def usable_tokens(session: Session, cipher: Cipher, user_id: uuid.UUID) -> GoogleTokens:
+    try:
+        return await google_tokens.tokens_of(session, cipher, user_id)
+    except google_tokens.Unusable as exc:
+        if exc.status == "reauthorization_required":
+            raise ProblemError(409, "Reauthorization required", REAUTHORIZE) from None
+        raise ProblemError(409, "Not connected", "Connect the user's Google account first.") from None
 
 
 @router.get("/users/{user_id}/calendars", response_model=list[CalendarOut], responses=NOT_CONNECTED)
@@ -75,26 +82,15 @@ async def list_calendars(
     await owned_user(session, who.tenant_id, user_id)
     settings: Settings = request.app.state.settings
     cipher: Cipher = request.app.state.cipher
-    tokens = await _tokens(session, cipher, user_id)
+    tokens = await usable_tokens(session, cipher, user_id)
     creds = google_calendar.credentials(settings, tokens)
     try:
         entries = await asyncio.to_thread(google_calendar.list_calendars, settings, creds)
     except google_calendar.ReauthorizationRequired as exc:
-        await session.execute(
-            update(GoogleConnection)
-            .where(GoogleConnection.user_id == user_id)
-            .values(
-                status="reauthorization_required", last_error=str(exc)[:500], updated_at=datetime.now(UTC)
-            )
-        )
+        await google_tokens.require_reauthorization(session, user_id, str(exc))
         await session.commit()
         raise ProblemError(409, "Reauthorization required", REAUTHORIZE) from None
-    if (fresh := google_calendar.refreshed(creds, tokens)) is not None:
-        await session.execute(
-            update(GoogleConnection)
-            .where(GoogleConnection.user_id == user_id)
-            .values(sealed_tokens=seal_model(cipher, user_id, fresh), updated_at=datetime.now(UTC))
-        )
+    await google_tokens.store_refreshed(session, cipher, user_id, google_calendar.refreshed(creds, tokens))
     if not entries:
         return []
     # In the calendar list's order, as Google shows it; stored in one statement.

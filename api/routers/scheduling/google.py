@@ -11,6 +11,7 @@ are stored sealed to the user (never returned by any endpoint).
 """
 
 import base64
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,13 +20,18 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
+from temporalio.service import RPCError
 
-from api.deps import Caller, Session
-from api.problems import ERROR_RESPONSES, ProblemError, responses
+from api.deps import Caller, Session, Temporal
+from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
+from api.routers.scheduling.syncs import selected_calendars, stop_sync
 from api.routers.scheduling.users import owned_user
+from api.temporal_calls import reaching_temporal
 from core.crypto import Cipher, DecryptionError
 from core.settings import Settings
 from domain.scheduling.oauth import SCOPES, GoogleTokens, authorization_url, pkce_pair
+from domain.scheduling.sync import Signals, workflow_id
+from store.db import Database
 from store.scheduling import GoogleConnection, OAuthFlow
 from store.sealed import open_model, open_text, seal_model, seal_text
 
@@ -51,6 +57,14 @@ class ConnectOut(BaseModel):
 class CallbackOut(BaseModel):
     user_id: uuid.UUID
     google: str
+
+
+class DisconnectOut(BaseModel):
+    user_id: uuid.UUID
+    google: str
+    # Whether Google confirmed the revocation (a token it no longer knows counts as revoked).
+    revoked: bool
+    calendars_stopped: int
 
 
 def _seal_state(cipher: Cipher, state: State) -> str:
@@ -110,7 +124,9 @@ async def connect(user_id: uuid.UUID, who: Caller, session: Session, request: Re
         }
     ),
 )
-async def callback(code: str, state: str, session: Session, request: Request) -> CallbackOut:
+async def callback(
+    code: str, state: str, session: Session, client: Temporal, request: Request
+) -> CallbackOut:
     """Where Google sends the user back after consent (authenticated by `state`)."""
     cipher: Cipher = request.app.state.cipher
     opened, now = _open_state(cipher, state), datetime.now(UTC)
@@ -151,7 +167,64 @@ async def callback(code: str, state: str, session: Session, request: Request) ->
             },
         )
     )
+    calendars = await selected_calendars(session, opened.user_id)
+    await session.commit()
+    # Calendars that waited for this (reauthorization required) resume where they stopped.
+    with reaching_temporal("The account is connected; its calendars resume at their next periodic sync."):
+        for row in calendars:
+            with contextlib.suppress(RPCError):  # not running: selecting it again starts it
+                await client.get_workflow_handle(workflow_id(row.id)).signal(Signals.RECONNECTED)
     return CallbackOut(user_id=opened.user_id, google="connected")
+
+
+@router.post(
+    "/users/{user_id}/google/disconnect",
+    response_model=DisconnectOut,
+    responses={**responses({409: "The user's Google account is not connected"}), **TEMPORAL_UNAVAILABLE},
+)
+async def disconnect(
+    user_id: uuid.UUID, who: Caller, session: Session, client: Temporal, request: Request
+) -> DisconnectOut:
+    """Stops the user's calendar syncs (their push channels stopped at Google), revokes the
+    authorization at Google and forgets the tokens. Stored events are kept."""
+    await owned_user(session, who.tenant_id, user_id)
+    connection = await session.get(GoogleConnection, user_id)
+    if connection is None or connection.status == "disconnected":
+        raise ProblemError(409, "Not connected", "The user's Google account is not connected.")
+    calendars = await selected_calendars(session, user_id)
+    for row in calendars:
+        row.selected = False
+    await session.commit()
+    # Channels are stopped with the user's tokens: before they are revoked.
+    with reaching_temporal("The calendars are no longer chosen; send the request again to finish."):
+        for row in calendars:
+            await stop_sync(client, row)
+    revoked = False
+    if connection.sealed_tokens is not None:
+        tokens = open_model(request.app.state.cipher, user_id, connection.sealed_tokens, GoogleTokens)
+        revoked = await _revoke(request.app.state.settings, tokens.refresh_token)
+    database: Database = request.app.state.database
+    async with database.transaction() as forgetting:
+        await forgetting.execute(
+            update(GoogleConnection)
+            .where(GoogleConnection.user_id == user_id)
+            .values(status="disconnected", sealed_tokens=None, updated_at=datetime.now(UTC))
+        )
+    return DisconnectOut(
+        user_id=user_id, google="disconnected", revoked=revoked, calendars_stopped=len(calendars)
+    )
+
+
+async def _revoke(settings: Settings, refresh_token: str) -> bool:
+    """Google's revocation endpoint sits beside its token endpoint (oauth2.googleapis.com/revoke)."""
+    revoke_uri = settings.google_oauth_token_uri.rsplit("/", 1)[0] + "/revoke"
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(revoke_uri, data={"token": refresh_token})
+    except httpx.HTTPError:
+        return False
+    # 400 invalid_token: Google no longer knows it (revoked already), which is what was asked.
+    return answer.status_code in (200, 400)
 
 
 async def _exchange(settings: Settings, code: str, verifier: str) -> GoogleTokens:

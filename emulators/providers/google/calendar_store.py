@@ -206,6 +206,10 @@ class CalendarStore:
                 "eventType": body.get("eventType", "default"),
             }
         )
+        # Google answers every dateTime with its offset, however it was written.
+        for side, when in (("start", start), ("end", end)):
+            if when.moment is not None:
+                event[side] = {**event[side], "dateTime": when.moment.isoformat()}
         event["_start"], event["_end"] = em.bounds(start, end, calendar.tz)
         return event
 
