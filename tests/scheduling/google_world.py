@@ -26,7 +26,14 @@ async def connected(
     user = (
         await api.post("/api/scheduling/users", json={"email": email, "name": "Pat"}, headers=headers)
     ).json()
-    url = (await api.post(f"/api/scheduling/users/{user['id']}/google/connect", headers=headers)).json()[
+    return user, await connect(api, headers, settings, user["id"], email)
+
+
+async def connect(
+    api: httpx.AsyncClient, headers: dict[str, str], settings: Settings, user_id: str, email: str
+) -> dict[str, str]:
+    """The user (again) through Google's consent: the callback's query."""
+    url = (await api.post(f"/api/scheduling/users/{user_id}/google/connect", headers=headers)).json()[
         "authorization_url"
     ]
     # The person approves on Google's consent page (the emulator's), which sends the browser back.
@@ -40,8 +47,8 @@ async def connected(
         "/api/scheduling/google/callback", params={"code": params["code"], "state": params["state"]}
     )
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"user_id": user["id"], "google": "connected"}
-    return user, params
+    assert answer.json() == {"user_id": user_id, "google": "connected"}
+    return params
 
 
 @contextlib.asynccontextmanager

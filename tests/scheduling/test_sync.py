@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from domain.scheduling.events import from_google
 from tests.platform.api_world import member
-from tests.scheduling.google_world import Google, connected, serving_scheduling, stored_events
+from tests.scheduling.google_world import Google, connect, connected, serving_scheduling, stored_events
 
 
 @pytest.fixture
@@ -185,3 +185,99 @@ async def test_a_chosen_calendar_is_synced_in_full_then_its_changes_arrive_incre
     )
     # One created, one deleted, and the edited instance stored as an exception of its series.
     assert (await pat.state())["events_count"] == 10_004 == sum(e["status"] != "cancelled" for e in events)
+
+
+async def test_an_expired_sync_token_ends_in_an_exact_full_resync(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str, scheduling: None
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    google_id = await pat.google.calendar("Team")
+    await pat.google.bulk(google_id, 300)
+    await pat.choose(google_id)
+    assert (await pat.sync())["status"] == "ok"
+    before = await pat.google.events(google_id)
+    # Google forgets the token (410 fullSyncRequired on its next use) while the calendar changes.
+    await pat.google.post(f"/calendars/{google_id}/expire-sync-tokens")
+    await pat.google.delete(google_id, before[0]["id"])
+    await pat.google.patch(google_id, before[1]["id"], {"summary": "Renamed"})
+    lists = await pat.google.calls("events.list")
+    result = await pat.sync()
+    assert result["status"] == "ok" and result["outcome"]["resynced"] is True, result
+    assert result["outcome"]["mode"] == "full" and result["outcome"]["processed"] == 300, result
+    # One refused incremental call, then the full listing (one page).
+    assert await pat.google.calls("events.list") - lists == 2
+    assert_stored_equals_emulator(settings, pat.calendar["id"], await pat.google.events(google_id), "UTC")
+    # The same by a 410 with the other reason, injected.
+    await pat.google.inject("events.list", "updatedMinTooLongAgo")
+    result = await pat.sync()
+    assert result["outcome"]["resynced"] is True, result
+
+
+async def test_a_burst_of_rate_limit_refusals_is_ridden_out(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str, scheduling: None
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    google_id = await pat.google.calendar("Busy")
+    await pat.google.bulk(google_id, 50)
+    await pat.google.inject("events.list", "rateLimitExceeded", count=2)
+    await pat.google.inject("events.list", "userRateLimitExceeded", count=1, status=429, retry_after=1)
+    await pat.choose(google_id)
+    result = await pat.sync()
+    assert result["status"] == "ok", result
+    assert await pat.google.calls("events.list") >= 4
+    assert (await pat.state())["events_count"] == 50
+
+
+async def test_a_revoked_authorization_pauses_the_calendar_until_the_user_connects_again(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str, scheduling: None
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    google_id = await pat.google.calendar("Home")
+    await pat.google.bulk(google_id, 20)
+    await pat.choose(google_id)
+    assert (await pat.sync())["status"] == "ok"
+    await pat.google.post(f"/users/{pat.google.email}/revoke")
+    await pat.google.post(f"/users/{pat.google.email}/expire-access-tokens")
+    created = await pat.google.create(
+        google_id, {"summary": "While away", "start": {"date": "2026-05-01"}, "end": {"date": "2026-05-02"}}
+    )
+    tokens = await pat.google.calls("oauth.token")
+    result = await pat.sync()
+    assert result["status"] == "reauthorization_required", result
+    # No retry storm: one refused refresh.
+    assert await pat.google.calls("oauth.token") - tokens == 1
+    state = await pat.state()
+    assert state["sync_status"] == "reauthorization_required" and state["last_error"]
+    user = (await pat.api.get(f"/api/scheduling/users/{pat.user['id']}", headers=pat.headers)).json()
+    assert user["google"] == "reauthorization_required"
+    refused = await pat.api.post(f"{pat.path}/sync", headers=pat.headers)
+    assert refused.status_code == 409 and "connect again" in refused.json()["detail"]
+    assert await pat.google.calls("oauth.token") - tokens == 1
+    # Connected again: the calendar resumes where it stopped (its sync token), by itself.
+    await connect(pat.api, pat.headers, settings, pat.user["id"], pat.google.email)
+    result = await pat.sync()
+    assert result["status"] == "ok" and result["outcome"]["mode"] == "incremental", result
+    assert created["id"] in stored_events(settings, pat.calendar["id"])
+    assert (await pat.state())["sync_status"] == "ok"
+
+
+async def test_calendars_and_their_syncs_are_tenant_scoped(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str, scheduling: None
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    await pat.choose(await pat.google.calendar("Private"))
+    bob = await member(api, admin_headers, "bob")
+    assert (await api.get(pat.path, headers=bob)).status_code == 404
+    assert (await api.patch(pat.path, json={"selected": False}, headers=bob)).status_code == 404
+    assert (await api.post(f"{pat.path}/sync", headers=bob)).status_code == 404
+    unknown = f"/api/scheduling/users/{pat.user['id']}/calendars/{uuid.uuid4()}"
+    assert (await api.get(unknown, headers=pat.headers)).status_code == 404
+    bad = await api.patch(pat.path, json={"selected": "maybe"}, headers=pat.headers)
+    assert bad.status_code == 422
+    # Stopped: its sync refuses, its state says so, and choosing it again starts it again.
+    stopped = await api.patch(pat.path, json={"selected": False}, headers=pat.headers)
+    assert stopped.status_code == 200 and stopped.json()["selected"] is False
+    assert (await pat.state())["sync_status"] == "stopped"
+    assert (await api.post(f"{pat.path}/sync", headers=pat.headers)).status_code == 409
+    await pat.choose(pat.google_id)
+    assert (await pat.sync())["status"] == "ok"
