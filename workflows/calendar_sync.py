@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SyncStatus,
         Updates,
         WatchRequest,
+        hold_until,
         workflow_id,
     )
     from workflows import workflow_cancel
@@ -89,7 +90,10 @@ class CalendarSyncWorkflow:
 
     @workflow.signal(name=Signals.NOTIFIED)
     def notified(self) -> None:
-        self._ask()
+        now = workflow.now()
+        self._s.first_notified = self._s.first_notified or now
+        self._s.last_notified = now
+        self._ask(urgent=False)
 
     @workflow.signal(name=Signals.PERIODIC)
     def periodic(self) -> None:
@@ -124,9 +128,10 @@ class CalendarSyncWorkflow:
         await workflow.wait_condition(self._ended)
         return self._result()
 
-    def _ask(self, full: bool = False) -> int:
+    def _ask(self, full: bool = False, urgent: bool = True) -> int:
         self._s.asked += 1
         self._s.full_asked = self._s.full_asked or full
+        self._s.urgent = self._s.urgent or urgent
         return self._s.asked
 
     def _due(self) -> bool:
@@ -155,6 +160,8 @@ class CalendarSyncWorkflow:
                 if self._s.stopping:
                     break
                 if self._due():
+                    if await self._held():
+                        continue
                     await self._sync()
                 if self._s.syncs >= SYNCS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                     # Handlers waiting on a sync are answered first; a request that comes in
@@ -170,9 +177,21 @@ class CalendarSyncWorkflow:
             raise
         return self._result()
 
+    async def _held(self) -> bool:
+        """Waits while notifications of one burst are still coming; True if it waited."""
+        hold = hold_until(self._s)
+        if hold is None or hold <= workflow.now():
+            return False
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._s.stopping or self._s.urgent, timeout=hold - workflow.now()
+            )
+        return True
+
     async def _sync(self) -> None:
         target, full = self._s.asked, self._s.full_asked
-        self._s.full_asked = False
+        self._s.full_asked, self._s.urgent = False, False
+        self._s.first_notified = self._s.last_notified = None
         self._set_status(SyncStatus.SYNCING)
         try:
             outcome = await workflow.execute_activity_method(
@@ -245,6 +264,12 @@ class CalendarSyncWorkflow:
         if opened is None:  # no webhook address: the periodic sync alone
             self._s.push = False
             return
+        # On the workflow's clock: its life as Google gave it, from now (a worker's clock that
+        # is off cannot make it look expired at once, and renewed over and over).
+        now = workflow.now()
+        opened = opened.model_copy(
+            update={"created_at": now, "expires_at": now + (opened.expires_at - opened.created_at)}
+        )
         self._s.channel, self._s.watch_after = opened, None
         if current is not None:
             await self._stop_channels(keep=opened)

@@ -135,6 +135,11 @@ class CalendarSyncState(BaseModel):
     asked: int = 1
     done: int = 0
     full_asked: bool = True
+    # Notifications wait for the burst they belong to (domain: `hold_until`); a request from
+    # the API, the schedule or a reconnect does not.
+    urgent: bool = True
+    first_notified: AwareDatetime | None = None
+    last_notified: AwareDatetime | None = None
     last: SyncResult | None = None
     channel: Channel | None = None
     channels_opened: int = 0
@@ -144,6 +149,19 @@ class CalendarSyncState(BaseModel):
     watch_after: AwareDatetime | None = None
     stopping: bool = False
     syncs: int = 0
+
+
+# Google sends one notification per change: a burst of changes (an import, a recurring edit)
+# is synced once, after a second without news, or at most five seconds after its first.
+BURST_QUIET = timedelta(seconds=1)
+BURST_LONGEST = timedelta(seconds=5)
+
+
+def hold_until(state: CalendarSyncState) -> datetime | None:
+    """Until when a sync asked for only by notifications waits for more of them."""
+    if state.urgent or state.first_notified is None or state.last_notified is None:
+        return None
+    return min(state.last_notified + BURST_QUIET, state.first_notified + BURST_LONGEST)
 
 
 class Progress(SyncModel):
