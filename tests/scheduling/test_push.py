@@ -5,7 +5,7 @@ nothing."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,17 +26,11 @@ from domain.scheduling.sync import (
 from store.db import Database
 from store.scheduling import Calendar
 from tests.integration.live_api import serve
+from tests.integration.routing_world import eventually
 from tests.scheduling.google_world import Google, serving_scheduling, stored_events
 from tests.scheduling.test_sync import Synced, synced_user
 
 HOOK_PATH = "/api/scheduling/google/notifications"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 15) -> Any:
-    async with asyncio.timeout(seconds):
-        while not (found := await check()):
-            await asyncio.sleep(0.1)
-    return found
 
 
 @pytest.fixture
