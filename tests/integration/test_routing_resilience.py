@@ -2,14 +2,11 @@
 provider faults, workers killed with SIGKILL mid-run, and two workers sharing one rate limit."""
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -24,49 +21,14 @@ from core.settings import Settings
 from registry import task_queues
 from tests.conftest import api_client, free_port, start_migrated_postgres, terminate_routings
 from tests.integration import routing_world as world
+from tests.worker_process import StartWorker, worker_processes
 from worker import build_workers
-
-ROOT = Path(__file__).resolve().parents[2]
-StartWorker = Callable[..., subprocess.Popen[bytes]]
-
-
-def _worker_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
-    """The environment `make dev` would give the worker, pointed at the test stack."""
-    names = (
-        "database_url",
-        "temporal_address",
-        "encryption_key",
-        "servicetitan_auth_url",
-        "servicetitan_api_url",
-        "servicetitan_server_timeout_seconds",
-    )
-    env = {Settings.model_fields[name].alias: str(getattr(settings, name)) for name in names}
-    extra = {"TEMPOLINE_WORKER_METRICS_PORT": str(metrics_port), "TEMPOLINE_LOG_LEVEL": "WARNING"}
-    return {**os.environ, **env, **extra}
 
 
 @pytest.fixture
 def start_worker(settings: Settings, temporal: WorkflowEnvironment, tmp_path: Path) -> Iterator[StartWorker]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(metrics_port: int = 0) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "worker.py", "--queues", "routing"],
-            cwd=ROOT,
-            env=_worker_env(settings, metrics_port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        process.wait(timeout=20)
+    with worker_processes(settings, tmp_path, "routing") as start:
+        yield start
 
 
 @pytest.fixture
