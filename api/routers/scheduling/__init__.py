@@ -1,10 +1,10 @@
-"""The scheduling API under /api/scheduling (issue #14, being built): users, and connecting
-their Google account."""
+"""The scheduling API under /api/scheduling (issue #14, being built): users, connecting
+their Google account, their calendars and events, free/busy."""
 
 from fastapi import APIRouter
 
-from api.routers.scheduling import calendars, google, users
+from api.routers.scheduling import calendars, events, freebusy, google, users
 
 router = APIRouter()
-for part in (users, google, calendars):
+for part in (users, google, calendars, events, freebusy):
     router.include_router(part.router)
