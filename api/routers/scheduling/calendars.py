@@ -35,7 +35,11 @@ class CalendarOut(CalendarDetails):
     google_calendar_id: str
     time_zone: str
     selected: bool
+    # The sync's state, as its workflow last stored it.
     sync_status: str
+    last_success_at: datetime | None
+    last_error: str | None
+    events_count: int
 
 
 REAUTHORIZE = "Google no longer accepts the user's authorization: connect again."
@@ -51,6 +55,9 @@ def calendar_out(cipher: Cipher, row: Calendar) -> CalendarOut:
         time_zone=row.time_zone,
         selected=row.selected,
         sync_status=row.sync_status,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        events_count=row.events_count,
     )
 
 
