@@ -7,10 +7,11 @@ status, kind, Google's ids) stays plain.
 """
 
 import uuid
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import Cipher
@@ -49,26 +50,59 @@ def open_event(cipher: Cipher, row: CalendarEvent) -> StoredEvent:
     return open_model(cipher, event_owner(row.calendar_id, row.event_id), row.sealed, StoredEvent)
 
 
-async def in_window(
-    session: AsyncSession, cipher: Cipher, calendar_id: uuid.UUID, window: tuple[datetime, datetime]
-) -> list[StoredEvent]:
-    """What the occurrences in [start, end) are made of, deleted rows included: the events whose
-    own times overlap the window, every series that began before its end, and all the exceptions
-    of those series, wherever they moved (each removes an instance, perhaps one in the window)."""
+def _needed(calendar_id: uuid.UUID, window: tuple[datetime, datetime]) -> ColumnElement[bool]:
+    """The rows the occurrences in [start, end) are made of, deleted ones included: the events
+    whose own times overlap the window, every series that began before its end, and all the
+    exceptions of those series, wherever they moved (each removes an instance, perhaps one in
+    the window)."""
     start, end = window
     series = select(CalendarEvent.event_id).where(
         CalendarEvent.calendar_id == calendar_id,
         CalendarEvent.recurring,
         CalendarEvent.start_at < end,
     )
-    rows = await session.scalars(
-        select(CalendarEvent).where(
-            CalendarEvent.calendar_id == calendar_id,
-            or_(
-                and_(CalendarEvent.start_at < end, CalendarEvent.end_at > start),
-                and_(CalendarEvent.recurring, CalendarEvent.start_at < end),
-                CalendarEvent.recurring_event_id.in_(series),
-            ),
+    return and_(
+        CalendarEvent.calendar_id == calendar_id,
+        or_(
+            and_(CalendarEvent.start_at < end, CalendarEvent.end_at > start),
+            and_(CalendarEvent.recurring, CalendarEvent.start_at < end),
+            CalendarEvent.recurring_event_id.in_(series),
+        ),
+    )
+
+
+async def in_window(
+    session: AsyncSession, cipher: Cipher, calendar_id: uuid.UUID, window: tuple[datetime, datetime]
+) -> list[StoredEvent]:
+    """The events the occurrences in the window are made of, opened."""
+    rows = await session.scalars(select(CalendarEvent).where(_needed(calendar_id, window)))
+    return [open_event(cipher, row) for row in rows]
+
+
+async def placed(
+    session: AsyncSession, calendar_id: uuid.UUID, window: tuple[datetime, datetime]
+) -> Sequence[Row[Any]]:
+    """The same events' plain columns only (no details: opening them all is what costs)."""
+    columns = (
+        CalendarEvent.event_id,
+        CalendarEvent.start_at,
+        CalendarEvent.end_at,
+        CalendarEvent.deleted,
+        CalendarEvent.recurring,
+        CalendarEvent.recurring_event_id,
+    )
+    return (await session.execute(select(*columns).where(_needed(calendar_id, window)))).all()
+
+
+async def opened(
+    session: AsyncSession, cipher: Cipher, calendar_id: uuid.UUID, event_ids: Collection[str]
+) -> list[StoredEvent]:
+    """These events of the calendar, opened."""
+    if not event_ids:
+        return []
+    rows = await session.execute(
+        select(CalendarEvent.event_id, CalendarEvent.sealed).where(
+            CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(event_ids)
         )
     )
-    return [open_event(cipher, row) for row in rows]
+    return [open_model(cipher, event_owner(calendar_id, id), sealed, StoredEvent) for id, sealed in rows]

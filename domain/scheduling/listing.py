@@ -10,6 +10,10 @@ Expanded (`singleEvents=true`): a series becomes its instances in the window
 exception stands in its instance's place at its own time, a cancelled one removes it.
 Cancelled events are left out unless asked for; then each is shown once, as stored, where its
 own times overlap the window (a cancellation that came without times has no place in one).
+
+A single event is listed the same either way, so a listing opens only the series (and their
+exceptions) to expand them, places the other events by their plain columns (`single`), and
+opens those on the page it shows.
 """
 
 from dataclasses import dataclass
@@ -22,14 +26,32 @@ from domain.scheduling.recurrence import Occurrence, occurrences
 
 @dataclass(frozen=True)
 class Listed:
-    event: StoredEvent  # for an instance: its master's details with the instance's id and times
+    id: str
     start: datetime  # UTC
     end: datetime  # UTC
+    # For an instance: its master's details with the instance's id and times. None: a stored
+    # event placed by its plain columns, opened only once it is on the page shown.
+    event: StoredEvent | None = None
 
     @property
     def position(self) -> tuple[datetime, bytes]:
         # Bytes: UTF-8 orders as code points do, and a cursor carries the id as hex.
-        return self.start, self.event.event_id.encode()
+        return self.start, self.id.encode()
+
+
+def single(
+    event_id: str,
+    span: tuple[datetime | None, datetime | None],
+    deleted: bool,
+    window: tuple[datetime, datetime],
+    include_deleted: bool,
+) -> Listed | None:
+    """A single event (or an exception whose series is not stored) where it is listed, the same
+    expanded or not: where its own times overlap the window."""
+    start, end = span
+    if start is None or end is None or not (start < window[1] and end > window[0]):
+        return None
+    return Listed(event_id, start, end) if include_deleted or not deleted else None
 
 
 def listing(
@@ -49,7 +71,7 @@ def listing(
             if event.recurrence:
                 found.append(instance(event, occurring, calendar_zone))
             else:
-                found.append(Listed(event, occurring.start, occurring.end))
+                found.append(Listed(event.event_id, occurring.start, occurring.end, event))
     else:
         for event in events:
             span = event.span(calendar_zone)
@@ -57,14 +79,14 @@ def listing(
                 continue
             if event.recurrence:
                 if occurrences([event], window, calendar_zone):
-                    found.append(Listed(event, *span))
+                    found.append(Listed(event.event_id, *span, event))
             elif span[0] < end and span[1] > start:
-                found.append(Listed(event, *span))
+                found.append(Listed(event.event_id, *span, event))
     if include_deleted:
         for event in events:
             span = event.span(calendar_zone)
             if event.deleted and span is not None and span[0] < end and span[1] > start:
-                found.append(Listed(event, *span))
+                found.append(Listed(event.event_id, *span, event))
     return sorted(found, key=lambda item: item.position)
 
 
@@ -95,4 +117,4 @@ def instance(master: StoredEvent, occurring: Occurrence, calendar_zone: str) -> 
             "end": ends,
         }
     )
-    return Listed(shown, occurring.start, occurring.end)
+    return Listed(shown.event_id, occurring.start, occurring.end, shown)

@@ -18,8 +18,8 @@ from api.problems import ERROR_RESPONSES, ProblemError
 from api.routers.scheduling.users import owned_user
 from api.routers.scheduling.windows import End, Start, window
 from core.crypto import Cipher
-from domain.scheduling.events import EventStatus, EventTime
-from domain.scheduling.listing import Listed, listing
+from domain.scheduling.events import EventStatus, EventTime, StoredEvent
+from domain.scheduling.listing import Listed, listing, single
 from store import calendar_events
 from store.scheduling import Calendar
 
@@ -91,8 +91,7 @@ def _time(value: EventTime | None) -> EventTimeOut | None:
     return EventTimeOut(day=value.day, date_time=value.at, time_zone=value.time_zone)
 
 
-def event_out(item: Listed) -> EventOut:
-    event = item.event
+def event_out(item: Listed, event: StoredEvent) -> EventOut:
     return EventOut(
         id=event.event_id,
         status=event.status,
@@ -142,14 +141,27 @@ async def list_events(
     calendar = await owned_calendar(session, who.tenant_id, user_id, calendar_id)
     span = window(start, end, LONGEST_RANGE)
     cipher: Cipher = request.app.state.cipher
-    events = await calendar_events.in_window(session, cipher, calendar.id, span)
-    found = listing(events, span, calendar.time_zone, expand=expand, include_deleted=include_deleted)
+    rows = await calendar_events.placed(session, calendar.id, span)
+    # Series and their exceptions are opened to be expanded; the other events are placed by
+    # their plain columns and opened only when they are on this page.
+    series = {row.event_id for row in rows if row.recurring}
+    in_series = {row.event_id for row in rows if row.recurring or row.recurring_event_id in series}
+    expanded = await calendar_events.opened(session, cipher, calendar.id, in_series)
+    found = listing(expanded, span, calendar.time_zone, expand=expand, include_deleted=include_deleted)
+    for row in rows:
+        if row.event_id not in in_series:
+            placed = single(row.event_id, (row.start_at, row.end_at), row.deleted, span, include_deleted)
+            found += [placed] if placed else []
+    found.sort(key=lambda item: item.position)
     if cursor is not None:
         after = _decode(cursor)
         found = [item for item in found if item.position > after]
     more = len(found) > limit
     found = found[:limit]
+    unopened = {item.id for item in found if item.event is None}
+    details = {e.event_id: e for e in await calendar_events.opened(session, cipher, calendar.id, unopened)}
+    # Rows are never deleted but with their calendar; one removed since the first read is left out.
     return paging.Page(
-        items=[event_out(item) for item in found],
+        items=[event_out(item, event) for item in found if (event := item.event or details.get(item.id))],
         next_cursor=_encode(found[-1].position) if more else None,
     )
