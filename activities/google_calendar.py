@@ -36,8 +36,9 @@ from domain.scheduling.sync import (
     WatchRequest,
 )
 from store import google_tokens
+from store.calendar_events import event_values
 from store.scheduling import Calendar, CalendarChannel, CalendarEvent
-from store.sealed import open_text, seal_model, seal_text
+from store.sealed import open_text, seal_text
 
 T = TypeVar("T")
 
@@ -257,26 +258,14 @@ class CalendarSync:
     ) -> None:
         if not items:
             return
-        rows: dict[str, dict[str, Any]] = {}
-        for item in items:
-            event = from_google(item)
-            span = event.span(calendar.time_zone)
-            rows[event.event_id] = {
-                "tenant_id": calendar.tenant_id,
-                "calendar_id": calendar.id,
-                "event_id": event.event_id,
-                "status": event.status.value,
-                "deleted": event.deleted,
-                "all_day": event.all_day,
-                "start_at": span[0] if span else None,
-                "end_at": span[1] if span else None,
-                "recurring": bool(event.recurrence),
-                "recurring_event_id": event.recurring_event_id,
-                "etag": event.etag,
-                "updated": event.updated,
-                "generation": generation,
-                "sealed": seal_model(self._cipher, event_owner(calendar.id, event.event_id), event),
-            }
+        # Keyed by id: a page that names an event twice keeps its last word.
+        rows = {
+            event.event_id: event_values(
+                self._cipher, calendar.tenant_id, calendar.id, calendar.time_zone, event
+            )
+            | {"generation": generation}
+            for event in map(from_google, items)
+        }
         listed = insert(CalendarEvent).values(list(rows.values()))
         ours, theirs = CalendarEvent.__table__.c, listed.excluded
         # A bare cancellation (an id and a status, as incremental listings send) keeps what was
@@ -428,11 +417,6 @@ class CalendarSync:
                     .values(stopped_at=datetime.now(UTC))
                 )
         return len(open_channels)
-
-
-def event_owner(calendar_id: uuid.UUID, event_id: str) -> uuid.UUID:
-    """What an event's details are sealed to: its calendar and its id."""
-    return uuid.uuid5(calendar_id, event_id)
 
 
 def _unless(condition: Any, otherwise: Any, then: Any) -> Any:

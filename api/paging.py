@@ -43,6 +43,9 @@ def _date_time_text(value: object) -> object:
     return value
 
 
+# An ISO 8601 date-time in a query, with its offset: a bound of a time range.
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
 # A bound of a created-at range filter.
 CreatedBound = Annotated[
     AwareDatetime | None,

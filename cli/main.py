@@ -4,7 +4,7 @@ import asyncio
 
 import typer
 
-from cli import platform, platform_schedules
+from cli import platform, platform_schedules, scheduling
 from cli.dev import StackError, console
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ app.add_typer(platform.job_app, name="job")
 app.add_typer(platform.worker_app, name="worker")
 app.add_typer(platform.token_app, name="token")
 app.add_typer(platform_schedules.schedule_app, name="schedule")
+app.command()(scheduling.calendars)
 
 
 @app.command()

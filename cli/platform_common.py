@@ -1,4 +1,4 @@
-"""What every `tempoline job|worker|token|schedule` command shares: where the API is and who
+"""What every `tempoline job|worker|token|schedule|calendars` command shares: where the API is and who
 calls it, how a refusal becomes a message and an exit code, and how answers are printed.
 
 Exit codes: 0 done; 1 the API refused (its problem+json title and detail are printed) or could
@@ -23,12 +23,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.paging import Page
+from cli.api_client import ApiClient
 from cli.platform_api import PlatformApi
 from clients.tempoline_api import ApiError, TempolineApi
 from core.settings import get_settings
 from domain.platform.status import JobStatus
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound=ApiClient)
 
 # Piped (no terminal, no COLUMNS), rich would fold every table into 80 columns: a row stays one
 # line instead, so `tempoline job list | grep FAILED` finds whole rows.
@@ -60,23 +62,27 @@ IdempotencyKey = Annotated[
 
 
 @contextlib.asynccontextmanager
-async def connect(api_url: str | None, api_key: str | None) -> AsyncIterator[PlatformApi]:
+async def connect(api_url: str | None, api_key: str | None, client: type[C]) -> AsyncIterator[C]:
     settings = get_settings()
     key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     if not key:
         raise typer.BadParameter("pass --api-key or set TEMPOLINE_API_KEY", param_hint="--api-key")
     # A refused connection is retried by httpx (2 more tries, backoff from 0.5 s): nothing was sent.
     async with TempolineApi.http_client(api_url or settings.api_url, connect_retries=2, timeout=60.0) as http:
-        yield PlatformApi(http, key)
+        yield client(http, key)
 
 
-def call_api(
-    api_url: str | None, api_key: str | None, work: Callable[[PlatformApi], Coroutine[Any, Any, int | None]]
+def call_client(
+    api_url: str | None,
+    api_key: str | None,
+    client: type[C],
+    work: Callable[[C], Coroutine[Any, Any, int | None]],
 ) -> None:
-    """Runs `work` against the API; an ApiError becomes its message and exit code."""
+    """Runs `work` against the part of the API `client` calls; an ApiError becomes its message
+    and exit code."""
 
     async def session() -> int | None:
-        async with connect(api_url, api_key) as api:
+        async with connect(api_url, api_key, client) as api:
             return await work(api)
 
     try:
@@ -85,6 +91,13 @@ def call_api(
         raise failed(exc) from None
     if code:
         raise typer.Exit(code)
+
+
+def call_api(
+    api_url: str | None, api_key: str | None, work: Callable[[PlatformApi], Coroutine[Any, Any, int | None]]
+) -> None:
+    """Runs `work` against /api/platform."""
+    call_client(api_url, api_key, PlatformApi, work)
 
 
 def failed(exc: ApiError) -> Exception:

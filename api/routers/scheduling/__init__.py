@@ -1,10 +1,10 @@
 """The scheduling API under /api/scheduling (issue #14, being built): users, connecting their
-Google account, their calendars and each one's sync."""
+Google account, their calendars and each one's sync, events, free/busy."""
 
 from fastapi import APIRouter
 
-from api.routers.scheduling import calendars, google, syncs, users
+from api.routers.scheduling import calendars, events, freebusy, google, syncs, users
 
 router = APIRouter()
-for part in (users, google, calendars, syncs):
+for part in (users, google, calendars, syncs, events, freebusy):
     router.include_router(part.router)

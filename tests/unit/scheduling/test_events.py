@@ -130,3 +130,46 @@ def test_busy_is_exactly_the_union_of_opaque_time_in_the_window(spans, window_st
             o.start <= at < o.end and not o.transparent for o in occurring
         )
         assert expected == any(a <= at < b for a, b in found), at
+
+
+def test_an_instance_moved_into_the_window_from_outside_it_is_found_once():
+    # The Monday 2025-04-07 meeting moved a week back, to Tuesday 2025-04-01: a window of that
+    # Tuesday holds it, a window of the original Monday does not.
+    master = from_google(weekly_at_nine())
+    moved = from_google(
+        {
+            "id": "weekly_20250407T070000Z",
+            "status": "confirmed",
+            "recurringEventId": "weekly",
+            "originalStartTime": {"dateTime": "2025-04-07T09:00:00+02:00", "timeZone": BERLIN},
+            "start": {"dateTime": "2025-04-01T14:00:00+02:00", "timeZone": BERLIN},
+            "end": {"dateTime": "2025-04-01T15:00:00+02:00", "timeZone": BERLIN},
+        }
+    )
+    tuesday = (utc(2025, 4, 1), utc(2025, 4, 2))
+    assert [(o.event_id, o.start) for o in occurrences([master, moved], tuesday, BERLIN)] == [
+        ("weekly_20250407T070000Z", utc(2025, 4, 1, 12))
+    ]
+    monday = (utc(2025, 4, 7), utc(2025, 4, 8))
+    assert occurrences([master, moved], monday, BERLIN) == []
+    assert [o.event_id for o in occurrences([master, moved], YEAR_2025, BERLIN)] == [
+        "weekly",
+        "weekly",
+        "weekly_20250407T070000Z",
+        "weekly",
+    ]
+
+
+def test_a_long_running_series_still_has_its_instances_decades_later():
+    # A daily stand-up since 1990: more than 10,000 instances before the window.
+    standup = from_google(
+        {
+            "id": "standup",
+            "status": "confirmed",
+            "start": {"dateTime": "1990-01-01T09:00:00+01:00", "timeZone": BERLIN},
+            "end": {"dateTime": "1990-01-01T09:15:00+01:00", "timeZone": BERLIN},
+            "recurrence": ["RRULE:FREQ=DAILY"],
+        }
+    )
+    week = (utc(2026, 1, 5), utc(2026, 1, 12))
+    assert starts(occurrences([standup], week, BERLIN)) == [utc(2026, 1, d, 8) for d in range(5, 12)]
