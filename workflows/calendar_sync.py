@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
 # A 100,000-event calendar lists in about a minute; the heartbeat (every page) catches a dead
 # worker long before the attempt's timeout.
 SYNC_TIMEOUT = timedelta(minutes=30)
-SYNC_HEARTBEAT = timedelta(seconds=30)
+SYNC_HEARTBEAT = timedelta(seconds=10)
 # 429 and 403 rateLimitExceeded back off exponentially (or after Google's Retry-After); quota
 # errors wait for their window (next_retry_delay). Past these attempts the sync ends in error
 # and the next request (the periodic one at the latest) tries again.
