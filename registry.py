@@ -95,7 +95,7 @@ def scheduling(deps: Dependencies) -> list[QueueSpec]:
         QueueSpec(
             SCHEDULING_QUEUE,
             workflows=[CalendarSyncWorkflow, CalendarPeriodicSyncWorkflow],
-            activities=[google.sync, google.watch, google.stop_channels, store.record_status],
+            activities=[google.sync, google.write, google.watch, google.stop_channels, store.record_status],
             # A sync holds one pooled connection at a time, for one page's transaction.
             max_concurrent_activities=POOL_SIZE,
             max_concurrent_local_activities=POOL_SIZE // 2,

@@ -35,6 +35,7 @@ from domain.scheduling.sync import (
     SyncStatus,
     WatchRequest,
 )
+from domain.scheduling.writes import WriteRequest, Written
 from store import google_tokens
 from store.calendar_events import event_values
 from store.scheduling import Calendar, CalendarChannel, CalendarEvent
@@ -316,6 +317,68 @@ class CalendarSync:
             )
             or 0
         )
+
+    # -- two-way ----------------------------------------------------------------------------------
+
+    @activity.defn(name="scheduling.google.write")
+    async def write(self, request: WriteRequest) -> Written:
+        """Writes one event at Google, then stores Google's answer. An insert retried after its
+        first attempt reached Google finds the event by its id (409) and stores that."""
+        write = request.write
+        async with self._db.transaction() as session:
+            calendar = await self._calendar(session, request.calendar_id)
+            service, keep_refreshed = await self._service(session, calendar)
+        google_id, event_id = calendar.google_calendar_id, write.event_id
+        body = write.fields.google() if write.fields else {}
+        gone = {"id": event_id, "status": "cancelled"}
+        try:
+            if write.action == "insert":
+                try:
+                    item = await self._call(
+                        calendar,
+                        "events.insert",
+                        functools.partial(
+                            google_calendar.insert_event, service, google_id, body | {"id": event_id}
+                        ),
+                    )
+                except GoogleApiError as exc:
+                    if exc.status != 409:
+                        raise
+                    item = await self._call(
+                        calendar,
+                        "events.get",
+                        functools.partial(google_calendar.get_event, service, google_id, event_id),
+                    )
+            elif write.action == "patch":
+                item = await self._call(
+                    calendar,
+                    "events.patch",
+                    functools.partial(
+                        google_calendar.patch_event, service, google_id, event_id, body, write.etag
+                    ),
+                )
+            else:
+                await self._call(
+                    calendar,
+                    "events.delete",
+                    functools.partial(google_calendar.delete_event, service, google_id, event_id, write.etag),
+                )
+                item = gone
+        except GoogleApiError as exc:
+            if write.action == "delete" and exc.status == 410:
+                item = gone  # deleted already (by an attempt whose answer was lost, or by its owner)
+            elif exc.status in (404, 412):
+                return Written(event_id=event_id, refused=exc.status, reason=exc.message)
+            else:
+                raise classified(exc) from None
+        await keep_refreshed()
+        async with self._db.transaction() as session:
+            await self._store_page(session, calendar, [item], calendar.generation)
+            count = await self._count(session, calendar.id)
+            await session.execute(
+                update(Calendar).where(Calendar.id == calendar.id).values(events_count=count)
+            )
+        return Written(event_id=event_id, etag=item.get("etag"), deleted=item.get("status") == "cancelled")
 
     # -- push channels --------------------------------------------------------------------------
 

@@ -141,3 +141,25 @@ def list_calendars(settings: Settings, creds: Credentials) -> list[dict[str, Any
         page_token = page.get("nextPageToken")
         if not page_token:
             return entries
+
+
+def insert_event(service: Any, calendar_id: str, body: dict[str, Any]) -> Any:
+    return _execute(service.events().insert(calendarId=calendar_id, body=body))
+
+
+def get_event(service: Any, calendar_id: str, event_id: str) -> Any:
+    return _execute(service.events().get(calendarId=calendar_id, eventId=event_id))
+
+
+def patch_event(service: Any, calendar_id: str, event_id: str, body: dict[str, Any], etag: str | None) -> Any:
+    request = service.events().patch(calendarId=calendar_id, eventId=event_id, body=body)
+    if etag:
+        request.headers["If-Match"] = etag
+    return _execute(request)
+
+
+def delete_event(service: Any, calendar_id: str, event_id: str, etag: str | None) -> None:
+    request = service.events().delete(calendarId=calendar_id, eventId=event_id)
+    if etag:
+        request.headers["If-Match"] = etag
+    _execute(request)

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         hold_until,
         workflow_id,
     )
+    from domain.scheduling.writes import EventWrite, WriteRequest, Written
     from workflows import workflow_cancel
     from workflows.store_calls import store
 
@@ -56,6 +57,13 @@ SYNC_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=10,
+    non_retryable_error_types=[REAUTHORIZATION_REQUIRED, CALENDAR_GONE],
+)
+# A write is one call: retried for a while (the caller waits), then reported as failed.
+WRITE_TIMEOUT = timedelta(seconds=60)
+WRITE_RETRY = RetryPolicy(
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=5,
     non_retryable_error_types=[REAUTHORIZATION_REQUIRED, CALENDAR_GONE],
 )
 CHANNEL_TIMEOUT = timedelta(seconds=60)
@@ -79,6 +87,8 @@ class CalendarSyncWorkflow:
     @workflow.init
     def __init__(self, state: CalendarSyncState) -> None:
         self._s = state
+        # A sync and a write never overlap: a page listed before a write cannot overwrite it.
+        self._google = asyncio.Lock()
 
     # -- what people and Google ask of it ---------------------------------------------------------
 
@@ -121,6 +131,27 @@ class CalendarSyncWorkflow:
                 "Google no longer accepts the user's authorization: connect again",
                 type="ReauthorizationRequired",
             )
+
+    @workflow.update(name=Updates.WRITE)
+    async def write(self, write: EventWrite) -> Written:
+        async with self._google:
+            try:
+                return await workflow.execute_activity_method(
+                    CalendarSync.write,
+                    WriteRequest(calendar_id=self._s.calendar_id, write=write),
+                    start_to_close_timeout=WRITE_TIMEOUT,
+                    retry_policy=WRITE_RETRY,
+                )
+            except ActivityError as error:
+                workflow_cancel.raise_if_canceled(error)
+                kind, message = _failure(error)
+                if kind == REAUTHORIZATION_REQUIRED:
+                    self._set_status(SyncStatus.REAUTHORIZATION_REQUIRED)
+                raise ApplicationError(message, type=kind or "WriteFailed") from None
+
+    @write.validator
+    def _can_write(self, write: EventWrite) -> None:
+        self._can_sync(SyncAsk())
 
     @workflow.update(name=Updates.STOP)
     async def stop(self) -> SyncResult:
@@ -194,13 +225,14 @@ class CalendarSyncWorkflow:
         self._s.first_notified = self._s.last_notified = None
         self._set_status(SyncStatus.SYNCING)
         try:
-            outcome = await workflow.execute_activity_method(
-                CalendarSync.sync,
-                SyncRequest(calendar_id=self._s.calendar_id, full=full),
-                start_to_close_timeout=SYNC_TIMEOUT,
-                heartbeat_timeout=SYNC_HEARTBEAT,
-                retry_policy=SYNC_RETRY,
-            )
+            async with self._google:
+                outcome = await workflow.execute_activity_method(
+                    CalendarSync.sync,
+                    SyncRequest(calendar_id=self._s.calendar_id, full=full),
+                    start_to_close_timeout=SYNC_TIMEOUT,
+                    heartbeat_timeout=SYNC_HEARTBEAT,
+                    retry_policy=SYNC_RETRY,
+                )
             result = SyncResult(status=SyncStatus.OK, outcome=outcome, finished_at=workflow.now())
         except ActivityError as error:
             workflow_cancel.raise_if_canceled(error)

@@ -51,6 +51,8 @@ class Signals(StrEnum):
 class Updates(StrEnum):
     # `POST .../sync`: answers once a sync that started after the request has ended.
     SYNC = "sync"
+    # An event created, changed or deleted at Google (domain.scheduling.writes), then stored.
+    WRITE = "write"
     # Deselected, or the account disconnected: channels stopped, then the workflow ends.
     STOP = "stop"
 

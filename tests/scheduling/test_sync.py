@@ -8,19 +8,11 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from domain.scheduling.events import from_google
 from tests.platform.api_world import member
-from tests.scheduling.google_world import Google, connect, connected, serving_scheduling, stored_events
-
-
-@pytest.fixture
-async def scheduling(settings: Settings, temporal: WorkflowEnvironment, clean_db: None) -> Any:
-    async with serving_scheduling(settings, temporal.client):
-        yield
+from tests.scheduling.google_world import Google, connect, connected, stored_events
 
 
 class Synced:

@@ -3,8 +3,8 @@ Google account, their calendars and each one's sync, events, free/busy."""
 
 from fastapi import APIRouter
 
-from api.routers.scheduling import calendars, events, freebusy, google, syncs, users
+from api.routers.scheduling import calendars, event_writes, events, freebusy, google, syncs, users
 
 router = APIRouter()
-for part in (users, google, calendars, syncs, events, freebusy):
+for part in (users, google, calendars, syncs, events, event_writes, freebusy):
     router.include_router(part.router)

@@ -49,6 +49,20 @@ REAUTHORIZE = "Google no longer accepts the user's authorization: connect again.
 NOT_CONNECTED = responses({409: "The user's Google account is not connected, or must be connected again"})
 
 
+async def owned_calendar(
+    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, calendar_id: uuid.UUID
+) -> Calendar:
+    await owned_user(session, tenant_id, user_id)
+    row = await session.get(Calendar, calendar_id)
+    if row is None or row.user_id != user_id:
+        raise ProblemError(
+            404,
+            "Calendar not found",
+            f"No calendar {calendar_id} for this user; list the user's calendars first.",
+        )
+    return row
+
+
 def calendar_out(cipher: Cipher, row: Calendar) -> CalendarOut:
     details = open_model(cipher, row.id, row.sealed, CalendarDetails)
     return CalendarOut(

@@ -15,13 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import paging
 from api.deps import Caller, Session
 from api.problems import ERROR_RESPONSES, ProblemError
-from api.routers.scheduling.users import owned_user
+from api.routers.scheduling.calendars import owned_calendar
 from api.routers.scheduling.windows import End, Start, window
 from core.crypto import Cipher
 from domain.scheduling.events import EventStatus, EventTime, StoredEvent
 from domain.scheduling.listing import Listed, listing, single
 from store import calendar_events
-from store.scheduling import Calendar
 
 router = APIRouter(prefix="/api/scheduling", tags=["scheduling: events"], responses=ERROR_RESPONSES)
 
@@ -111,16 +110,6 @@ def event_out(item: Listed, event: StoredEvent) -> EventOut:
         etag=event.etag,
         updated=event.updated,
     )
-
-
-async def owned_calendar(
-    session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, calendar_id: uuid.UUID
-) -> Calendar:
-    await owned_user(session, tenant_id, user_id)
-    row = await session.get(Calendar, calendar_id)
-    if row is None or row.user_id != user_id:
-        raise ProblemError(404, "Calendar not found", f"No calendar {calendar_id} for this user.")
-    return row
 
 
 @router.get("/users/{user_id}/calendars/{calendar_id}/events", response_model=paging.Page[EventOut])

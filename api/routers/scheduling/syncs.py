@@ -32,8 +32,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Caller, Session, Temporal
 from api.problems import ERROR_RESPONSES, TEMPORAL_UNAVAILABLE, ProblemError, responses
-from api.routers.scheduling.calendars import NOT_CONNECTED, CalendarOut, calendar_out, usable_tokens
-from api.routers.scheduling.users import owned_user
+from api.routers.scheduling.calendars import (
+    NOT_CONNECTED,
+    CalendarOut,
+    calendar_out,
+    owned_calendar,
+    usable_tokens,
+)
 from api.temporal_calls import answered, execute_update, reaching_temporal, update_responses
 from core.crypto import Cipher, DecryptionError
 from core.settings import Settings
@@ -66,21 +71,19 @@ class Selection(BaseModel):
     selected: bool
 
 
-async def owned_calendar(
+async def synced_calendar(
     session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, calendar_id: uuid.UUID
 ) -> Calendar:
-    await owned_user(session, tenant_id, user_id)
-    row = await session.get(Calendar, calendar_id)
-    if row is None or row.user_id != user_id:
+    """The tenant's calendar, chosen for sync (409 if it is not)."""
+    row = await owned_calendar(session, tenant_id, user_id, calendar_id)
+    if not row.selected:
         raise ProblemError(
-            404,
-            "Calendar not found",
-            f"No calendar {calendar_id} for this user; list the user's calendars first.",
+            409, "Calendar not synced", "Choose the calendar for sync first (PATCH selected=true)."
         )
     return row
 
 
-def _start(row: Calendar) -> dict[str, Any]:
+def start_options(row: Calendar) -> dict[str, Any]:
     """How the calendar's workflow is started, wherever it is started from."""
     return {
         "id": workflow_id(row.id),
@@ -96,12 +99,12 @@ def _start(row: Calendar) -> dict[str, Any]:
     }
 
 
-def _state(row: Calendar) -> CalendarSyncState:
+def sync_state(row: Calendar) -> CalendarSyncState:
     return CalendarSyncState(calendar_id=row.id, tenant_id=row.tenant_id, user_id=row.user_id)
 
 
 async def start_sync(client: Client, settings: Settings, row: Calendar) -> None:
-    await client.start_workflow(CALENDAR_SYNC_WORKFLOW, _state(row), **_start(row))
+    await client.start_workflow(CALENDAR_SYNC_WORKFLOW, sync_state(row), **start_options(row))
     every = timedelta(seconds=settings.scheduling_periodic_sync_seconds)
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
@@ -193,13 +196,9 @@ async def sync_now(
 ) -> SyncResult:
     """Syncs the calendar now and answers with the result (at most 60 s; a longer sync goes on
     and its result shows on the calendar). Requests that arrive during a sync share the next."""
-    row = await owned_calendar(session, who.tenant_id, user_id, calendar_id)
-    if not row.selected:
-        raise ProblemError(
-            409, "Calendar not synced", "Choose the calendar for sync first (PATCH selected=true)."
-        )
+    row = await synced_calendar(session, who.tenant_id, user_id, calendar_id)
     await session.commit()
-    start = WithStartWorkflowOperation(CALENDAR_SYNC_WORKFLOW, _state(row), **_start(row))
+    start = WithStartWorkflowOperation(CALENDAR_SYNC_WORKFLOW, sync_state(row), **start_options(row))
     with reaching_temporal("No sync was started; retry the request."):
         return await answered(
             client.execute_update_with_start_workflow(
