@@ -61,7 +61,8 @@ def until_quota_resets(reason: str, now: datetime) -> timedelta:
         return QUOTA_MINUTE
     local = now.astimezone(_QUOTA_DAY_ZONE)
     midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _QUOTA_DAY_ZONE)
-    return midnight - local
+    # In UTC: within one zone Python subtracts wall times, an hour off on the days clocks change.
+    return midnight.astimezone(UTC) - now.astimezone(UTC)
 
 
 def classified(error: GoogleApiError) -> ApplicationError:
