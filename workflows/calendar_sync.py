@@ -70,8 +70,6 @@ CHANNEL_TIMEOUT = timedelta(seconds=60)
 CHANNEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 # After a watch failed for good, the next try (the periodic sync keeps the calendar fresh meanwhile).
 WATCH_AGAIN_AFTER = timedelta(minutes=15)
-# Continue as new after this many syncs (or sooner, when Temporal suggests it).
-SYNCS_PER_RUN = 200
 
 
 def _failure(error: ActivityError) -> tuple[str, str]:
@@ -194,7 +192,7 @@ class CalendarSyncWorkflow:
                     if await self._held():
                         continue
                     await self._sync()
-                if self._s.syncs >= SYNCS_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                if self._s.syncs >= self._s.syncs_per_run or workflow.info().is_continue_as_new_suggested():
                     # Handlers waiting on a sync are answered first; a request that comes in
                     # meanwhile is served by this run.
                     await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._due())

@@ -150,7 +150,9 @@ class CalendarSyncState(BaseModel):
     # When a failed watch may be tried again.
     watch_after: AwareDatetime | None = None
     stopping: bool = False
+    # Syncs in this run; the run continues as new after `syncs_per_run` (or when Temporal says).
     syncs: int = 0
+    syncs_per_run: int = 200
 
 
 # Google sends one notification per change: a burst of changes (an import, a recurring edit)
