@@ -41,7 +41,7 @@ from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from emulators.runner import start_in_thread
 from registry import task_queues
 from store import migrate
-from tests.replay import platform_histories
+from tests.replay import recorded_histories
 from worker import build_workers
 
 BIN = Path(sys.executable).parent
@@ -100,7 +100,7 @@ def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
     return Settings(
         DATABASE_URL=postgres.url(pg, "tempoline"),
         # Recording replay histories encrypts them with the key the replay test knows.
-        TEMPOLINE_ENCRYPTION_KEY=platform_histories.KEY if platform_histories.RECORDING else generate_key(),
+        TEMPOLINE_ENCRYPTION_KEY=recorded_histories.KEY if recorded_histories.recording() else generate_key(),
         TEMPOLINE_ADMIN_API_KEY=ADMIN_KEY,
         TEMPORAL_ADDRESS="127.0.0.1:7233",
         SERVICETITAN_AUTH_URL=f"{emulator}/servicetitan/auth",

@@ -3,7 +3,6 @@
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -15,7 +14,7 @@ from core.settings import Settings
 from domain.platform.schedules import temporal_schedule_id
 from registry import task_queues
 from tests.platform.harness import Executors
-from tests.replay import platform_histories
+from tests.replay import recorded_histories
 from worker import build_workers
 
 
@@ -34,14 +33,8 @@ async def serving(
 
 @pytest.fixture(autouse=True)
 async def recorded(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """With TEMPOLINE_RECORD_PLATFORM set, each test's job workflows become replay histories."""
-    if not platform_histories.RECORDING:
+    async for _ in recorded_histories.recorder(request, "platform"):
         yield
-        return
-    temporal: WorkflowEnvironment = request.getfixturevalue("temporal")
-    since = datetime.now(UTC)
-    yield
-    await platform_histories.record(temporal.client, since, request.node.name)
 
 
 @pytest.fixture

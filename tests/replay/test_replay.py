@@ -13,8 +13,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.replay import platform_histories
+from tests.replay import recorded_histories
 from tests.replay.scenarios import PATCHED, SCENARIOS
+from workflows.calendar_sync import CalendarSyncWorkflow
 from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_IS_NOT_A_FAILURE, RoutingWorkflow
@@ -38,13 +39,31 @@ PLATFORM_PATHS = (
     "test_an_interval_schedule_runs_complete_jobs_and_pauses_triggers_deletes",
     "test_a_run_that_replaces_a_running_one_cancels_its_job[cancel_other]",
 )
+# The scheduling tests whose recorded runs cover the calendar sync's paths: full and incremental
+# syncs, 410, rate limits, reauthorization and reconnect, push channels, two-way writes, stop,
+# continue-as-new, Temporal's cancel.
+SCHEDULING_PATHS = (
+    "test_a_chosen_calendar_is_synced_in_full_then_its_changes_arrive_incrementally",
+    "test_an_expired_sync_token_ends_in_an_exact_full_resync",
+    "test_a_burst_of_rate_limit_refusals_is_ridden_out",
+    "test_a_revoked_authorization_pauses_the_calendar_until_the_user_connects_again",
+    "test_changes_at_google_arrive_by_push_and_bursts_coalesce",
+    "test_forged_unknown_and_stopped_channels_are_refused_or_ignored",
+    "test_an_event_created_through_the_api_is_made_once_even_when_its_answer_is_lost",
+    "test_calendars_and_their_syncs_are_tenant_scoped",
+    "test_state_set_by_messages_is_carried_across_continue_as_new",
+    "test_waits_end_with_the_workflow_and_a_pending_stop_refuses_syncs",
+    "test_temporals_own_cancel_is_recorded_on_the_calendar",
+)
 HISTORIES = {str(path.relative_to(ROOT).with_suffix("")): path for path in sorted(ROOT.rglob("*.json"))}
 
 
 def _replayer(name: str = "") -> Replayer:
     if name.startswith("platform/"):
         workflows = [PlatformJobWorkflow, PlatformScheduledJobWorkflow]
-        return Replayer(workflows=workflows, data_converter=platform_histories.CONVERTER)
+        return Replayer(workflows=workflows, data_converter=recorded_histories.CONVERTER)
+    if name.startswith("scheduling/"):
+        return Replayer(workflows=[CalendarSyncWorkflow], data_converter=recorded_histories.CONVERTER)
     return Replayer(workflows=[ServiceJobWorkflow, RoutingWorkflow], data_converter=pydantic_data_converter)
 
 
@@ -69,6 +88,8 @@ def test_histories_are_recorded():
     # The platform's: each path of the job workflow, and a scheduled job.
     for test in PLATFORM_PATHS:
         assert any(name.startswith("platform/v1/" + test + "--") for name in HISTORIES), test
+    for test in SCHEDULING_PATHS:
+        assert any(name.startswith("scheduling/v1/" + test + "--") for name in HISTORIES), test
 
 
 @pytest.mark.parametrize("name", HISTORIES)
