@@ -12,6 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from tests.conftest import free_port
 from tests.integration.routing_world import eventually
 from tests.scheduling.google_world import stored_events
 from tests.scheduling.test_sync import synced_user
@@ -59,7 +60,8 @@ async def test_a_worker_killed_mid_sync_leaves_exactly_the_calendars_events(
     worker.wait()
     stored_at_kill, _ = _progress(settings, pat.calendar["id"])
     lists_at_kill = await pat.google.calls("events.list")
-    start_worker()
+    metrics_port = free_port()
+    start_worker(metrics_port)
     result = await pat.sync()
     assert result["status"] == "ok", result
     events = await pat.google.events(google_id)
@@ -69,3 +71,13 @@ async def test_a_worker_killed_mid_sync_leaves_exactly_the_calendars_events(
     # update's incremental sync, not the calendar again from its first page.
     left = PAGES - stored_at_kill // 2500
     assert await pat.google.calls("events.list") - lists_at_kill <= left + 2
+    # What the sync did, on the worker's Prometheus endpoint.
+    metrics = (await pat.google.http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    lines = [line for line in metrics.splitlines() if line.startswith("scheduling_")]
+    for name, label in (
+        ("scheduling_calendar_sync_total", 'result="ok"'),
+        ("scheduling_calendar_sync_duration_seconds_bucket", 'le="+Inf"'),
+        ("scheduling_calendar_events_processed_total", ""),
+        ("scheduling_calendar_api_calls_total", 'operation="events.list"'),
+    ):
+        assert any(line.startswith(name + "{") and label in line for line in lines), (name, lines)
