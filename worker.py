@@ -75,7 +75,7 @@ def runtime(settings: Settings) -> Runtime:
     """SDK metrics (task latency, slots, poll results...) and ours share one Prometheus endpoint."""
     if not settings.worker_metrics_port:
         return Runtime(telemetry=TelemetryConfig())
-    bind = f"127.0.0.1:{settings.worker_metrics_port}"
+    bind = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
     try:
         metrics = PrometheusConfig(bind_address=bind, histogram_bucket_overrides={WAIT_METRIC: WAIT_BUCKETS})
         return Runtime(telemetry=TelemetryConfig(metrics=metrics))
