@@ -2,13 +2,26 @@
 and `promtool` from Debian packages. A machine without them gets them here (CI runs as root on a
 fresh Debian), so these tests never skip for want of a tool."""
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import worker
+from activities.dependencies import Dependencies
+from core.settings import Settings
+from core.temporal import connect
+from registry import task_queues
+from tests.conftest import free_port, terminate_running
+from tests.integration import live_api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,4 +53,32 @@ def promtool() -> str:
     return debian_tool("promtool", "prometheus")
 
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
+@dataclass
+class Stack:
+    api_url: str
+    worker_metrics_url: str
+    client: Client
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, extra_workers: Sequence[Callable[[Client], Worker]] = ()
+) -> AsyncIterator[Stack]:
+    """The API on a real port and every built context's worker served as `worker.py` serves them:
+    one Temporal runtime exporting the SDK's metrics, ours and the process's."""
+    port = free_port()
+    runtime = worker.runtime(settings.model_copy(update={"worker_metrics_port": port}))
+    client = await connect(settings, runtime=runtime)
+    stop = asyncio.Event()
+    async with live_api.serve(settings) as api_url, Dependencies.open(settings) as deps:
+        workers = [
+            *worker.build_workers(client, task_queues(deps)),
+            *(make(client) for make in extra_workers),
+        ]
+        serving = asyncio.create_task(worker.serve(workers, stop, runtime.metric_meter))
+        try:
+            yield Stack(api_url, f"http://127.0.0.1:{port}/metrics", client)
+        finally:
+            await terminate_running(client, "Routing", "ServiceJob", "PlatformJob")
+            stop.set()
+            await serving
