@@ -84,3 +84,17 @@ def test_the_setup_registers_every_search_attribute(docker_compose: str):
     flags = cli_flags()
     wanted = flags[1::2]  # "Name=Type" after each --search-attribute
     assert wanted and all(f" {attribute}" in command for attribute in wanted), (wanted, command)
+
+
+def test_every_mounted_file_exists(docker_compose: str):
+    """Prometheus's rules and Grafana's dashboards are loaded from infra/ by bind mounts."""
+    services = _resolved(docker_compose)["services"]
+    sources = [
+        volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+        for service in services.values()
+        for volume in service.get("volumes", [])
+        if (volume.get("type") == "bind" if isinstance(volume, dict) else volume.startswith("/"))
+    ]
+    assert any("infra/grafana/dashboards" in s for s in sources)
+    assert any(s.endswith("infra/prometheus") for s in sources)
+    assert [s for s in sources if not os.path.exists(s)] == []
