@@ -70,15 +70,20 @@ async def running_stack(
     runtime = worker.runtime(settings.model_copy(update={"worker_metrics_port": port}))
     client = await connect(settings, runtime=runtime)
     stop = asyncio.Event()
-    async with live_api.serve(settings) as api_url, Dependencies.open(settings) as deps:
-        workers = [
+    async with (
+        live_api.serve(settings) as api_url,
+        Dependencies.open(settings) as deps,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        for w in [
             *worker.build_workers(client, task_queues(deps)),
             *(make(client) for make in extra_workers),
-        ]
-        serving = asyncio.create_task(worker.serve(workers, stop, runtime.metric_meter))
+        ]:
+            await stack.enter_async_context(w)
+        sampling = asyncio.create_task(worker.sample_process(runtime.metric_meter, stop))
         try:
             yield Stack(api_url, f"http://127.0.0.1:{port}/metrics", client)
         finally:
             await terminate_running(client, "Routing", "ServiceJob", "PlatformJob")
             stop.set()
-            await serving
+            await sampling

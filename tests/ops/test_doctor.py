@@ -1,0 +1,184 @@
+"""`tempoline doctor` against the test stack: healthy, then each broken dependency it claims to
+detect. It runs as users run it: the installed command, configured by environment only."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from cli import doctor as checks
+from cli import postgres
+from core.settings import Settings
+from tests.conftest import free_port, register_search_attributes
+from tests.integration import routing_world as world
+from tests.ops.conftest import ROOT, running_stack
+
+TEMPOLINE = str(Path(sys.executable).parent / "tempoline")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """The environment that configures `settings`, as a deployment would set it."""
+    env = {}
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = json.dumps(value)
+        elif hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[field.alias] = str(value)
+    return env
+
+
+async def doctor(settings: Settings) -> tuple[int, dict[str, dict]]:
+    """In a thread: the API under test answers from this event loop."""
+    aliases = {f.alias for f in Settings.model_fields.values()}
+    clean = {k: v for k, v in os.environ.items() if k not in aliases}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [TEMPOLINE, "doctor", "--json"],
+        cwd=ROOT,
+        env={**clean, **_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    assert report["healthy"] is (result.returncode == 0), result
+    return result.returncode, {f["check"]: f for f in report["findings"]}
+
+
+async def _namespace(
+    temporal: WorkflowEnvironment, settings: Settings, *, search_attributes: bool
+) -> Settings:
+    """A namespace of its own: no other test's workers have ever polled its task queues."""
+    name = f"ops-{uuid.uuid4().hex[:12]}"
+    await temporal.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    client = await Client.connect(settings.temporal_address, namespace=name)
+
+    async def ready() -> bool:
+        try:
+            if search_attributes:
+                await register_search_attributes(client)
+            await client.count_workflows()
+        except RPCError:
+            return False
+        return True
+
+    await world.eventually(ready, 30, f"namespace {name}")
+    return settings.model_copy(update={"temporal_namespace": name})
+
+
+async def _polled(client: Client, queue: str) -> bool:
+    return (await checks.task_queue(client, queue)).status == checks.Status.OK
+
+
+async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvironment, clean_db: None):
+    mine = await _namespace(temporal, settings, search_attributes=True)
+    async with running_stack(mine) as stack:
+        for queue in ("routing", "platform"):
+            await world.eventually(lambda q=queue: _polled(stack.client, q), 30, f"workers polling {queue}")
+        code, findings = await doctor(mine.model_copy(update={"api_url": stack.api_url}))
+    assert code == 0, [f for f in findings.values() if f["status"] != "ok"]
+    assert {f["status"] for f in findings.values()} == {"ok"}, findings
+    assert {
+        "configuration",
+        "postgresql",
+        "temporal",
+        "search attributes",
+        "task queue routing",
+        "task queue platform",
+        "routings",
+        "platform jobs",
+        "provider credentials",
+        "codec endpoint",
+    } == set(findings)
+    assert f"{stack.api_url}/codec/ui/" in findings["codec endpoint"]["details"][0]
+
+
+async def test_a_missing_search_attribute_is_named(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+):
+    bare = await _namespace(temporal, settings, search_attributes=False)
+    code, findings = await doctor(bare)
+    assert code == 1
+    attributes = findings["search attributes"]
+    assert attributes["status"] == "fail"
+    assert "missing: RoutingStatus (INDEXED_VALUE_TYPE_KEYWORD)" in attributes["details"]
+    assert "temporal-setup" in attributes["fix"]
+
+
+async def test_a_task_queue_no_worker_polls_is_named(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+):
+    unpolled = await _namespace(temporal, settings, search_attributes=True)
+    code, findings = await doctor(unpolled)
+    assert code == 1
+    assert findings["search attributes"]["status"] == "ok"
+    for queue in ("routing", "platform"):
+        finding = findings[f"task queue {queue}"]
+        assert finding["status"] == "fail"
+        assert finding["summary"] == "no worker polls its workflow and activity tasks"
+        assert f"--queues {queue}" in finding["fix"]
+
+
+async def test_an_unmigrated_database_is_named(settings: Settings, pg: int, temporal: WorkflowEnvironment):
+    database = f"unmigrated_{uuid.uuid4().hex[:8]}"
+    postgres.ensure_database(pg, database)
+    code, findings = await doctor(settings.model_copy(update={"database_url": postgres.url(pg, database)}))
+    assert code == 1
+    assert findings["postgresql"]["status"] == "fail"
+    assert findings["postgresql"]["summary"].startswith(
+        "not migrated: the database is at no migration applied"
+    )
+    assert "tempoline migrate" in findings["postgresql"]["fix"]
+    assert findings["routings"]["status"] == "skipped"
+
+
+async def test_an_unreachable_database_is_named(settings: Settings, temporal: WorkflowEnvironment):
+    code, findings = await doctor(
+        settings.model_copy(update={"database_url": postgres.url(free_port(), "tempoline")})
+    )
+    assert code == 1
+    assert findings["postgresql"]["summary"].startswith("cannot reach PostgreSQL")
+
+
+async def test_a_web_ui_origin_the_api_refuses_is_named(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+):
+    async with running_stack(settings) as stack:
+        moved_ui = settings.model_copy(
+            update={"api_url": stack.api_url, "web_ui_origins": ["https://ui.example"]}
+        )
+        code, findings = await doctor(moved_ui)
+    assert code == 1
+    assert findings["codec endpoint"]["details"] == [
+        "from https://ui.example: the API does not allow this origin (CORS)"
+    ]
+
+
+def test_settings_that_do_not_load_are_named(tmp_path: Path):
+    result = subprocess.run(
+        [TEMPOLINE, "doctor"],
+        cwd=tmp_path,
+        env={**os.environ, "TEMPORAL_TLS_CLIENT_CERT_PATH": "/etc/client.pem"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "TEMPORAL_TLS_CLIENT_KEY_PATH go together" in result.stdout
