@@ -403,6 +403,8 @@ async def diagnose(settings: Settings) -> Report:
                     lambda name=spec.name: task_queue(client, name),
                     "check Temporal",
                 )
+        else:
+            findings.append(_skipped("task queues", "Temporal"))
         if db_ok:
             findings += await _guarded(
                 "routings", lambda: routings_needing_attention(database), "check PostgreSQL"
