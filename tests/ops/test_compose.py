@@ -14,7 +14,6 @@ from tests.ops.conftest import ROOT
 REQUIRED = {
     "TEMPOLINE_ENCRYPTION_KEY": "k",
     "TEMPOLINE_ADMIN_API_KEY": "a",
-    "TEMPOLINE_UI_CODEC_ENDPOINT": "http://localhost:8000/codec/ui/t",
 }
 
 
