@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
@@ -182,3 +183,44 @@ def test_settings_that_do_not_load_are_named(tmp_path: Path):
     )
     assert result.returncode == 1
     assert "TEMPORAL_TLS_CLIENT_KEY_PATH go together" in result.stdout
+
+
+async def test_failing_provider_credentials_and_the_routings_they_hold_are_named(
+    settings: Settings,
+    temporal: WorkflowEnvironment,
+    clean_db: None,
+    emulator: str,
+    admin_headers: world.Headers,
+):
+    async with running_stack(settings) as stack, httpx.AsyncClient(base_url=stack.api_url) as api:
+        referrer = await world.company(
+            api, admin_headers, "Referrer", {"kind": "fan_out", "fan_out_count": 1}
+        )
+        receiver = await world.receiver(api, admin_headers, emulator, "Receiver", referrer=referrer)
+        connection = (await api.get("/api/routing/connection", headers=receiver.headers)).json()
+        kept = {k: connection[k] for k in ("provider", "tenant_id", "client_id", "booking_provider_id")}
+        put = await api.put(
+            "/api/routing/connection", json={**kept, "client_secret": "revoked"}, headers=receiver.headers
+        )
+        assert put.status_code == 200, put.text
+        job = await api.post("/api/routing/jobs", json=world.job_body(1), headers=referrer.headers)
+        routing = (await world.routings_of(api, referrer.headers, job.json()["id"]))[0]
+        await world.routing_in(api, referrer.headers, routing["id"], {"needs_attention"}, wait=60)
+        code, findings = await doctor(settings.model_copy(update={"api_url": stack.api_url}))
+    assert code == 1
+    credentials = findings["provider credentials"]
+    assert credentials["status"] == "fail"
+    assert credentials["summary"] == "1 provider connections cannot get a token"
+    assert f"ServiceTitan tenant {receiver.st_tenant}" in credentials["details"][0]
+    assert "invalid_client" in credentials["details"][0]
+    assert findings["routings"]["status"] == "warn"
+    assert findings["routings"]["summary"] == "1 routings in needs_attention"
+
+
+async def test_an_unreachable_temporal_is_named(settings: Settings, temporal: WorkflowEnvironment):
+    code, findings = await doctor(
+        settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    )
+    assert code == 1
+    assert findings["temporal"]["summary"].startswith("cannot connect to 127.0.0.1:")
+    assert findings["task queues"]["status"] == "skipped"
