@@ -22,6 +22,7 @@ from core.settings import Settings
 from tests.conftest import free_port, register_search_attributes
 from tests.integration import routing_world as world
 from tests.ops.conftest import ROOT, running_stack
+from tests.platform import api_world as platform
 
 TEMPOLINE = str(Path(sys.executable).parent / "tempoline")
 
@@ -83,15 +84,20 @@ async def _namespace(
     return settings.model_copy(update={"temporal_namespace": name})
 
 
-async def _polled(client: Client, queue: str) -> bool:
-    return (await checks.task_queue(client, queue)).status == checks.Status.OK
+async def _workers_polling(client: Client) -> None:
+    """Pollers show in DescribeTaskQueue once a worker's first poll reaches the server."""
+    for queue in ("routing", "platform"):
+
+        async def polled(queue: str = queue) -> bool:
+            return (await checks.task_queue(client, queue)).status == checks.Status.OK
+
+        await world.eventually(polled, 30, f"workers polling {queue}")
 
 
 async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvironment, clean_db: None):
     mine = await _namespace(temporal, settings, search_attributes=True)
     async with running_stack(mine) as stack:
-        for queue in ("routing", "platform"):
-            await world.eventually(lambda q=queue: _polled(stack.client, q), 30, f"workers polling {queue}")
+        await _workers_polling(stack.client)
         code, findings = await doctor(mine.model_copy(update={"api_url": stack.api_url}))
     assert code == 0, [f for f in findings.values() if f["status"] != "ok"]
     assert {f["status"] for f in findings.values()} == {"ok"}, findings
@@ -224,3 +230,30 @@ async def test_an_unreachable_temporal_is_named(settings: Settings, temporal: Wo
     assert code == 1
     assert findings["temporal"]["summary"].startswith("cannot connect to 127.0.0.1:")
     assert findings["task queues"]["status"] == "skipped"
+
+
+async def test_jobs_waiting_for_an_executor_are_named_with_their_reason(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None, admin_headers: world.Headers
+):
+    async with running_stack(settings) as stack, httpx.AsyncClient(base_url=stack.api_url) as api:
+        alice = await platform.member(api, admin_headers, "alice")
+        created = await api.post(
+            "/api/platform/jobs", json={"name": "hello", "command": ["true"]}, headers=alice
+        )
+        assert created.status_code == 201, created.text
+
+        async def waiting() -> str | None:
+            return (await api.get(f"/api/platform/jobs/{created.json()['id']}", headers=alice)).json()[
+                "wait_reason"
+            ]
+
+        await world.eventually(waiting, 30, "the job's wait reason")
+        await _workers_polling(stack.client)
+        code, findings = await doctor(settings.model_copy(update={"api_url": stack.api_url}))
+    jobs = findings["platform jobs"]
+    assert code == 0 and jobs["status"] == "warn"  # a warning, not a failure
+    assert jobs["summary"] == "1 jobs waiting for an executor"
+    assert jobs["details"][0].startswith(
+        "1: waiting for a worker of type default: none registered (oldest created "
+    )
+    assert "tempoline executor" in jobs["fix"]
