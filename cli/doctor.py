@@ -100,15 +100,13 @@ def configuration(settings: Settings) -> Finding:
             )
     # A provider half on the emulators, half on the real service fails in confusing ways.
     pairs = {
-        "ServiceTitan": ("SERVICETITAN_AUTH_URL", "SERVICETITAN_API_URL"),
-        "Google OAuth": ("GOOGLE_OAUTH_TOKEN_URI", "GOOGLE_OAUTH_AUTH_URI"),
+        "ServiceTitan": ("servicetitan_auth_url", "servicetitan_api_url"),
+        "Google OAuth": ("google_oauth_token_uri", "google_oauth_auth_uri"),
     }
     emulated = []
-    for provider, names in pairs.items():
-        values = [getattr(settings, _field(name)) for name in names]
-        on_emulator = [
-            urlsplit(v).port == settings.emulators_port or v.startswith(EMULATOR_URL) for v in values
-        ]
+    for provider, fields in pairs.items():
+        names = [Settings.model_fields[f].alias for f in fields]
+        on_emulator = [_on_emulators(getattr(settings, f), settings) for f in fields]
         if any(on_emulator) and not all(on_emulator):
             problems.append(
                 f"{provider}: {names[0]} and {names[1]} point one at the emulators, one elsewhere"
@@ -124,8 +122,8 @@ def configuration(settings: Settings) -> Finding:
     return Finding(check="configuration", status=Status.OK, summary=f"settings are complete{note}")
 
 
-def _field(alias: str) -> str:
-    return next(name for name, f in Settings.model_fields.items() if f.alias == alias)
+def _on_emulators(url: str, settings: Settings) -> bool:
+    return url.startswith(EMULATOR_URL) or urlsplit(url).port == settings.emulators_port
 
 
 async def postgresql(database: Database) -> Finding:
