@@ -317,28 +317,39 @@ async def provider_credentials(http: httpx.AsyncClient, settings: Settings) -> F
 
 
 async def codec(http: httpx.AsyncClient, settings: Settings) -> Finding:
-    """The Web UI's browser calls the codec endpoint from the UI's origin: CORS must allow it."""
-    url = f"{settings.api_url}/codec/ui/{ui_token(settings.encryption_key or '')}/decode"
+    """The Web UI's browser calls the codec endpoint from the UI's origin, after a CORS preflight
+    for the headers the UI sends: both must be allowed for each of the UI's origins."""
+    endpoint = f"{settings.api_url}/codec/ui/{ui_token(settings.encryption_key or '')}"
     problems = []
     for origin in settings.web_ui_origins:
-        response = await http.post(url, json={"payloads": []}, headers={"Origin": origin})
-        if response.status_code != 200:
-            problems.append(f"from {origin}: HTTP {response.status_code}")
-        elif response.headers.get("access-control-allow-origin") != origin:
+        preflight = await http.options(
+            f"{endpoint}/decode",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-namespace",
+            },
+        )
+        decoded = await http.post(f"{endpoint}/decode", json={"payloads": []}, headers={"Origin": origin})
+        allowed = {r.headers.get("access-control-allow-origin") for r in (preflight, decoded)} == {origin}
+        if preflight.status_code != 200 or decoded.status_code != 200:
+            problems.append(f"from {origin}: HTTP {preflight.status_code} (preflight), {decoded.status_code}")
+        elif not allowed:
             problems.append(f"from {origin}: the API does not allow this origin (CORS)")
+    where = f"Web UI codec endpoint (TEMPORAL_CODEC_ENDPOINT of the UI): {endpoint}"
     if problems:
         return Finding(
             check="codec endpoint",
             status=Status.FAIL,
             summary="the Web UI cannot decode payloads",
-            details=problems,
-            fix="set TEMPOLINE_WEB_UI_ORIGINS to the Web UI's origin, and give the UI the endpoint below",
+            details=[*problems, where],
+            fix="set TEMPOLINE_WEB_UI_ORIGINS to the Web UI's origin, and give the UI the endpoint above",
         )
     return Finding(
         check="codec endpoint",
         status=Status.OK,
         summary="reachable from the Web UI's origins",
-        details=[f"Web UI codec endpoint (TEMPORAL_CODEC_ENDPOINT of the UI): {url.removesuffix('/decode')}"],
+        details=[where],
     )
 
 
