@@ -15,7 +15,9 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
+import psutil
 from temporalio.client import Client
+from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -28,6 +30,7 @@ from registry import QueueSpec, task_queues
 
 # Below the dev stack's 15 s stop budget: in-flight activities get this long to finish.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+PROCESS_SAMPLE_SECONDS = 5.0
 log = logging.get_logger("worker")
 
 
@@ -59,7 +62,22 @@ def _cache_workflow_bytecode(specs: list[QueueSpec]) -> None:
                 py_compile.compile(module.__file__, doraise=True)
 
 
-async def serve(workers: list[Worker], stop: asyncio.Event) -> None:
+async def sample_process(meter: MetricMeter, stop: asyncio.Event) -> None:
+    """The process's start time and memory, under the names prometheus_client gives the API's, so
+    one alert rule covers both: the SDK's Prometheus exporter has no process collector. Sampled
+    (the exporter cannot call us back at scrape time) at a fraction of a scrape interval."""
+    process = psutil.Process()
+    meter.create_gauge_float("process_start_time_seconds", "Start time of the process").set(
+        process.create_time()
+    )
+    memory = meter.create_gauge("process_resident_memory_bytes", "Resident memory of the process")
+    while not stop.is_set():
+        memory.set(process.memory_info().rss)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PROCESS_SAMPLE_SECONDS)
+
+
+async def serve(workers: list[Worker], stop: asyncio.Event, meter: MetricMeter | None = None) -> None:
     if not workers:
         # Until a pipeline registers its queues the process idles, so the dev stack stays up.
         log.warning("no pipeline registered in registry.py; idling until stopped")
@@ -67,6 +85,8 @@ async def serve(workers: list[Worker], stop: asyncio.Event) -> None:
         for w in workers:
             await stack.enter_async_context(w)
         log.info("workers running", task_queues=[w.task_queue for w in workers])
+        if meter is not None:
+            await sample_process(meter, stop)
         await stop.wait()
         log.info("shutting down workers", graceful_seconds=GRACEFUL_SHUTDOWN.total_seconds())
 
@@ -75,7 +95,7 @@ def runtime(settings: Settings) -> Runtime:
     """SDK metrics (task latency, slots, poll results...) and ours share one Prometheus endpoint."""
     if not settings.worker_metrics_port:
         return Runtime(telemetry=TelemetryConfig())
-    bind = f"127.0.0.1:{settings.worker_metrics_port}"
+    bind = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
     try:
         metrics = PrometheusConfig(bind_address=bind, histogram_bucket_overrides={WAIT_METRIC: WAIT_BUCKETS})
         return Runtime(telemetry=TelemetryConfig(metrics=metrics))
@@ -96,8 +116,10 @@ async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpe
     async with Dependencies.open(settings) as deps:
         specs = queues(deps)
         _cache_workflow_bytecode(specs)
-        client = await connect(settings, runtime=runtime(settings))
-        await serve(build_workers(client, specs), stop)
+        metrics = runtime(settings)
+        client = await connect(settings, runtime=metrics)
+        meter = metrics.metric_meter if settings.worker_metrics_port else None
+        await serve(build_workers(client, specs), stop, meter)
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -41,6 +41,17 @@ def migrate() -> None:
 
 
 @app.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="the findings as JSON, for scripts"),
+) -> None:
+    """Check this deployment (configuration, PostgreSQL, Temporal, workers, pipelines, providers,
+    codec) and say what to fix; exits 1 when something is wrong."""
+    from cli import doctor as checks
+
+    raise typer.Exit(checks.run(as_json))
+
+
+@app.command()
 def emulators(host: str = "127.0.0.1", port: int = 8400, grpc_port: int = 8401) -> None:
     """Run the provider emulators (ServiceTitan, Google, OpenAI, Anthropic) with their control API."""
     from emulators.__main__ import main

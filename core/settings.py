@@ -18,6 +18,15 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field("127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    # A Temporal cluster behind TLS, or Temporal Cloud: mTLS (client certificate and key) or an
+    # API key (which implies TLS). Names as the Temporal CLI and SDKs' environment configuration
+    # spell them, so one environment serves both tempoline and `temporal`.
+    temporal_tls: bool = Field(False, alias="TEMPORAL_TLS")
+    temporal_tls_client_cert_path: Path | None = Field(None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    temporal_tls_client_key_path: Path | None = Field(None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    temporal_tls_server_ca_cert_path: Path | None = Field(None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    temporal_tls_server_name: str | None = Field(None, alias="TEMPORAL_TLS_SERVER_NAME")
+    temporal_api_key: SecretStr | None = Field(None, alias="TEMPORAL_API_KEY")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     admin_api_key: str | None = Field(None, alias="TEMPOLINE_ADMIN_API_KEY")
     encryption_key: str | None = Field(None, alias="TEMPOLINE_ENCRYPTION_KEY")
@@ -56,6 +65,8 @@ class Settings(BaseSettings):
     emulators_grpc_port: int = Field(8401, alias="TEMPOLINE_EMULATORS_GRPC_PORT")
     postgres_port: int = Field(55432, alias="TEMPOLINE_POSTGRES_PORT")
     worker_metrics_port: int = Field(9464, alias="TEMPOLINE_WORKER_METRICS_PORT")
+    # Loopback on a developer's machine; 0.0.0.0 in a container, where Prometheus scrapes the pod.
+    worker_metrics_host: str = Field("127.0.0.1", alias="TEMPOLINE_WORKER_METRICS_HOST")
     log_level: str = Field("INFO", alias="TEMPOLINE_LOG_LEVEL")
 
     # Routing: retries of provider calls (exponential backoff), how often a booked routing asks
@@ -98,6 +109,23 @@ class Settings(BaseSettings):
         `temporal server start-dev` places it by default."""
         _, _, port = self.temporal_address.rpartition(":")
         return (int(port) if port.isdigit() else 7233) + 1000
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        return bool(
+            self.temporal_tls
+            or self.temporal_tls_client_cert_path
+            or self.temporal_tls_server_ca_cert_path
+            or self.temporal_api_key
+        )
+
+    @model_validator(mode="after")
+    def _client_certificate_comes_with_its_key(self) -> "Settings":
+        if bool(self.temporal_tls_client_cert_path) != bool(self.temporal_tls_client_key_path):
+            raise ValueError(
+                "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together (mTLS needs both)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_web_ui_origins(self) -> "Settings":
