@@ -81,26 +81,33 @@ class CallRecorder:
         status: int | None,
         fault_id: str | None,
         started: float,
+        json_body: Any = None,
+        grpc_status: str | None = None,
     ) -> None:
+        """``json_body``: the request already decoded (a gRPC message as JSON) instead of ``body``;
+        ``grpc_status``: the gRPC code a gRPC call ended with (``status`` is its HTTP equivalent)."""
         headers = redact_headers(raw_headers)
-        json_body, form = decode_body(body, headers.get("content-type", ""))
+        form = None
+        if json_body is None:
+            json_body, form = decode_body(body, headers.get("content-type", ""))
         query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        self._calls.append(
-            {
-                "seq": next(self._seq),
-                "time": started,
-                "duration": round(time.time() - started, 6),
-                "provider": provider,
-                "method": method,
-                "path": path,
-                "query": query,
-                "headers": headers,
-                "json": json_body,
-                "form": form,
-                "status": status,
-                "fault_id": fault_id,
-            }
-        )
+        call: dict[str, Any] = {
+            "seq": next(self._seq),
+            "time": started,
+            "duration": round(time.time() - started, 6),
+            "provider": provider,
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers,
+            "json": json_body,
+            "form": form,
+            "status": status,
+            "fault_id": fault_id,
+        }
+        if grpc_status is not None:
+            call["grpc_status"] = grpc_status
+        self._calls.append(call)
 
     def query(
         self,
