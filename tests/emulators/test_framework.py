@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_health(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "providers": ["servicetitan", "google", "speech"]}
+    assert r.json() == {"status": "ok", "providers": ["servicetitan", "google", "speech", "openai"]}
 
 
 async def test_fault_429_with_retry_after_count_then_success(client, st) -> None:
@@ -130,7 +130,9 @@ async def test_calls_are_recorded_redacted_and_reset(client, st) -> None:
     assert create_call["headers"]["st-app-key"] == "emulator***"
     only_post = (await client.get("/_control/calls", params={"method": "post", "path": "customers$"})).json()
     assert only_post["count"] == 1
-    assert (await client.post("/_control/reset")).json() == {"reset": ["servicetitan", "google", "speech"]}
+    assert (await client.post("/_control/reset")).json() == {
+        "reset": ["servicetitan", "google", "speech", "openai"]
+    }
     assert (await client.get("/_control/calls")).json() == {"count": 0, "calls": []}
     # provider state is gone too: the tenant no longer exists
     r = await client.post(
@@ -199,7 +201,12 @@ def test_start_in_thread() -> None:
     from emulators.runner import start_in_thread
 
     with start_in_thread() as emu:
-        assert httpx.get(f"{emu.url}/health").json()["providers"] == ["servicetitan", "google", "speech"]
+        assert httpx.get(f"{emu.url}/health").json()["providers"] == [
+            "servicetitan",
+            "google",
+            "speech",
+            "openai",
+        ]
         # over real HTTP a long delay is a client-side timeout
         httpx.post(f"{emu.url}/_control/faults", json={"path": "token", "delay": 0.5, "count": 1})
         with pytest.raises(httpx.ReadTimeout):
