@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from emulators.providers import google, openai, servicetitan, speech
+from emulators.providers import anthropic, google, openai, servicetitan, speech
 from emulators.providers.base import Provider
 
 # name -> factory; the name is the path prefix (``/servicetitan``) and the control prefix
@@ -16,6 +16,7 @@ PROVIDERS: dict[str, Callable[[Path | None], Provider]] = {
     "google": google.create_provider,
     "speech": speech.create_provider,
     "openai": openai.create_provider,
+    "anthropic": anthropic.create_provider,
 }
 
 

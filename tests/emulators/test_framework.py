@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_health(client: httpx.AsyncClient) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "providers": ["servicetitan", "google", "speech", "openai"]}
+    assert r.json() == {
+        "status": "ok",
+        "providers": ["servicetitan", "google", "speech", "openai", "anthropic"],
+    }
 
 
 async def test_fault_429_with_retry_after_count_then_success(client, st) -> None:
@@ -131,7 +134,7 @@ async def test_calls_are_recorded_redacted_and_reset(client, st) -> None:
     only_post = (await client.get("/_control/calls", params={"method": "post", "path": "customers$"})).json()
     assert only_post["count"] == 1
     assert (await client.post("/_control/reset")).json() == {
-        "reset": ["servicetitan", "google", "speech", "openai"]
+        "reset": ["servicetitan", "google", "speech", "openai", "anthropic"]
     }
     assert (await client.get("/_control/calls")).json() == {"count": 0, "calls": []}
     # provider state is gone too: the tenant no longer exists
@@ -206,6 +209,7 @@ def test_start_in_thread() -> None:
             "google",
             "speech",
             "openai",
+            "anthropic",
         ]
         # over real HTTP a long delay is a client-side timeout
         httpx.post(f"{emu.url}/_control/faults", json={"path": "token", "delay": 0.5, "count": 1})
