@@ -131,6 +131,11 @@ def test_headers_and_body_are_checked(emu, client) -> None:
     }
     with pytest.raises(anthropic.BadRequestError, match="max_tokens: Field required"):
         client.post("/v1/messages", body={"model": MODEL, "messages": []}, cast_to=object)
+    with pytest.raises(anthropic.APIStatusError) as too_large:
+        client.messages.create(
+            model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x" * (32 * 1024 * 1024)}]
+        )
+    assert too_large.value.status_code == 413 and too_large.value.body["error"]["type"] == "request_too_large"
     with pytest.raises(anthropic.NotFoundError, match="model: gpt-4o"):
         client.messages.create(model="gpt-4o", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.BadRequestError, match="not found in provided tools"):

@@ -22,6 +22,8 @@ from emulators.providers.anthropic.messages import ApiKeys, message
 from emulators.providers.base import Provider
 
 DB_FILE = "anthropic.sqlite3"
+# "Messages API: 32 MB"; a larger request is refused (by Cloudflare) before the API sees it.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 class AnthropicProvider(Provider):
@@ -37,10 +39,13 @@ class AnthropicProvider(Provider):
         self.control_routes = control_routes(self)
 
     async def _messages(self, request: Request) -> Response:
+        raw = await request.body()
         try:
+            if len(raw) > MAX_REQUEST_BYTES:
+                raise AnthropicError(413, "Request exceeds the maximum allowed number of bytes.")
             self.keys.check(request)
             try:
-                body = json.loads(await request.body())
+                body = json.loads(raw)
             except ValueError:
                 raise invalid("There was an error parsing the body of your request as JSON.") from None
             answer = message(body, self.answers)

@@ -18,7 +18,8 @@ from emulators.transcripts import Transcript, default_transcript
 MAX_BYTES = 26_214_400  # 25 MB
 FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 WHISPER = "whisper-1"
-GPT_TRANSCRIBE = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+# These answer json or text only (gpt-4o-transcribe-diarize's diarized_json is not emulated).
+GPT_TRANSCRIBE = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe", "gpt-4o-transcribe-diarize")
 LANGUAGES = {
     "en": "english",
     "de": "german",
