@@ -210,6 +210,14 @@ def test_transcription_verbose_json_with_words(emu, client) -> None:
         (2.5, 5.5, " We replayed production traffic."),
     ]
     assert [w.word for w in verbose.words or []][:3] == ["How", "did", "you"]
+    logged = httpx.get(f"{emu.url}/_control/calls", params={"provider": "openai"}).json()["calls"][-1]
+    assert logged["form"]["model"] == "whisper-1"
+    assert logged["form"]["timestamp_granularities[]"] == ["word", "segment"]
+    assert logged["form"]["file"] == {
+        "filename": "interview.wav",
+        "bytes": len(audio),
+        "sha256": sha256(audio),
+    }
     plain = client.audio.transcriptions.create(model="gpt-4o-transcribe", file=("a.wav", audio))
     assert plain.text == verbose.text
     # unscripted audio: the deterministic default

@@ -227,3 +227,22 @@ def test_operations_survive_an_emulator_restart(tmp_path: Path) -> None:
         assert polled.done and polled.response.type_url.endswith("LongRunningRecognizeResponse")
         ops = httpx.get(f"{second.url}/_control/speech/operations").json()["operations"]
         assert [op["name"] for op in ops] == [name]
+
+
+def test_a_start_whose_answer_is_lost_still_created_its_operation(emu: RunningEmulator, client) -> None:
+    """The case a worker cannot tell apart from a failed start: the operation exists although the
+    client saw UNAVAILABLE (or its deadline), so a blind second start would be a duplicate."""
+    lost = {"provider": "speech", "path": "LongRunningRecognize$", "status": 503, "when": "after", "count": 1}
+    httpx.post(f"{emu.url}/_control/faults", json=lost).raise_for_status()
+    with pytest.raises(exceptions.ServiceUnavailable):
+        client.long_running_recognize(
+            config=config(), audio=speech.RecognitionAudio(content=wav(2)), retry=None
+        )
+    assert len(httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"]) == 1
+
+    slow = {"provider": "speech", "path": "GetOperation$", "delay": 1.0, "count": 1}
+    httpx.post(f"{emu.url}/_control/faults", json=slow).raise_for_status()
+    name = httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"][0]["name"]
+    with pytest.raises(exceptions.DeadlineExceeded):
+        client.get_operation(request={"name": name}, timeout=0.3, retry=None)
+    assert client.get_operation(request={"name": name}).name == name
