@@ -2,10 +2,11 @@
 the prompt, or a default built from the JSON schema asked for (a strict ``response_format``, a
 tool's ``input_schema``) whose strings quote sentences of the prompt's transcript verbatim.
 
-Quotable sentences: the lines of the user's messages that look like transcript lines (a leading
-timestamp such as ``[00:01:02]`` or ``00:01``, or a speaker label such as ``Candidate:``), with
-that prefix removed, plus every ``"text": "..."`` value of JSON in the prompt; when there are none,
-every line. Lines are cut into sentences after ``.``, ``!`` or ``?``; sentences of at least three
+Quotable sentences, from the user's messages: the ``"text": "..."`` values of JSON and the lines
+that start with a timestamp (``[00:01:02]``, ``00:01``); if there are none, the lines that start
+with a speaker label (``Candidate:``, ``Speaker 1 (00:05-00:09):``, which a rubric line such as
+``Communication: ...`` also looks like); if none, every line. Timestamps and labels are cut off.
+Lines are cut into sentences after ``.``, ``!`` or ``?``; sentences of at least three
 words are quoted, in order, one per string the schema asks for (round and round).
 """
 
@@ -22,17 +23,19 @@ from emulators.persistence import RecordFile
 
 FALLBACK_SENTENCE = "The candidate described their recent work in detail."
 _STAMP = re.compile(r"^\s*(\[[^\]]{1,20}\]|\(?\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\)?)\s*")
-_SPEAKER = re.compile(r"^\s*([A-Z][\w .'()-]{0,40}):\s+")
+# "Candidate:", "Speaker 2:", "Jane Doe (interviewer):", "Speaker 1 (00:05-00:09):"
+_SPEAKER = re.compile(r"^\s*[A-Z][^:\n(]{0,40}(\([^)\n]{0,40}\))?\s*:\s+")
 _JSON_TEXT = re.compile(r'"text"\s*:\s*("(?:[^"\\]|\\.)*")')
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def quotable_sentences(text: str) -> list[str]:
-    transcript: list[str] = []
+    stamped: list[str] = []
+    labelled: list[str] = []
     others: list[str] = []
     for match in _JSON_TEXT.finditer(text):
         try:
-            transcript.append(json.loads(match.group(1)))
+            stamped.append(json.loads(match.group(1)))
         except ValueError:
             continue
     for line in text.splitlines():
@@ -41,8 +44,8 @@ def quotable_sentences(text: str) -> list[str]:
         speaker = _SPEAKER.match(rest)
         if speaker:
             rest = rest[speaker.end() :]
-        (transcript if stamp or speaker else others).append(rest.strip())
-    lines = transcript or others
+        (stamped if stamp else labelled if speaker else others).append(rest.strip())
+    lines = stamped or labelled or others
     sentences = [s.strip() for line in lines for s in _SENTENCE_END.split(line)]
     return [s for s in sentences if len(s.split()) >= 3]
 
