@@ -240,9 +240,20 @@ def test_a_start_whose_answer_is_lost_still_created_its_operation(emu: RunningEm
         )
     assert len(httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"]) == 1
 
+    # ... or the server finishes the start after answering
+    late = {**lost, "when": "late", "apply_after": 0.3}
+    httpx.post(f"{emu.url}/_control/faults", json=late).raise_for_status()
+    with pytest.raises(exceptions.ServiceUnavailable):
+        client.long_running_recognize(
+            config=config(), audio=speech.RecognitionAudio(content=wav(3)), retry=None
+        )
+    assert len(httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"]) == 1
+    time.sleep(0.6)
+    assert len(httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"]) == 2
+
     slow = {"provider": "speech", "path": "GetOperation$", "delay": 1.0, "count": 1}
     httpx.post(f"{emu.url}/_control/faults", json=slow).raise_for_status()
-    name = httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"][0]["name"]
+    name = httpx.get(f"{emu.url}/_control/speech/operations").json()["operations"][0]["name"]  # the lost one
     with pytest.raises(exceptions.DeadlineExceeded):
         client.get_operation(request={"name": name}, timeout=0.3, retry=None)
     assert client.get_operation(request={"name": name}).name == name
