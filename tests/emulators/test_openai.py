@@ -109,6 +109,21 @@ def test_a_schema_that_is_not_strict_is_refused_as_the_real_api_does(client) -> 
     )
 
 
+def test_json_object_mode_needs_the_word_json(client) -> None:
+    with pytest.raises(openai.BadRequestError, match="must contain the word 'json'"):
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": TRANSCRIPT}],
+            response_format={"type": "json_object"},
+        )
+    answer = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "system", "content": "Answer in JSON."}, {"role": "user", "content": TRANSCRIPT}],
+        response_format={"type": "json_object"},
+    )
+    assert json.loads(answer.choices[0].message.content or "")["answer"] in SENTENCES
+
+
 def test_scripted_answers_per_prompt_pattern_then_the_default(emu, client) -> None:
     invented = {
         "competencies": [

@@ -13,6 +13,8 @@ from emulators.llm import AnswerScripts, SchemaInstance, estimate_tokens, quotab
 from emulators.providers.openai.errors import OpenAIError, missing
 
 SCHEMA_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# What the default answer to a `json_object` request looks like.
+JSON_OBJECT: dict[str, Any] = {"type": "object", "properties": {"answer": {"type": "string"}}}
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
 
@@ -66,7 +68,7 @@ def strict_schema_problem(schema: Any, context: tuple[str, ...] = ()) -> str | N
 
 
 def _response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The json_schema asked for (checked), or None for text / json_object answers."""
+    """The json_schema asked for (checked), ``JSON_OBJECT`` for json_object, None for text."""
     response_format = body.get("response_format")
     if response_format is None:
         return None
@@ -81,6 +83,16 @@ def _response_schema(body: dict[str, Any]) -> dict[str, Any] | None:
             param="response_format.type",
             code="invalid_value",
         )
+    if response_format["type"] == "json_object":
+        prompt = "\n".join(_text(m.get("content")) for m in body["messages"] if isinstance(m, dict))
+        if "json" not in prompt.lower():
+            raise OpenAIError(
+                400,
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                "'json_object'.",
+                param="messages",
+            )
+        return JSON_OBJECT
     if response_format["type"] != "json_schema":
         return None
     spec = response_format.get("json_schema")
