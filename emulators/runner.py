@@ -7,9 +7,10 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -59,6 +60,13 @@ async def _serve(
             await grpc_server.stop(grace=GRACEFUL_SHUTDOWN_SECONDS)
 
 
+def _run_loop(server: uvicorn.Server, serve: Coroutine[Any, Any, None]) -> None:
+    """Run ``serve`` in the event loop uvicorn would pick (uvloop when installed): on the plain
+    asyncio loop the same app answered about 20 requests a second here instead of 3 000."""
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(serve)
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 8400,
@@ -77,14 +85,14 @@ def run(
     grpc_address = f"{host}:{grpc_port}" if grpc_port is not None else None
     serve = _serve(server, None, app.state.hub, grpc_address)
     if threading.current_thread() is not threading.main_thread():
-        asyncio.run(serve)
+        _run_loop(server, serve)
         return
     # uvicorn handles SIGINT/SIGTERM itself (graceful shutdown), then re-raises the signal with the
     # previous handler in place; ours turns that into a normal return, so the process exits 0.
     stop_signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, _raise_stopped) for sig in stop_signals}
     try:
-        asyncio.run(serve)
+        _run_loop(server, serve)
     except _Stopped:
         pass
     finally:
@@ -154,7 +162,7 @@ def start_in_thread(
     hub = emulator_app.state.hub if emulator_app is not None else None
     grpc_address = f"{host}:{grpc_port}" if grpc_port is not None else None
     serve = _serve(server, [sock], hub, grpc_address, bound_grpc.append)
-    thread = threading.Thread(target=asyncio.run, args=(serve,), name="emulators", daemon=True)
+    thread = threading.Thread(target=_run_loop, args=(server, serve), name="emulators", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
     while not server.started:

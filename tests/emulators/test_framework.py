@@ -216,3 +216,14 @@ def test_start_in_thread() -> None:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{emu.url}/servicetitan/auth/connect/token", data={}, timeout=0.1)
     assert not emu.thread.is_alive()
+
+
+def test_real_http_keeps_up_with_a_busy_client(emulator_server) -> None:
+    """Over a kept-alive connection the server answers hundreds of requests a second (on the
+    plain asyncio loop it managed about 20: 200 requests took 9 s)."""
+    with httpx.Client(base_url=emulator_server.url) as client:
+        client.get("/health")
+        started = time.monotonic()
+        for _ in range(200):
+            client.get("/health").raise_for_status()
+        assert time.monotonic() - started < 3
