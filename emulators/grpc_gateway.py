@@ -158,6 +158,9 @@ class GrpcGateway:
             except GrpcError as error:
                 code = error.code
                 await context.abort(error.code, error.message, _trailers(error))
+            except asyncio.CancelledError:  # the client gave up (its deadline) before the answer
+                code = grpc.StatusCode.CANCELLED
+                raise
             except Exception:
                 code = grpc.StatusCode.UNKNOWN
                 raise

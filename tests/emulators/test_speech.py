@@ -257,3 +257,8 @@ def test_a_start_whose_answer_is_lost_still_created_its_operation(emu: RunningEm
     with pytest.raises(exceptions.DeadlineExceeded):
         client.get_operation(request={"name": name}, timeout=0.3, retry=None)
     assert client.get_operation(request={"name": name}).name == name
+    time.sleep(0.8)  # the slow call ends on the server once its delay is over
+    polls = httpx.get(
+        f"{emu.url}/_control/calls", params={"provider": "speech", "path": "GetOperation"}
+    ).json()
+    assert [c["grpc_status"] for c in polls["calls"]] == ["CANCELLED", "OK"]
