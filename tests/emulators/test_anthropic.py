@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from emulators.runner import RunningEmulator, start_in_thread
-from tests.emulators.test_openai import SENTENCES, TRANSCRIPT
+from tests.emulators.llm_prompts import SENTENCES, TRANSCRIPT
 
 KEY = "emulator-anthropic-key"
 MODEL = "claude-sonnet-5"

@@ -13,22 +13,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from emulators.audio import sha256
 from emulators.runner import RunningEmulator, start_in_thread
+from tests.emulators.llm_prompts import SENTENCES, TRANSCRIPT
 from tests.emulators.speech_audio import wav
 
 KEY = "emulator-openai-key"
-TRANSCRIPT = """Interview transcript:
-[00:00:01] Interviewer: Tell me about a hard migration you led.
-[00:00:05] Candidate: I moved our billing system to a new database without downtime. It took four months.
-[00:00:12] Interviewer: How did you test it?
-[00:00:15] Candidate: We replayed a week of production traffic against both systems every night.
-"""
-SENTENCES = {
-    "Tell me about a hard migration you led.",
-    "I moved our billing system to a new database without downtime.",
-    "It took four months.",
-    "How did you test it?",
-    "We replayed a week of production traffic against both systems every night.",
-}
 
 
 class Evidence(BaseModel):
