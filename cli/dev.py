@@ -289,11 +289,13 @@ def _banner(
         ("Worker metrics", f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"),
         ("Executor", f"worker type {EXECUTOR_WORKER_TYPE}, {EXECUTOR_SLOTS} slots  (logs/executor.log)"),
         ("Emulators", f"http://127.0.0.1:{settings.emulators_port}  (control: /_control)"),
+        ("Emulators gRPC", f"127.0.0.1:{settings.emulators_grpc_port}  (Speech-to-Text)"),
         # Everything else under `home` survives a restart; ServiceTitan's emulated tenants do not,
-        # while the product keeps the connections that point at them. Google's state is kept.
+        # while the product keeps the connections that point at them. The others' state is kept.
         (
             "Emulator state",
-            f"Google: {home / 'emulators'}; ServiceTitan in memory (a restart forgets its tenants)",
+            f"Google, Speech, OpenAI, Anthropic: {home / 'emulators'}; "
+            "ServiceTitan in memory (a restart forgets its tenants)",
         ),
         ("Follow interval", f"{follow:g} s  (ROUTING_FOLLOW_INTERVAL_SECONDS)"),
         ("PostgreSQL", database_url),

@@ -17,8 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8400)
-    # Reserved for the Speech-to-Text gRPC emulator (long-running operations); ignored for now.
-    parser.add_argument("--grpc-port", type=int, default=None)
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help="serve the gRPC providers (Speech-to-Text) on this port (default: no gRPC server)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -3,14 +3,70 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.faults import FaultSpecError
-from emulators.hub import Hub
+
+if TYPE_CHECKING:
+    from emulators.hub import Hub
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ControlError(Exception):
+    """A provider's control request is invalid: answered ``400 {"error": detail}``."""
+
+    def __init__(self, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.detail = detail
+
+
+async def read_model(request: Request, model: type[Model]) -> Model:
+    try:
+        return model.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        raise ControlError(exc.errors(include_url=False, include_context=False)) from None
+
+
+def control_endpoint(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ControlError as exc:
+            return JSONResponse({"error": exc.detail}, status_code=400)
+
+    return endpoint
+
+
+class CallCounts:
+    """Calls per operation and answered status, every call the gateway saw (faulted ones too)."""
+
+    def __init__(self) -> None:
+        self._counts: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
+
+    def add(self, operation: str, status: int | None) -> None:
+        self._counts[operation][status] += 1
+
+    def total(self, operation: str) -> int:
+        return sum(self._counts[operation].values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            op: {"total": sum(by.values()), "by_status": {str(k): v for k, v in by.items()}}
+            for op, by in self._counts.items()
+        }
+
+    def clear(self) -> None:
+        self._counts.clear()
 
 
 def _bad_request(message: str) -> JSONResponse:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
 import time
 from collections import deque
 from collections.abc import Iterable
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -46,10 +49,39 @@ def redact_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-def decode_body(body: bytes, content_type: str) -> tuple[Any, dict[str, str] | None]:
+def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    """Form fields of a multipart body; a file as ``{"filename", "bytes", "sha256"}`` (an audio
+    upload is logged by its hash, not its content); a repeated field as a list."""
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            value: Any = {
+                "filename": part.get_filename(),
+                "bytes": len(payload),
+                "sha256": hashlib.sha256(payload).hexdigest(),
+            }
+        else:
+            text = payload.decode("utf-8", "replace")
+            value = redact(text) if name in SECRET_FIELDS else text
+        if name in fields:
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[str(name)] = value
+    return fields
+
+
+def decode_body(body: bytes, content_type: str) -> tuple[Any, dict[str, Any] | None]:
     """(json body or None, form fields or None), secrets in form fields redacted."""
     if not body:
         return None, None
+    if "multipart/form-data" in content_type:
+        return None, _multipart(body, content_type)
     if "application/x-www-form-urlencoded" in content_type:
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
@@ -81,26 +113,33 @@ class CallRecorder:
         status: int | None,
         fault_id: str | None,
         started: float,
+        json_body: Any = None,
+        grpc_status: str | None = None,
     ) -> None:
+        """``json_body``: the request already decoded (a gRPC message as JSON) instead of ``body``;
+        ``grpc_status``: the gRPC code a gRPC call ended with (``status`` is its HTTP equivalent)."""
         headers = redact_headers(raw_headers)
-        json_body, form = decode_body(body, headers.get("content-type", ""))
+        form = None
+        if json_body is None:
+            json_body, form = decode_body(body, headers.get("content-type", ""))
         query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        self._calls.append(
-            {
-                "seq": next(self._seq),
-                "time": started,
-                "duration": round(time.time() - started, 6),
-                "provider": provider,
-                "method": method,
-                "path": path,
-                "query": query,
-                "headers": headers,
-                "json": json_body,
-                "form": form,
-                "status": status,
-                "fault_id": fault_id,
-            }
-        )
+        call: dict[str, Any] = {
+            "seq": next(self._seq),
+            "time": started,
+            "duration": round(time.time() - started, 6),
+            "provider": provider,
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": headers,
+            "json": json_body,
+            "form": form,
+            "status": status,
+            "fault_id": fault_id,
+        }
+        if grpc_status is not None:
+            call["grpc_status"] = grpc_status
+        self._calls.append(call)
 
     def query(
         self,

@@ -3,8 +3,8 @@ emulators, and the API in-process. Everything starts once per session; each test
 
 import os
 
-# Before grpc is imported: this session runs a gRPC server (the Speech endpoint's readiness
-# target) and forks to start PostgreSQL as its system user; gRPC's fork handlers then restart
+# Before grpc is imported: this session runs a gRPC server (the Speech-to-Text emulator)
+# and forks to start PostgreSQL as its system user; gRPC's fork handlers then restart
 # its pollers in the child, which now and then crashed it (SIGSEGV) before exec. Fork-then-exec
 # needs none of that (grpc/grpc#43055).
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
@@ -15,11 +15,9 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from concurrent import futures
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import grpc
 import httpx
 import psycopg
 import pytest
@@ -38,7 +36,7 @@ from core.crypto import generate_key
 from core.settings import Settings
 from core.temporal import cipher_from, data_converter
 from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
-from emulators.runner import start_in_thread
+from emulators.runner import RunningEmulator, start_in_thread
 from registry import task_queues
 from store import migrate
 from tests.replay import recorded_histories
@@ -71,9 +69,15 @@ def pg() -> Iterator[int]:
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[str]:
-    with start_in_thread(port=0) as running:
-        yield running.url
+def emulator_server() -> Iterator[RunningEmulator]:
+    """Every emulated provider: HTTP on ``url``, gRPC (Speech-to-Text) on ``grpc_target``."""
+    with start_in_thread(port=0, grpc_port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def emulator(emulator_server: RunningEmulator) -> str:
+    return emulator_server.url
 
 
 @pytest.fixture(autouse=True)
@@ -85,18 +89,7 @@ def no_faults_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def grpc_emulator_port() -> Iterator[int]:
-    # The Speech emulator's gRPC endpoint; no services until the interviews pipeline adds them.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield port
-    server.stop(grace=None)
-
-
-@pytest.fixture(scope="session")
-def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
-    grpc_port = grpc_emulator_port
+def settings(pg: int, emulator: str, emulator_server: RunningEmulator) -> Settings:
     return Settings(
         DATABASE_URL=postgres.url(pg, "tempoline"),
         # Recording replay histories encrypts them with the key the replay test knows.
@@ -110,7 +103,7 @@ def settings(pg: int, emulator: str, grpc_emulator_port: int) -> Settings:
         GOOGLE_OAUTH_AUTH_URI=f"{emulator}/google/oauth2/auth",
         OPENAI_BASE_URL=f"{emulator}/openai/v1",
         ANTHROPIC_BASE_URL=f"{emulator}/anthropic",
-        GOOGLE_SPEECH_ENDPOINT=f"127.0.0.1:{grpc_port}",
+        GOOGLE_SPEECH_ENDPOINT=emulator_server.grpc_target,
         TEMPOLINE_WORKER_METRICS_PORT=0,
         # Seconds, not the production minutes: tests watch whole routings live.
         ROUTING_FOLLOW_INTERVAL_SECONDS=0.5,

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from emulators.providers import google, servicetitan
+from emulators.providers import anthropic, google, openai, servicetitan, speech
 from emulators.providers.base import Provider
 
 # name -> factory; the name is the path prefix (``/servicetitan``) and the control prefix
 # (``/_control/servicetitan``). A factory gets the server's data dir (None: state in memory only).
-# Later: openai, anthropic (and a gRPC Speech server).
+# gRPC providers (speech) serve their methods on the server's gRPC port instead.
 PROVIDERS: dict[str, Callable[[Path | None], Provider]] = {
     "servicetitan": servicetitan.create_provider,
     "google": google.create_provider,
+    "speech": speech.create_provider,
+    "openai": openai.create_provider,
+    "anthropic": anthropic.create_provider,
 }
 
 

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 if TYPE_CHECKING:
+    from emulators.grpc_gateway import GrpcMethod
     from emulators.hub import Hub
 
 
@@ -16,13 +17,16 @@ class Provider:
     """One emulated external API.
 
     ``app`` serves the provider's wire protocol with paths relative to its prefix (``/<name>``);
+    ``grpc_methods`` (full method name -> method) are served on the server's gRPC port;
     ``control_routes`` are mounted under ``/_control/<name>``; ``reset`` drops all its state.
-    Faults and call recording are added by the framework (:mod:`emulators.gateway`).
+    Faults and call recording are added by the framework (:mod:`emulators.gateway`,
+    :mod:`emulators.grpc_gateway`).
     """
 
     name: str
     app: ASGIApp
     control_routes: list[BaseRoute]
+    grpc_methods: dict[str, GrpcMethod] = {}
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -40,3 +44,7 @@ class Provider:
         except ValueError:
             reason = "Error"
         return {"error": {"code": status, "message": message, "status": reason}}
+
+    def grpc_error_message(self, status: int, fault_id: str) -> str:
+        """Message of an injected gRPC fault that did not script one."""
+        return f"emulated fault {fault_id}"

@@ -8,13 +8,13 @@ docs/emulators.md says which behaviours follow the real API and where that knowl
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 from starlette.routing import Router
 
+from emulators.control import CallCounts
 from emulators.providers.base import Provider
 from emulators.providers.google.calendar_api import CalendarApi
 from emulators.providers.google.calendar_store import CalendarStore
@@ -40,8 +40,8 @@ class GoogleProvider(Provider):
         self.oauth = OAuthState(db)
         self.channels = Channels(db)
         self.store.on_change = self.channels.changed
-        # operation -> status -> calls, every call the gateway saw (faulted ones included).
-        self.calls: defaultdict[str, Counter[int | None]] = defaultdict(Counter)
+        # per operation and answered status, every call the gateway saw (faulted ones included).
+        self.calls = CallCounts()
         api = CalendarApi(self.oauth, self.store, self.channels)
         self.app = Router(
             routes=[*OAuthEndpoints(self.oauth, self.store).routes(), *api.routes()], default=self._not_found
@@ -56,7 +56,7 @@ class GoogleProvider(Provider):
         self.hub = hub
 
     def observe(self, method: str, path: str, status: int | None) -> None:
-        self.calls[classify(method, path)][status] += 1
+        self.calls.add(classify(method, path), status)
 
     def reset(self) -> None:
         self.store.reset()

@@ -7,11 +7,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.control import ControlError, read_model
 from emulators.faults import FaultSpecError
 from emulators.providers.google import event_model as em
 from emulators.providers.google.errors import REASONS, GoogleError, reason_body
@@ -77,19 +78,6 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _model(request: Request, model: type[BaseModel]) -> Any:
-    raw = await request.body()
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as exc:
-        raise _BadControl(exc.errors(include_url=False, include_context=False)) from None
-
-
-class _BadControl(Exception):
-    def __init__(self, detail: Any) -> None:
-        self.detail = detail
-
-
 def control_routes(provider: GoogleProvider) -> list[Route]:
     store, oauth, channels = provider.store, provider.oauth, provider.channels
 
@@ -97,7 +85,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request)
-            except _BadControl as exc:
+            except ControlError as exc:
                 return JSONResponse({"error": exc.detail}, status_code=400)
             except GoogleError as exc:
                 return exc.response()
@@ -119,7 +107,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         }
 
     async def create_user(request: Request) -> Response:
-        body = await _model(request, UserIn)
+        body = await read_model(request, UserIn)
         user = store.create_user(body.email, body.name, body.time_zone)
         return JSONResponse(user_json(user.email))
 
@@ -130,13 +118,13 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         email = request.path_params["email"]
         if email not in store.users:
             return _error("unknown user", 404)
-        body = await _model(request, CalendarIn)
+        body = await read_model(request, CalendarIn)
         calendar_id = body.id or f"c_{em.new_event_id()}@group.calendar.google.com"
         created = store.create_calendar(email, calendar_id, body.summary, body.time_zone)
         return JSONResponse(created.meta())
 
     async def register_client(request: Request) -> Response:
-        body = await _model(request, ClientIn)
+        body = await read_model(request, ClientIn)
         client = oauth.register_client(
             body.client_id, body.client_secret, body.redirect_uris, body.access_token_ttl
         )
@@ -165,7 +153,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         return JSONResponse(em.public(store.insert(calendar(request), body)))
 
     async def bulk(request: Request) -> Response:
-        body = await _model(request, BulkIn)
+        body = await read_model(request, BulkIn)
         found = calendar(request)
         first = body.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         if first.tzinfo is None:
@@ -204,7 +192,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         return JSONResponse({"calendar_id": found.id, "epoch": found.epoch})
 
     async def inject(request: Request) -> Response:
-        body = await _model(request, ErrorIn)
+        body = await read_model(request, ErrorIn)
         if body.operation not in OPERATIONS:
             return _error(f"unknown operation {body.operation!r}; known: {sorted(OPERATIONS)}")
         if body.reason not in INJECTABLE or body.reason not in REASONS:
@@ -230,11 +218,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         return JSONResponse(fault.to_json(), status_code=201)
 
     async def stats(request: Request) -> Response:
-        calls = {
-            op: {"total": sum(by.values()), "by_status": {str(k): v for k, v in by.items()}}
-            for op, by in provider.calls.items()
-        }
-        return JSONResponse({"calls": calls})
+        return JSONResponse({"calls": provider.calls.to_json()})
 
     async def list_channels(request: Request) -> Response:
         return JSONResponse(
@@ -258,7 +242,7 @@ def control_routes(provider: GoogleProvider) -> list[Route]:
         return JSONResponse({"notifications": channels.deliveries})
 
     async def settings(request: Request) -> Response:
-        body = await _model(request, SettingsIn)
+        body = await read_model(request, SettingsIn)
         if body.channel_max_ttl is not None:
             channels.max_ttl = body.channel_max_ttl
         return JSONResponse({"channel_max_ttl": channels.max_ttl})
