@@ -9,12 +9,15 @@ import yaml
 
 from core.settings import Settings
 from domain.search_attributes import cli_flags
+from registry import CONTEXTS
 from tests.ops.conftest import ROOT
 
 REQUIRED = {
     "TEMPOLINE_ENCRYPTION_KEY": "k",
     "TEMPOLINE_ADMIN_API_KEY": "a",
 }
+
+WORKERS = {f"worker-{context}" for context in CONTEXTS}
 
 
 def _config(docker_compose: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +50,8 @@ def test_docker_compose_accepts_the_file_and_names_what_is_missing(docker_compos
     assert {"temporal", "temporal-setup", "temporal-ui", "postgresql", "migrate", "api", "emulators"} <= set(
         services
     )
-    assert {name for name in services if name.startswith("worker-")} == {"worker-routing", "worker-platform"}
+    # One worker service per built context (registry.CONTEXTS).
+    assert {name for name in services if name.startswith("worker-")} == WORKERS
     missing = _config(docker_compose, {k: v for k, v in REQUIRED.items() if k != "TEMPOLINE_ENCRYPTION_KEY"})
     assert missing.returncode != 0
     assert "TEMPOLINE_ENCRYPTION_KEY" in missing.stderr
@@ -60,7 +64,7 @@ def test_every_variable_set_for_tempoline_is_a_setting(docker_compose: str):
         for name, s in _resolved(docker_compose)["services"].items()
         if s.get("image") == "tempoline:local"
     }
-    assert {"api", "migrate", "worker-routing", "worker-platform", "executor", "emulators"} <= set(ours)
+    assert {"api", "migrate", "executor", "emulators"} | WORKERS <= set(ours)
     unknown = {name: sorted(set(s.get("environment", {})) - known) for name, s in ours.items()}
     assert not any(unknown.values()), unknown
     # The names the design fixes are all set, so nothing falls back to a loopback default.
@@ -70,7 +74,7 @@ def test_every_variable_set_for_tempoline_is_a_setting(docker_compose: str):
 
 def test_workers_scale_and_outlive_their_graceful_shutdown(docker_compose: str):
     services = _resolved(docker_compose)["services"]
-    for name in ("worker-routing", "worker-platform"):
+    for name in WORKERS:
         worker = services[name]
         assert "ports" not in worker  # replicas would clash on a host port
         assert worker["environment"]["TEMPOLINE_WORKER_METRICS_HOST"] == "0.0.0.0"

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli import doctor as checks
 from cli import postgres
 from core.settings import Settings
+from registry import CONTEXTS
 from tests.conftest import free_port, register_search_attributes
 from tests.integration import routing_world as world
 from tests.ops.conftest import ROOT, running_stack
@@ -86,7 +87,7 @@ async def _namespace(
 
 async def _workers_polling(client: Client) -> None:
     """Pollers show in DescribeTaskQueue once a worker's first poll reaches the server."""
-    for queue in ("routing", "platform"):
+    for queue in CONTEXTS:
 
         async def polled(queue: str = queue) -> bool:
             return (await checks.task_queue(client, queue)).status == checks.Status.OK
@@ -106,8 +107,7 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         "postgresql",
         "temporal",
         "search attributes",
-        "task queue routing",
-        "task queue platform",
+        *(f"task queue {queue}" for queue in CONTEXTS),
         "routings",
         "platform jobs",
         "provider credentials",
@@ -135,7 +135,7 @@ async def test_a_task_queue_no_worker_polls_is_named(
     code, findings = await doctor(unpolled)
     assert code == 1
     assert findings["search attributes"]["status"] == "ok"
-    for queue in ("routing", "platform"):
+    for queue in CONTEXTS:
         finding = findings[f"task queue {queue}"]
         assert finding["status"] == "fail"
         assert finding["summary"] == "no worker polls its workflow and activity tasks"
