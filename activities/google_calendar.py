@@ -7,11 +7,13 @@ status code and Google's reason (never by message text) into what Temporal shoul
 """
 
 import asyncio
+import dataclasses
 import functools
 import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -119,6 +121,34 @@ class _Metrics:
 metrics = _Metrics()
 
 
+@dataclass
+class _Listing:
+    """Where a sync's listing stands: the whole calendar or the changes since the sync token,
+    the next page, and the generation its events are stored under."""
+
+    full: bool
+    page_token: str | None
+    generation: int
+    resynced: bool = False
+
+    @classmethod
+    def of(cls, calendar: Calendar, full_asked: bool) -> "_Listing":
+        """Resumes the listing the calendar's cursor is in (unless a full one is asked for and
+        that one is not), else starts one."""
+        full = full_asked or calendar.sync_token is None
+        if calendar.page_token is not None and (calendar.listing_full or not full):
+            return cls(calendar.listing_full, calendar.page_token, calendar.generation)
+        return cls(full, None, calendar.generation + (1 if full else 0))
+
+    def restartable(self) -> bool:
+        """A 410 means the token or the page token is no good, unless a fresh full listing got it."""
+        return not (self.full and self.page_token is None)
+
+    def restart(self, calendar: Calendar) -> None:
+        self.full, self.resynced, self.page_token = True, True, None
+        self.generation = max(self.generation, calendar.generation) + 1
+
+
 class CalendarSync:
     def __init__(self, deps: Dependencies) -> None:
         self._db = deps.database
@@ -179,87 +209,70 @@ class CalendarSync:
     async def sync(self, request: SyncRequest) -> SyncOutcome:
         """Lists the calendar (all of it, or what changed since the sync token) page by page;
         each page's events are upserted in one transaction with the cursor to the next page, so
-        an attempt after a crash resumes at the first page not stored."""
+        an attempt after a crash resumes at the first page not stored. The next page is fetched
+        (and made into rows, in the client's thread) while this one is stored."""
         started = time.monotonic()
         async with self._db.transaction() as session:
             calendar = await self._calendar(session, request.calendar_id)
             calendar.sync_status = SyncStatus.SYNCING
-        async with self._db.transaction() as session:
             service, keep_refreshed = await self._service(session, calendar)
-        full = request.full or calendar.sync_token is None
-        resume = calendar.page_token is not None and (calendar.listing_full or not full)
-        if resume:
-            full = calendar.listing_full
-        resynced, pages, processed = False, 0, 0
-        page_token = calendar.page_token if resume else None
-        generation = calendar.generation if resume and full else calendar.generation + (1 if full else 0)
+        listing = _Listing.of(calendar, request.full)
+        pages = processed = 0
         async with heartbeat.heartbeating():
-            while True:
-                sync_token = None if full else calendar.sync_token
-                try:
-                    page = await self._call(
-                        calendar,
-                        "events.list",
-                        functools.partial(
-                            google_calendar.events_page,
-                            service,
-                            calendar.google_calendar_id,
-                            sync_token=sync_token,
-                            page_token=page_token,
-                        ),
-                    )
-                except GoogleApiError as exc:
-                    if (
-                        exc.status == 410
-                        and exc.reason in FULL_SYNC_REASONS
-                        and not (full and page_token is None)
-                    ):
-                        # The token (or the listing's page token) is no good: start over, all of it.
-                        full, resynced, page_token = True, True, None
-                        generation = calendar.generation + 1
-                        continue
-                    raise classified(exc) from None
-                items: list[dict[str, Any]] = page.get("items", [])
-                page_token = page.get("nextPageToken")
-                pages, processed = pages + 1, processed + len(items)
-                async with self._db.transaction() as session:
-                    await self._store_page(session, calendar, items, generation)
-                    state: dict[str, Any] = {
-                        "page_token": page_token,
-                        "listing_full": full,
-                        "generation": generation,
-                    }
-                    if page_token is None:
-                        if full:
-                            await self._sweep(session, calendar.id, generation)
-                        state |= {
-                            "sync_token": page.get("nextSyncToken"),
-                            "sync_status": SyncStatus.OK,
-                            "last_success_at": datetime.now(UTC),
-                            "last_error": None,
-                            "events_count": await self._count(session, calendar.id),
-                        }
-                    await session.execute(update(Calendar).where(Calendar.id == calendar.id).values(**state))
-                    events = state.get("events_count", 0)
-                heartbeat.progress(pages)
-                if page_token is None:
-                    break
+            fetching = asyncio.ensure_future(self._fetch(calendar, service, listing))
+            try:
+                while True:
+                    page, rows, at = await fetching
+                    if at.page_token is not None:
+                        fetching = asyncio.ensure_future(self._fetch(calendar, service, listing))
+                    pages, processed = pages + 1, processed + len(rows)
+                    async with self._db.transaction() as session:
+                        events = await self._store_page(session, calendar, rows, at, page)
+                    heartbeat.progress(pages)
+                    if at.page_token is None:
+                        break
+            finally:
+                fetching.cancel()
         await keep_refreshed()
         metrics.processed(processed)
-        metrics.synced("resynced" if resynced else "ok", time.monotonic() - started)
+        metrics.synced("resynced" if listing.resynced else "ok", time.monotonic() - started)
         return SyncOutcome(
-            mode="full" if full else "incremental",
+            mode="full" if listing.full else "incremental",
             pages=pages,
             processed=processed,
             events=events,
-            resynced=resynced,
+            resynced=listing.resynced,
         )
 
-    async def _store_page(
-        self, session: AsyncSession, calendar: Calendar, items: list[dict[str, Any]], generation: int
-    ) -> None:
-        if not items:
-            return
+    async def _fetch(
+        self, calendar: Calendar, service: Any, listing: "_Listing"
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], "_Listing"]:
+        """The listing's next page, its events as rows, and where the listing stands after it
+        (a copy: the next fetch moves the listing on while this page is stored). A 410 starts
+        the listing over, whole."""
+        while True:
+            try:
+                page = await self._call(
+                    calendar,
+                    "events.list",
+                    functools.partial(
+                        google_calendar.events_page,
+                        service,
+                        calendar.google_calendar_id,
+                        sync_token=None if listing.full else calendar.sync_token,
+                        page_token=listing.page_token,
+                    ),
+                )
+            except GoogleApiError as exc:
+                if exc.status == 410 and exc.reason in FULL_SYNC_REASONS and listing.restartable():
+                    listing.restart(calendar)
+                    continue
+                raise classified(exc) from None
+            rows = await asyncio.to_thread(self._rows, calendar, page.get("items", []), listing.generation)
+            listing.page_token = page.get("nextPageToken")
+            return page, rows, dataclasses.replace(listing)
+
+    def _rows(self, calendar: Calendar, items: list[dict[str, Any]], generation: int) -> list[dict[str, Any]]:
         # Keyed by id: a page that names an event twice keeps its last word.
         rows = {
             event.event_id: event_values(
@@ -268,37 +281,66 @@ class CalendarSync:
             | {"generation": generation}
             for event in map(from_google, items)
         }
-        listed = insert(CalendarEvent).values(list(rows.values()))
-        ours, theirs = CalendarEvent.__table__.c, listed.excluded
-        # A bare cancellation (an id and a status, as incremental listings send) keeps what was
-        # known of the event: it stays a deleted row with its times and details.
-        bare = theirs.start_at.is_(None)
-        kept = {
-            name: func.coalesce(theirs[name], ours[name])
-            if name != "sealed"
-            else _unless(bare, theirs[name], ours[name])
-            for name in ("start_at", "end_at", "recurring_event_id", "sealed")
+        return list(rows.values())
+
+    async def _store_page(
+        self,
+        session: AsyncSession,
+        calendar: Calendar,
+        rows: list[dict[str, Any]],
+        listing: "_Listing",
+        page: dict[str, Any],
+    ) -> int:
+        """One page's rows and where the listing stands, in the caller's transaction; the last
+        page also stores the sync token (and, ending a full listing, deletes what it did not
+        list). Answers the calendar's events, deleted ones not counted."""
+        alive = await self._upsert(session, calendar.id, rows)
+        state: dict[str, Any] = {
+            "page_token": listing.page_token,
+            "listing_full": listing.full,
+            "generation": listing.generation,
         }
-        await session.execute(
-            listed.on_conflict_do_update(
-                index_elements=[CalendarEvent.calendar_id, CalendarEvent.event_id],
-                set_={
-                    "status": theirs.status,
-                    "deleted": theirs.deleted,
-                    "etag": theirs.etag,
-                    "updated": theirs.updated,
-                    "generation": theirs.generation,
-                    "all_day": _unless(bare, theirs.all_day, ours.all_day),
-                    "recurring": _unless(bare, theirs.recurring, ours.recurring),
-                    **kept,
-                },
-            )
+        if listing.page_token is None:
+            if listing.full:
+                alive -= await self._sweep(session, calendar.id, listing.generation)
+            state |= {
+                "sync_token": page.get("nextSyncToken"),
+                "sync_status": SyncStatus.OK,
+                "last_success_at": datetime.now(UTC),
+                "last_error": None,
+            }
+        counted = await session.execute(
+            update(Calendar)
+            .where(Calendar.id == calendar.id)
+            .values(**state, events_count=Calendar.events_count + alive)
+            .returning(Calendar.events_count)
         )
+        return int(counted.scalar_one())
 
     @staticmethod
-    async def _sweep(session: AsyncSession, calendar_id: uuid.UUID, generation: int) -> None:
-        """After a full listing: what Google no longer lists at all is deleted here too."""
-        await session.execute(
+    async def _upsert(session: AsyncSession, calendar_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
+        """Stores the rows; answers how many more of the calendar's events are alive after."""
+        if not rows:
+            return 0
+        ids = [row["event_id"] for row in rows]
+        were_alive = await session.scalar(
+            select(func.count())
+            .select_from(CalendarEvent)
+            .where(
+                CalendarEvent.calendar_id == calendar_id,
+                CalendarEvent.event_id.in_(ids),
+                CalendarEvent.deleted.is_(False),
+            )
+        )
+        # One statement compiled once, its rows sent in batches (insertmanyvalues).
+        await session.execute(_UPSERT, rows)
+        return sum(not row["deleted"] for row in rows) - int(were_alive or 0)
+
+    @staticmethod
+    async def _sweep(session: AsyncSession, calendar_id: uuid.UUID, generation: int) -> int:
+        """After a full listing: what Google no longer lists at all is deleted here too.
+        Answers how many events that took from the calendar."""
+        swept = await session.execute(
             update(CalendarEvent)
             .where(
                 CalendarEvent.calendar_id == calendar_id,
@@ -307,17 +349,7 @@ class CalendarSync:
             )
             .values(deleted=True, status="cancelled")
         )
-
-    @staticmethod
-    async def _count(session: AsyncSession, calendar_id: uuid.UUID) -> int:
-        return int(
-            await session.scalar(
-                select(func.count())
-                .select_from(CalendarEvent)
-                .where(CalendarEvent.calendar_id == calendar_id, CalendarEvent.deleted.is_(False))
-            )
-            or 0
-        )
+        return int(swept.rowcount)  # type: ignore[attr-defined]
 
     # -- two-way ----------------------------------------------------------------------------------
 
@@ -373,11 +405,13 @@ class CalendarSync:
             else:
                 raise classified(exc) from None
         await keep_refreshed()
+        rows = self._rows(calendar, [item], calendar.generation)
         async with self._db.transaction() as session:
-            await self._store_page(session, calendar, [item], calendar.generation)
-            count = await self._count(session, calendar.id)
+            alive = await self._upsert(session, calendar.id, rows)
             await session.execute(
-                update(Calendar).where(Calendar.id == calendar.id).values(events_count=count)
+                update(Calendar)
+                .where(Calendar.id == calendar.id)
+                .values(events_count=Calendar.events_count + alive)
             )
         return Written(event_id=event_id, etag=item.get("etag"), deleted=item.get("status") == "cancelled")
 
@@ -485,3 +519,32 @@ class CalendarSync:
 
 def _unless(condition: Any, otherwise: Any, then: Any) -> Any:
     return case((condition, then), else_=otherwise)
+
+
+def _upsert() -> Any:
+    """Each listed event into its row, keyed by (calendar, event id): a page stored twice changes
+    nothing. A bare cancellation (an id and a status, as incremental listings send) keeps what
+    was known of the event: it stays a deleted row with its times and details."""
+    listed = insert(CalendarEvent.__table__)
+    ours, theirs = CalendarEvent.__table__.c, listed.excluded
+    bare = theirs.start_at.is_(None)
+    return listed.on_conflict_do_update(
+        index_elements=[ours.calendar_id, ours.event_id],
+        set_={
+            "status": theirs.status,
+            "deleted": theirs.deleted,
+            "etag": theirs.etag,
+            "updated": theirs.updated,
+            "generation": theirs.generation,
+            "all_day": _unless(bare, theirs.all_day, ours.all_day),
+            "recurring": _unless(bare, theirs.recurring, ours.recurring),
+            "sealed": _unless(bare, theirs.sealed, ours.sealed),
+            **{
+                name: func.coalesce(theirs[name], ours[name])
+                for name in ("start_at", "end_at", "recurring_event_id")
+            },
+        },
+    )
+
+
+_UPSERT = _upsert()

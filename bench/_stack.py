@@ -196,7 +196,9 @@ def _remove(root: Path, *, keep_logs: bool) -> None:
 
 
 @asynccontextmanager
-async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[Stack]:
+async def running_stack(
+    postgres_options: Sequence[str] = (), providers: str = "servicetitan"
+) -> AsyncIterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
     async with AsyncExitStack() as cleanup:
         cleanup.push(lambda failed, *_: _remove(root, keep_logs=failed is not None))
@@ -229,6 +231,9 @@ async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[S
             "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
             "SERVICETITAN_AUTH_URL": f"{emulator_url}/servicetitan/auth",
             "SERVICETITAN_API_URL": f"{emulator_url}/servicetitan/api",
+            "GOOGLE_CALENDAR_API_ENDPOINT": f"{emulator_url}/google",
+            "GOOGLE_OAUTH_TOKEN_URI": f"{emulator_url}/google/oauth2/token",
+            "GOOGLE_OAUTH_AUTH_URI": f"{emulator_url}/google/oauth2/auth",
             "TEMPOLINE_API_HOST": "127.0.0.1",
             "TEMPOLINE_API_PORT": str(api_port),
             "TEMPOLINE_LOG_LEVEL": "WARNING",
@@ -246,7 +251,7 @@ async def running_stack(postgres_options: Sequence[str] = ()) -> AsyncIterator[S
             "--port",
             str(emulator_port),
             "--providers",
-            "servicetitan",
+            providers,
             "--log-level",
             "warning",
         ]

@@ -109,7 +109,14 @@ def run() -> int:
     env["TEMPOLINE_HOME"] = str(home)
     encryption_key = _secret(env, "TEMPOLINE_ENCRYPTION_KEY", home / "encryption.key", generate_key)
     admin_key = _secret(env, "TEMPOLINE_ADMIN_API_KEY", home / "admin-api-key", _new_admin_key)
+    # Where this stack's API is: OAuth's redirect back to it, the emulator's notifications.
+    env.setdefault("TEMPOLINE_API_URL", f"http://127.0.0.1:{settings.api_port}")
+    google_emulated = "GOOGLE_CALENDAR_API_ENDPOINT" not in env
     _emulator_urls(env, settings)
+    if google_emulated:
+        # The emulator reaches this API on loopback: push notifications work in the dev stack.
+        hook = f"{env['TEMPOLINE_API_URL']}/api/scheduling/google/notifications"
+        env.setdefault("GOOGLE_CALENDAR_WEBHOOK_URL", hook)
     follow = settings.routing_follow_interval_seconds
     if "routing_follow_interval_seconds" not in settings.model_fields_set:
         follow = DEV_FOLLOW_INTERVAL_SECONDS
