@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -38,7 +38,7 @@ from domain.scheduling.sync import (
     WatchRequest,
 )
 from domain.scheduling.writes import WriteRequest, Written
-from store import google_tokens
+from store import calendar_events, google_tokens
 from store.calendar_events import event_values
 from store.scheduling import Calendar, CalendarChannel, CalendarEvent
 from store.sealed import open_text, seal_text
@@ -294,7 +294,7 @@ class CalendarSync:
         """One page's rows and where the listing stands, in the caller's transaction; the last
         page also stores the sync token (and, ending a full listing, deletes what it did not
         list). Answers the calendar's events, deleted ones not counted."""
-        alive = await self._upsert(session, calendar.id, rows)
+        alive = await calendar_events.upsert(session, rows)
         state: dict[str, Any] = {
             "page_token": listing.page_token,
             "listing_full": listing.full,
@@ -316,25 +316,6 @@ class CalendarSync:
             .returning(Calendar.events_count)
         )
         return int(counted.scalar_one())
-
-    @staticmethod
-    async def _upsert(session: AsyncSession, calendar_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
-        """Stores the rows; answers how many more of the calendar's events are alive after."""
-        if not rows:
-            return 0
-        ids = [row["event_id"] for row in rows]
-        were_alive = await session.scalar(
-            select(func.count())
-            .select_from(CalendarEvent)
-            .where(
-                CalendarEvent.calendar_id == calendar_id,
-                CalendarEvent.event_id.in_(ids),
-                CalendarEvent.deleted.is_(False),
-            )
-        )
-        # One statement compiled once, its rows sent in batches (insertmanyvalues).
-        await session.execute(_UPSERT, rows)
-        return sum(not row["deleted"] for row in rows) - int(were_alive or 0)
 
     @staticmethod
     async def _sweep(session: AsyncSession, calendar_id: uuid.UUID, generation: int) -> int:
@@ -407,7 +388,7 @@ class CalendarSync:
         await keep_refreshed()
         rows = self._rows(calendar, [item], calendar.generation)
         async with self._db.transaction() as session:
-            alive = await self._upsert(session, calendar.id, rows)
+            alive = await calendar_events.upsert(session, rows)
             await session.execute(
                 update(Calendar)
                 .where(Calendar.id == calendar.id)
@@ -519,32 +500,3 @@ class CalendarSync:
 
 def _unless(condition: Any, otherwise: Any, then: Any) -> Any:
     return case((condition, then), else_=otherwise)
-
-
-def _upsert() -> Any:
-    """Each listed event into its row, keyed by (calendar, event id): a page stored twice changes
-    nothing. A bare cancellation (an id and a status, as incremental listings send) keeps what
-    was known of the event: it stays a deleted row with its times and details."""
-    listed = insert(CalendarEvent.__table__)
-    ours, theirs = CalendarEvent.__table__.c, listed.excluded
-    bare = theirs.start_at.is_(None)
-    return listed.on_conflict_do_update(
-        index_elements=[ours.calendar_id, ours.event_id],
-        set_={
-            "status": theirs.status,
-            "deleted": theirs.deleted,
-            "etag": theirs.etag,
-            "updated": theirs.updated,
-            "generation": theirs.generation,
-            "all_day": _unless(bare, theirs.all_day, ours.all_day),
-            "recurring": _unless(bare, theirs.recurring, ours.recurring),
-            "sealed": _unless(bare, theirs.sealed, ours.sealed),
-            **{
-                name: func.coalesce(theirs[name], ours[name])
-                for name in ("start_at", "end_at", "recurring_event_id")
-            },
-        },
-    )
-
-
-_UPSERT = _upsert()

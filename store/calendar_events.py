@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, or_, select
+from sqlalchemy import Column, ColumnElement, MetaData, Row, Table, and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import Cipher
@@ -106,3 +107,80 @@ async def opened(
         )
     )
     return [open_model(cipher, event_owner(calendar_id, id), sealed, StoredEvent) for id, sealed in rows]
+
+
+# A page's rows are copied (COPY, the fastest way in) into a temporary table of the same columns,
+# then upserted from there in one statement.
+_EVENTS = CalendarEvent.__table__
+_COLUMNS = [c.name for c in _EVENTS.c if c.name != "id"]
+_LISTED = Table(
+    "listed_events",
+    MetaData(),
+    *(Column(c.name, c.type) for c in _EVENTS.c if c.name != "id"),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
+)
+
+
+def _unless(condition: Any, otherwise: Any, then: Any) -> Any:
+    return case((condition, then), else_=otherwise)
+
+
+def _upsert() -> Any:
+    """Each listed event into its row, keyed by (calendar, event id): a page stored twice changes
+    nothing. A bare cancellation (an id and a status, as incremental listings send) keeps what
+    was known of the event: it stays a deleted row with its times and details."""
+    listed = insert(_EVENTS).from_select(_COLUMNS, select(*(_LISTED.c[name] for name in _COLUMNS)))
+    ours, theirs = _EVENTS.c, listed.excluded
+    bare = theirs.start_at.is_(None)
+    return listed.on_conflict_do_update(
+        index_elements=[ours.calendar_id, ours.event_id],
+        set_={
+            "status": theirs.status,
+            "deleted": theirs.deleted,
+            "etag": theirs.etag,
+            "updated": theirs.updated,
+            "generation": theirs.generation,
+            "all_day": _unless(bare, theirs.all_day, ours.all_day),
+            "recurring": _unless(bare, theirs.recurring, ours.recurring),
+            "sealed": _unless(bare, theirs.sealed, ours.sealed),
+            **{
+                name: func.coalesce(theirs[name], ours[name])
+                for name in ("start_at", "end_at", "recurring_event_id")
+            },
+        },
+    )
+
+
+_UPSERT = _upsert()
+# How many of the listed events were alive before: the page's difference to the count.
+_WERE_ALIVE = (
+    select(func.count())
+    .select_from(
+        _LISTED.join(
+            _EVENTS,
+            and_(_EVENTS.c.calendar_id == _LISTED.c.calendar_id, _EVENTS.c.event_id == _LISTED.c.event_id),
+        )
+    )
+    .where(_EVENTS.c.deleted.is_(False))
+)
+
+
+async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Stores rows made by `event_values` (plus their `generation`), in the caller's transaction;
+    answers how many more of their calendar's events are alive after (a negative number when
+    more were deleted than added)."""
+    if not rows:
+        return 0
+    connection = await session.connection()
+    await connection.run_sync(lambda sync: _LISTED.create(sync, checkfirst=True))
+    raw = (await connection.get_raw_connection()).driver_connection
+    async with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY listed_events ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            await copy.write_row([row[name] for name in _COLUMNS])
+    were_alive = int(await session.scalar(_WERE_ALIVE) or 0)
+    await session.execute(_UPSERT)
+    return sum(not row["deleted"] for row in rows) - were_alive
