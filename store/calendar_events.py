@@ -6,12 +6,14 @@ ciphertext copied onto another event or calendar does not open. What queries nee
 status, kind, Google's ids) stays plain.
 """
 
+import re
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, MetaData, Row, Table, and_, case, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,6 +115,14 @@ async def opened(
 # then upserted from there in one statement.
 _EVENTS = CalendarEvent.__table__
 _COLUMNS = [c.name for c in _EVENTS.c if c.name != "id"]
+# Binary COPY (psycopg's C dumpers) needs each column's PostgreSQL type named.
+_COPY_TYPES = [
+    re.sub(r"\(.*\)", "", c.type.compile(dialect=postgresql.dialect()))
+    .lower()
+    .replace("timestamp with time zone", "timestamptz")
+    for c in _EVENTS.c
+    if c.name != "id"
+]
 _LISTED = Table(
     "listed_events",
     MetaData(),
@@ -177,8 +187,9 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     raw = (await connection.get_raw_connection()).driver_connection
     async with (
         raw.cursor() as cursor,
-        cursor.copy(f"COPY listed_events ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+        cursor.copy(f"COPY listed_events ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        copy.set_types(_COPY_TYPES)
         for row in rows:
             await copy.write_row([row[name] for name in _COLUMNS])
     were_alive = int(await session.scalar(_WERE_ALIVE) or 0)
