@@ -16,6 +16,7 @@ A cancelled event is kept (marked deleted) rather than removed: an incremental s
 only its id and status.
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -102,35 +103,39 @@ class StoredEvent(SchedulingModel):
         return None
 
 
-def _time(value: dict[str, Any] | None) -> EventTime | None:
+def _when(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Google's EventDateTime as EventTime's fields. Google sends offsets; a wall time without
+    one is in the zone named beside it."""
     if not value:
         return None
-    at = datetime.fromisoformat(value["dateTime"]) if value.get("dateTime") else None
-    if at is not None and at.tzinfo is None:
-        # Google sends offsets; a wall time without one is in the zone named beside it.
-        at = at.replace(tzinfo=ZoneInfo(value.get("timeZone") or "UTC"))
-    return EventTime(
-        day=date.fromisoformat(value["date"]) if value.get("date") else None,
-        at=at,
-        time_zone=value.get("timeZone"),
-    )
+    at = value.get("dateTime")
+    if at is not None and not _OFFSET.search(at):
+        at = datetime.fromisoformat(at).replace(tzinfo=ZoneInfo(value.get("timeZone") or "UTC"))
+    return {"day": value.get("date"), "at": at, "time_zone": value.get("timeZone")}
+
+
+_OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
 def from_google(item: dict[str, Any]) -> StoredEvent:
-    """An item of `events.list` / `events.get` as stored (what is not kept is dropped)."""
-    return StoredEvent(
-        event_id=item["id"],
-        status=EventStatus(item.get("status", "confirmed")),
-        etag=item.get("etag"),
-        updated=datetime.fromisoformat(item["updated"]) if item.get("updated") else None,
-        ical_uid=item.get("iCalUID"),
-        summary=item.get("summary"),
-        description=item.get("description"),
-        location=item.get("location"),
-        start=_time(item.get("start")),
-        end=_time(item.get("end")),
-        recurrence=list(item.get("recurrence") or []),
-        recurring_event_id=item.get("recurringEventId"),
-        original_start=_time(item.get("originalStartTime")),
-        transparent=item.get("transparency") == "transparent",
+    """An item of `events.list` / `events.get` as stored (what is not kept is dropped),
+    validated in one call (a sync makes 100,000 of these: nested models built one by one cost
+    three times as much)."""
+    return StoredEvent.model_validate(
+        {
+            "event_id": item["id"],
+            "status": item.get("status", "confirmed"),
+            "etag": item.get("etag"),
+            "updated": item.get("updated"),
+            "ical_uid": item.get("iCalUID"),
+            "summary": item.get("summary"),
+            "description": item.get("description"),
+            "location": item.get("location"),
+            "start": _when(item.get("start")),
+            "end": _when(item.get("end")),
+            "recurrence": item.get("recurrence") or [],
+            "recurring_event_id": item.get("recurringEventId"),
+            "original_start": _when(item.get("originalStartTime")),
+            "transparent": item.get("transparency") == "transparent",
+        }
     )
