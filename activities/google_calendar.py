@@ -28,7 +28,7 @@ from activities import heartbeat
 from activities.dependencies import Dependencies
 from clients import google_calendar
 from clients.google_calendar import GoogleApiError, ReauthorizationRequired
-from domain.scheduling.events import from_google
+from domain.scheduling.events import google_fields
 from domain.scheduling.sync import (
     Channel,
     ChannelsStop,
@@ -39,7 +39,7 @@ from domain.scheduling.sync import (
 )
 from domain.scheduling.writes import WriteRequest, Written
 from store import calendar_events, google_tokens
-from store.calendar_events import event_values
+from store.calendar_events import event_row
 from store.scheduling import Calendar, CalendarChannel, CalendarEvent
 from store.sealed import open_text, seal_text
 
@@ -210,7 +210,7 @@ class CalendarSync:
         """Lists the calendar (all of it, or what changed since the sync token) page by page;
         each page's events are upserted in one transaction with the cursor to the next page, so
         an attempt after a crash resumes at the first page not stored. The next page is fetched
-        (and made into rows, in the client's thread) while this one is stored."""
+        and made into rows while this one is stored."""
         started = time.monotonic()
         async with self._db.transaction() as session:
             calendar = await self._calendar(session, request.calendar_id)
@@ -247,9 +247,9 @@ class CalendarSync:
     async def _fetch(
         self, calendar: Calendar, service: Any, listing: "_Listing"
     ) -> tuple[dict[str, Any], list[dict[str, Any]], "_Listing"]:
-        """The listing's next page, its events as rows, and where the listing stands after it
-        (a copy: the next fetch moves the listing on while this page is stored). A 410 starts
-        the listing over, whole."""
+        """The listing's next page, its events as rows (in a thread), and where the listing
+        stands after it (a copy: the next fetch moves the listing on while this page is
+        stored). A 410 starts the listing over, whole."""
         while True:
             try:
                 page = await self._call(
@@ -275,11 +275,11 @@ class CalendarSync:
     def _rows(self, calendar: Calendar, items: list[dict[str, Any]], generation: int) -> list[dict[str, Any]]:
         # Keyed by id: a page that names an event twice keeps its last word.
         rows = {
-            event.event_id: event_values(
-                self._cipher, calendar.tenant_id, calendar.id, calendar.time_zone, event
+            item["id"]: event_row(
+                self._cipher, calendar.tenant_id, calendar.id, calendar.time_zone, google_fields(item)
             )
             | {"generation": generation}
-            for event in map(from_google, items)
+            for item in items
         }
         return list(rows.values())
 

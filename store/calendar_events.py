@@ -6,6 +6,7 @@ ciphertext copied onto another event or calendar does not open. What queries nee
 status, kind, Google's ids) stays plain.
 """
 
+import json
 import re
 import uuid
 from collections.abc import Collection, Sequence
@@ -16,37 +17,47 @@ from sqlalchemy import Column, ColumnElement, MetaData, Row, Table, and_, case, 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable
 
 from core.crypto import Cipher
-from domain.scheduling.events import StoredEvent
+from domain.scheduling.events import EventStatus, StoredEvent, stored_times
 from store.scheduling import CalendarEvent
-from store.sealed import open_model, seal_model
+from store.sealed import open_model, seal_text
 
 
 def event_owner(calendar_id: uuid.UUID, event_id: str) -> uuid.UUID:
     return uuid.uuid5(calendar_id, event_id)
 
 
-def event_values(
-    cipher: Cipher, tenant_id: uuid.UUID, calendar_id: uuid.UUID, calendar_zone: str, event: StoredEvent
+def event_row(
+    cipher: Cipher, tenant_id: uuid.UUID, calendar_id: uuid.UUID, calendar_zone: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
-    """The columns of an event's row. A series master's times are its first instance's."""
-    span = event.span(calendar_zone)
+    """The columns of an event's row, from StoredEvent's JSON (domain.scheduling.events
+    google_fields). A series master's times are its first instance's."""
+    span = stored_times(fields, calendar_zone)
+    updated = fields["updated"]
     return {
         "tenant_id": tenant_id,
         "calendar_id": calendar_id,
-        "event_id": event.event_id,
-        "status": event.status.value,
-        "deleted": event.deleted,
-        "all_day": event.all_day,
+        "event_id": fields["event_id"],
+        "status": fields["status"],
+        "deleted": fields["status"] == EventStatus.CANCELLED,
+        "all_day": fields["start"] is not None and fields["start"]["day"] is not None,
         "start_at": span[0] if span else None,
         "end_at": span[1] if span else None,
-        "recurring": bool(event.recurrence),
-        "recurring_event_id": event.recurring_event_id,
-        "etag": event.etag,
-        "updated": event.updated,
-        "sealed": seal_model(cipher, event_owner(calendar_id, event.event_id), event),
+        "recurring": bool(fields["recurrence"]),
+        "recurring_event_id": fields["recurring_event_id"],
+        "etag": fields["etag"],
+        "updated": datetime.fromisoformat(updated) if updated else None,
+        "sealed": seal_text(cipher, event_owner(calendar_id, fields["event_id"]), json.dumps(fields)),
     }
+
+
+def event_values(
+    cipher: Cipher, tenant_id: uuid.UUID, calendar_id: uuid.UUID, calendar_zone: str, event: StoredEvent
+) -> dict[str, Any]:
+    """The columns of a StoredEvent's row."""
+    return event_row(cipher, tenant_id, calendar_id, calendar_zone, event.model_dump(mode="json"))
 
 
 def open_event(cipher: Cipher, row: CalendarEvent) -> StoredEvent:
@@ -162,8 +173,8 @@ def _upsert() -> Any:
     )
 
 
-_UPSERT = _upsert()
-# How many of the listed events were alive before: the page's difference to the count.
+# The upsert and, from the snapshot before it (a data-modifying CTE does not see its own
+# writes), how many of the listed events were alive: the page's difference to the count.
 _WERE_ALIVE = (
     select(func.count())
     .select_from(
@@ -174,6 +185,8 @@ _WERE_ALIVE = (
     )
     .where(_EVENTS.c.deleted.is_(False))
 )
+_UPSERT = select(_WERE_ALIVE.scalar_subquery()).add_cte(_upsert().returning(_EVENTS.c.id).cte("stored"))
+_CREATE_LISTED = str(CreateTable(_LISTED, if_not_exists=True).compile(dialect=postgresql.dialect()))
 
 
 async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
@@ -183,8 +196,11 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     if not rows:
         return 0
     connection = await session.connection()
-    await connection.run_sync(lambda sync: _LISTED.create(sync, checkfirst=True))
     raw = (await connection.get_raw_connection()).driver_connection
+    await raw.execute(_CREATE_LISTED)
+    # Google keeps these events: a page lost with a database crash (its commit not yet on disk)
+    # goes with its cursor, and is listed again. The commit need not wait for the disk.
+    await raw.execute("SET LOCAL synchronous_commit TO OFF")
     async with (
         raw.cursor() as cursor,
         cursor.copy(f"COPY listed_events ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
@@ -192,6 +208,5 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
         copy.set_types(_COPY_TYPES)
         for row in rows:
             await copy.write_row([row[name] for name in _COLUMNS])
-    were_alive = int(await session.scalar(_WERE_ALIVE) or 0)
-    await session.execute(_UPSERT)
+    were_alive = int(await session.scalar(_UPSERT) or 0)
     return sum(not row["deleted"] for row in rows) - were_alive

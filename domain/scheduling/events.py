@@ -104,38 +104,60 @@ class StoredEvent(SchedulingModel):
 
 
 def _when(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Google's EventDateTime as EventTime's fields. Google sends offsets; a wall time without
-    one is in the zone named beside it."""
+    """Google's EventDateTime as EventTime's fields (JSON). Google sends offsets; a wall time
+    without one is in the zone named beside it."""
     if not value:
         return None
     at = value.get("dateTime")
     if at is not None and not _OFFSET.search(at):
-        at = datetime.fromisoformat(at).replace(tzinfo=ZoneInfo(value.get("timeZone") or "UTC"))
+        zone = ZoneInfo(value.get("timeZone") or "UTC")
+        at = datetime.fromisoformat(at).replace(tzinfo=zone).isoformat()
     return {"day": value.get("date"), "at": at, "time_zone": value.get("timeZone")}
 
 
 _OFFSET = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
+def google_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """An item of `events.list` / `events.get` as StoredEvent's JSON (what is not kept is
+    dropped), unvalidated: the sync stores 100,000 of these at a time without building models
+    (`stored_times` checks what the row needs), and `from_google` validates them."""
+    return {
+        "event_id": item["id"],
+        "status": item.get("status", "confirmed"),
+        "etag": item.get("etag"),
+        "updated": item.get("updated"),
+        "ical_uid": item.get("iCalUID"),
+        "summary": item.get("summary"),
+        "description": item.get("description"),
+        "location": item.get("location"),
+        "start": _when(item.get("start")),
+        "end": _when(item.get("end")),
+        "recurrence": item.get("recurrence") or [],
+        "recurring_event_id": item.get("recurringEventId"),
+        "original_start": _when(item.get("originalStartTime")),
+        "transparent": item.get("transparency") == "transparent",
+    }
+
+
 def from_google(item: dict[str, Any]) -> StoredEvent:
-    """An item of `events.list` / `events.get` as stored (what is not kept is dropped),
-    validated in one call (a sync makes 100,000 of these: nested models built one by one cost
-    three times as much)."""
-    return StoredEvent.model_validate(
-        {
-            "event_id": item["id"],
-            "status": item.get("status", "confirmed"),
-            "etag": item.get("etag"),
-            "updated": item.get("updated"),
-            "ical_uid": item.get("iCalUID"),
-            "summary": item.get("summary"),
-            "description": item.get("description"),
-            "location": item.get("location"),
-            "start": _when(item.get("start")),
-            "end": _when(item.get("end")),
-            "recurrence": item.get("recurrence") or [],
-            "recurring_event_id": item.get("recurringEventId"),
-            "original_start": _when(item.get("originalStartTime")),
-            "transparent": item.get("transparency") == "transparent",
-        }
-    )
+    return StoredEvent.model_validate(google_fields(item))
+
+
+def stored_times(fields: dict[str, Any], calendar_zone: str) -> tuple[datetime, datetime] | None:
+    """`StoredEvent.span` of google_fields' JSON, parsed as validation would parse it: a value
+    that is not a date, an instant with its offset, or a known status raises ValueError."""
+    EventStatus(fields["status"])
+    start, end = fields["start"], fields["end"]
+    if start is None or end is None:
+        return None
+    return _instant(start, calendar_zone), _instant(end, calendar_zone)
+
+
+def _instant(when: dict[str, Any], calendar_zone: str) -> datetime:
+    if when["at"] is not None:
+        at = datetime.fromisoformat(when["at"])
+        if at.tzinfo is None:
+            raise ValueError(f"{when['at']!r} has no offset")
+        return at.astimezone(UTC)
+    return EventTime(day=date.fromisoformat(when["day"])).instant(calendar_zone)
