@@ -175,10 +175,10 @@ class CalendarSync:
         service = await asyncio.to_thread(google_calendar.service, self._settings, creds)
 
         async def keep_refreshed() -> None:
+            if (fresh := google_calendar.refreshed(creds, tokens)) is None:
+                return  # most calls: the stored access token was still good
             async with self._db.transaction() as s:
-                await google_tokens.store_refreshed(
-                    s, self._cipher, calendar.user_id, google_calendar.refreshed(creds, tokens)
-                )
+                await google_tokens.store_refreshed(s, self._cipher, calendar.user_id, fresh)
 
         return service, keep_refreshed
 

@@ -34,7 +34,7 @@ async def tokens_of(session: AsyncSession, cipher: Cipher, user_id: uuid.UUID) -
 async def store_refreshed(
     session: AsyncSession, cipher: Cipher, user_id: uuid.UUID, fresh: GoogleTokens | None
 ) -> None:
-    """Keeps the access token google-auth refreshed meanwhile, if it did."""
+    """Keeps the access token google-auth refreshed meanwhile, if it did (`fresh`)."""
     if fresh is None:
         return
     await session.execute(

@@ -6,7 +6,7 @@ nothing."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -83,6 +83,19 @@ async def test_changes_at_google_arrive_by_push_and_bursts_coalesce(
         google_id, {"summary": "Pushed", "start": {"date": "2026-06-01"}, "end": {"date": "2026-06-02"}}
     )
     await eventually(lambda: _stored(pushed, pat, created["id"]))
+    # Changed and deleted at Google: the same way.
+    first = (await pat.google.events(google_id))[0]["id"]
+    await pat.google.patch(
+        google_id, created["id"], {"start": {"date": "2026-06-03"}, "end": {"date": "2026-06-04"}}
+    )
+    await pat.google.delete(google_id, first)
+
+    async def changed() -> tuple[object, ...] | None:
+        stored = stored_events(pushed, pat.calendar["id"])
+        done = stored[first][1] and stored[created["id"]][2] == datetime(2026, 6, 3, tzinfo=UTC)
+        return (stored[first], stored[created["id"]]) if done else None
+
+    await eventually(changed, 15, "the change and the deletion, by push")
 
     # A burst of changes: each is a notification, and they share syncs.
     lists = await pat.google.calls("events.list")
@@ -97,7 +110,7 @@ async def test_changes_at_google_arrive_by_push_and_bursts_coalesce(
     await asyncio.sleep(1)  # notifications still under way would ask for one more sync
     syncs = await pat.google.calls("events.list") - lists
     assert 1 <= syncs <= 5, syncs
-    assert (await pat.state())["events_count"] == 31
+    assert (await pat.state())["events_count"] == 10 + 1 - 1 + 20  # bulk, created, deleted, burst
 
 
 async def _stored(settings: Settings, pat: Synced, event_id: str) -> bool:

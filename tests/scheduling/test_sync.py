@@ -3,14 +3,19 @@ server, the official Google client against the emulator, and PostgreSQL. What is
 compared with what the emulator holds, event by event."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from domain.scheduling.events import from_google
+from domain.scheduling.sync import schedule_id
+from tests.integration.routing_world import eventually
 from tests.platform.api_world import member
 from tests.scheduling.google_world import Google, connect, connected, stored_events
 
@@ -273,3 +278,51 @@ async def test_calendars_and_their_syncs_are_tenant_scoped(
     assert (await api.post(f"{pat.path}/sync", headers=pat.headers)).status_code == 409
     await pat.choose(pat.google_id)
     assert (await pat.sync())["status"] == "ok"
+
+
+async def test_the_calendars_schedule_syncs_it_and_goes_with_it(
+    api: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    settings: Settings,
+    emulator: str,
+    temporal: WorkflowEnvironment,
+    scheduling: None,
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    google_id = await pat.google.calendar("Periodic")
+    await pat.choose(google_id)
+    assert (await pat.sync())["status"] == "ok"
+    schedule = temporal.client.get_schedule_handle(schedule_id(uuid.UUID(pat.calendar["id"])))
+    described = await schedule.describe()
+    assert described.schedule.spec.intervals[0].every == timedelta(
+        seconds=settings.scheduling_periodic_sync_seconds
+    )
+    created = await pat.google.create(
+        google_id, {"summary": "Quiet change", "start": {"date": "2026-08-01"}, "end": {"date": "2026-08-02"}}
+    )
+    # No notification came (no webhook here): the Schedule's run asks for the sync.
+    await schedule.trigger()
+
+    async def arrived() -> bool:
+        return created["id"] in stored_events(settings, pat.calendar["id"])
+
+    await eventually(arrived, 20, "the periodic sync")
+    assert (await api.patch(pat.path, json={"selected": False}, headers=pat.headers)).status_code == 200
+    with pytest.raises(RPCError):
+        await schedule.describe()
+
+
+async def test_an_expired_access_token_is_refreshed_once(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], settings: Settings, emulator: str, scheduling: None
+) -> None:
+    pat = await synced_user(api, admin_headers, settings, emulator)
+    google_id = await pat.google.calendar("Expiring")
+    await pat.choose(google_id)
+    assert (await pat.sync())["status"] == "ok"
+    await pat.google.post(f"/users/{pat.google.email}/expire-access-tokens")
+    tokens = await pat.google.calls("oauth.token")
+    assert (await pat.sync())["status"] == "ok"
+    assert await pat.google.calls("oauth.token") - tokens == 1
+    # The new access token is kept: the next sync needs none.
+    assert (await pat.sync())["status"] == "ok"
+    assert await pat.google.calls("oauth.token") - tokens == 1
