@@ -14,6 +14,8 @@ from core.settings import Settings
 from tests.integration import routing_world as world
 from tests.ops import failing
 from tests.ops.conftest import ROOT, running_stack
+from tests.platform.api_world import member
+from tests.scheduling.google_world import Google, connected
 
 RULES = sorted((ROOT / "infra" / "prometheus" / "rules").glob("*.yml"))
 DASHBOARDS = sorted((ROOT / "infra" / "grafana" / "dashboards").glob("*.json"))
@@ -88,6 +90,34 @@ async def _drive_routing(api: httpx.AsyncClient, emulator: str, admin: world.Hea
     await api.get("/api/routing/jobs/not-a-uuid", headers=referrer.headers)  # a 4xx for the API's counters
 
 
+async def _drive_scheduling(
+    api: httpx.AsyncClient, settings: Settings, emulator: str, admin: world.Headers
+) -> None:
+    """A calendar chosen and synced, its first listing refused once for rate: syncs, their
+    durations, events processed, Google calls and refusals."""
+    headers = await member(api, admin, "calendars")
+    email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    user, _ = await connected(api, headers, settings, email)
+    google = Google(emulator, email)
+    google_id = await google.calendar("Ops")
+    await google.bulk(google_id, 5)
+    await google.inject("events.list", "rateLimitExceeded")
+    listed = (await api.get(f"/api/scheduling/users/{user['id']}/calendars", headers=headers)).json()
+    [calendar] = [c for c in listed if c["google_calendar_id"] == google_id]
+    path = f"/api/scheduling/users/{user['id']}/calendars/{calendar['id']}"
+    assert (await api.patch(path, json={"selected": True}, headers=headers)).status_code == 200
+    synced = await api.post(f"{path}/sync", headers=headers, timeout=60)
+    assert synced.json()["status"] == "ok", synced.text
+
+
+async def _drive_platform(api: httpx.AsyncClient, admin: world.Headers) -> None:
+    """A job no executor takes before its queue timeout: an attempt's end, counted."""
+    headers = await member(api, admin, "jobs")
+    body = {"name": "unplaced", "command": ["true"], "worker_type": "nowhere", "queue_timeout_seconds": 1}
+    created = await api.post("/api/platform/jobs", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+
+
 async def test_every_metric_in_rules_and_dashboards_is_exported(
     settings: Settings, temporal, clean_db: None, emulator: str, admin_headers: world.Headers
 ):
@@ -96,6 +126,8 @@ async def test_every_metric_in_rules_and_dashboards_is_exported(
     async with running_stack(settings, [failing.worker]) as stack, httpx.AsyncClient() as http:
         async with httpx.AsyncClient(base_url=stack.api_url) as api:
             await _drive_routing(api, emulator, admin_headers)
+            await _drive_scheduling(api, settings, emulator, admin_headers)
+            await _drive_platform(api, admin_headers)
         client = stack.client
         await client.execute_workflow(
             failing.FailsOnce.run, id=f"ops-{uuid.uuid4()}", task_queue=failing.QUEUE
