@@ -232,7 +232,10 @@ class CalendarSync:
                     if at.page_token is None:
                         break
             finally:
+                # A prefetch left behind (this attempt failed while storing): its outcome is moot.
                 fetching.cancel()
+                if fetching.done() and not fetching.cancelled():
+                    fetching.exception()
         await keep_refreshed()
         metrics.processed(processed)
         metrics.synced("resynced" if listing.resynced else "ok", time.monotonic() - started)
