@@ -77,8 +77,10 @@ async def test_stop_escalates_to_sigkill_after_the_grace_period(tmp_path: Path):
 
 
 async def test_processes_left_behind_by_a_finished_job_are_killed(tmp_path: Path):
-    # The main process exits at once; its background child would hold the pipes for ten minutes.
-    group = await _start(tmp_path, "/bin/sh", "-c", "sleep 600 & echo $!")
+    # The main process exits (half a second on, so that the test sees its child alive first: at
+    # once, a loaded machine lets the reaper kill the child before the test reads it); its
+    # background child would hold the pipes for ten minutes.
+    group = await _start(tmp_path, "/bin/sh", "-c", "sleep 600 & echo $!; sleep 0.5")
     straggler = identity(int((await group.stdout.readline()).decode()))
     assert straggler is not None
     assert await group.wait() == Exit(0, None)
