@@ -107,22 +107,24 @@ def _same_sound(left: np.ndarray, right: np.ndarray) -> bool:
 
 
 def _agglomerate(prints: list[np.ndarray], max_speakers: int) -> list[list[int]]:
-    clusters = [[i] for i in range(len(prints))]
-    distance = np.array([[np.linalg.norm(a - b) for b in prints] for a in prints])
+    """Average-linkage clustering, cluster distances updated in place (Lance-Williams), so an
+    hour's thousand spans take about a second rather than the naive cubic rescan's minutes."""
+    vectors = np.array(prints)
+    distance = np.linalg.norm(vectors[:, None, :] - vectors[None, :, :], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    clusters: dict[int, list[int]] = {i: [i] for i in range(len(prints))}
     while len(clusters) > 1:
-        best: tuple[float, int, int] | None = None
-        for a in range(len(clusters)):
-            for b in range(a + 1, len(clusters)):
-                linkage = float(np.mean(distance[np.ix_(clusters[a], clusters[b])]))
-                if best is None or linkage < best[0]:
-                    best = (linkage, a, b)
-        assert best is not None
-        linkage, a, b = best
-        if linkage > SAME_SPEAKER_DISTANCE and len(clusters) <= max_speakers:
+        # argmin scans row by row, so of equal distances the earliest pair merges: deterministic.
+        a, b = sorted(np.unravel_index(int(np.argmin(distance)), distance.shape))
+        if distance[a, b] > SAME_SPEAKER_DISTANCE and len(clusters) <= max_speakers:
             break
-        clusters[a] = sorted(clusters[a] + clusters[b])
-        del clusters[b]
-    return sorted(clusters, key=lambda members: members[0])
+        size_a, size_b = len(clusters[a]), len(clusters[b])
+        distance[a] = (size_a * distance[a] + size_b * distance[b]) / (size_a + size_b)
+        distance[:, a] = distance[a]
+        distance[a, a] = np.inf
+        distance[b] = distance[:, b] = np.inf
+        clusters[a] = sorted(clusters[a] + clusters.pop(b))
+    return sorted(clusters.values(), key=lambda members: members[0])
 
 
 def _pitch_hz(frames: np.ndarray) -> np.ndarray:
