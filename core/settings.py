@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         30.0, gt=0, alias="PLATFORM_WORKER_OFFLINE_AFTER_SECONDS"
     )
 
+    # Interviews, offline transcription (clients/local_transcription.py): the CPU threads one call
+    # may use (0: CTranslate2's default, every core). Calls are CPU-bound, so a worker runs as many
+    # at once as it has cores for at this setting, on a task queue of their own.
+    local_transcription_threads: int = Field(0, ge=0, alias="LOCAL_TRANSCRIPTION_THREADS")
+
     @property
     def google_redirect_uri(self) -> str:
         return self.google_oauth_redirect_uri or f"{self.api_url}/api/scheduling/google/callback"
