@@ -35,6 +35,7 @@ from domain.search_attributes import ALL as SEARCH_ATTRIBUTES
 from registry import task_queues
 from store import platform as platform_tables
 from store import routing as routing_tables
+from store import scheduling as scheduling_tables
 from store.db import Database
 from store.migrate import MIGRATIONS
 
@@ -285,6 +286,30 @@ async def jobs_waiting(database: Database) -> Finding:
     )
 
 
+async def calendars_failing(database: Database) -> Finding:
+    Calendar = scheduling_tables.Calendar
+    query = (
+        select(Calendar.sync_status, Calendar.last_error, func.count())
+        .where(Calendar.selected, Calendar.sync_status.in_(["error", "reauthorization_required"]))
+        .group_by(Calendar.sync_status, Calendar.last_error)
+        .order_by(func.count().desc())
+    )
+    async with database.sessions() as session:
+        groups = (await session.execute(query)).all()
+    total = sum(count for *_, count in groups)
+    if not total:
+        return Finding(check="calendars", status=Status.OK, summary="every synced calendar is in sync")
+    return Finding(
+        check="calendars",
+        status=Status.WARN,
+        summary=f"{total} synced calendars are not in sync",
+        details=[f"{count} {status}: {(error or '')[:200]}" for status, error, count in groups[:SHOWN]],
+        fix="reauthorization_required: the user connects Google again "
+        "(POST /api/scheduling/users/{id}/google/connect); error: the reason is Google's, and the "
+        "calendar's next sync tries again (docs/operations.md, Calendar syncs failing)",
+    )
+
+
 def _admin_headers(settings: Settings) -> dict[str, str]:
     key = settings.admin_api_key or (settings.api_key.get_secret_value() if settings.api_key else "")
     return {"Authorization": f"Bearer {key}"}
@@ -419,8 +444,11 @@ async def diagnose(settings: Settings) -> Report:
                 "routings", lambda: routings_needing_attention(database), "check PostgreSQL"
             )
             findings += await _guarded("platform jobs", lambda: jobs_waiting(database), "check PostgreSQL")
+            findings += await _guarded("calendars", lambda: calendars_failing(database), "check PostgreSQL")
         else:
-            findings += [_skipped("routings", "PostgreSQL"), _skipped("platform jobs", "PostgreSQL")]
+            findings += [
+                _skipped(check, "PostgreSQL") for check in ("routings", "platform jobs", "calendars")
+            ]
         api_fix = f"check that the API answers at TEMPOLINE_API_URL ({settings.api_url}) with the admin key"
         findings += await _guarded(
             "provider credentials", lambda: provider_credentials(deps.http, settings), api_fix

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
@@ -110,6 +111,7 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         *(f"task queue {queue}" for queue in CONTEXTS),
         "routings",
         "platform jobs",
+        "calendars",
         "provider credentials",
         "codec endpoint",
     } == set(findings)
@@ -255,3 +257,38 @@ async def test_jobs_waiting_for_an_executor_are_named_with_their_reason(
         "1: waiting for a worker of type default: none registered (oldest created "
     )
     assert "tempoline executor" in jobs["fix"]
+
+
+async def test_calendars_out_of_sync_are_named_with_their_reason(
+    settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+):
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:  # type: ignore[arg-type]
+        tenant, user = uuid.uuid4(), uuid.uuid4()
+        conn.execute("INSERT INTO tenants (id, name) VALUES (%s, 'doctor')", (tenant,))
+        conn.execute(
+            "INSERT INTO scheduling_users (id, tenant_id, email_digest, sealed, time_zone)"
+            " VALUES (%s, %s, 'x', ''::bytea, 'UTC')",
+            (user, tenant),
+        )
+        for n, (status, error) in enumerate(
+            [
+                ("reauthorization_required", "invalid_grant"),
+                ("error", "Google answered 404 notFound"),
+                ("ok", None),
+            ]
+        ):
+            conn.execute(
+                "INSERT INTO calendars (id, tenant_id, user_id, google_calendar_id, sealed, time_zone,"
+                " selected, sync_status, last_error)"
+                " VALUES (%s, %s, %s, %s, ''::bytea, 'UTC', true, %s, %s)",
+                (uuid.uuid4(), tenant, user, f"c{n}", status, error),
+            )
+    # (Other checks fail here: no worker polls this stack's queues.)
+    _, findings = await doctor(settings)
+    calendars = findings["calendars"]
+    assert calendars["status"] == "warn" and calendars["summary"] == "2 synced calendars are not in sync"
+    assert sorted(calendars["details"]) == [
+        "1 error: Google answered 404 notFound",
+        "1 reauthorization_required: invalid_grant",
+    ]
+    assert "connect" in calendars["fix"]
