@@ -1,0 +1,187 @@
+"""The scorecard an analysis produces, and the checks that make it evidence-backed.
+
+A language model answers `ModelAnswer` (its JSON schema is what the provider is asked for, strict).
+Nothing is invented around it: an answer that does not parse or breaks the schema is refused, and
+so is one that quotes anything the transcript does not say. Published checks find about 30 % of
+model "quotes" are not in the transcript; here a quote is accepted only when its words occur, in
+order and contiguous, in the transcript (case, punctuation and spacing aside), and it is then
+pinned to the time and speaker where it was said. A refused answer is the provider's failure: the
+analysis falls back to the next provider, and never to a made-up score.
+"""
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from domain.interviews.transcripts import Transcript
+
+# Levels a competency is rated on (the rubric describes each).
+LOWEST_LEVEL, HIGHEST_LEVEL = 1, 4
+Quote = Annotated[str, StringConstraints(min_length=3, max_length=600)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Judged(_Strict):
+    """One judgement with the words it rests on."""
+
+    point: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    quotes: list[Quote] = Field(min_length=1, max_length=5)
+
+
+class Rated(_Strict):
+    competency: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    level: int = Field(ge=LOWEST_LEVEL, le=HIGHEST_LEVEL)
+    rationale: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    quotes: list[Quote] = Field(min_length=1, max_length=5)
+
+
+class ModelAnswer(_Strict):
+    """What the model is asked to answer (OpenAI strict json_schema, Anthropic tool input)."""
+
+    ratings: list[Rated] = Field(min_length=1)
+    strengths: list[Judged]
+    concerns: list[Judged]
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Evidence(_Strict):
+    quote: str
+    speaker: str
+    start: float
+    end: float
+
+
+class Rating(_Strict):
+    competency: str
+    weight: float
+    level: int
+    rationale: str
+    evidence: list[Evidence]
+
+
+class Finding(_Strict):
+    point: str
+    evidence: list[Evidence]
+
+
+class Scorecard(_Strict):
+    ratings: list[Rating]
+    strengths: list[Finding]
+    concerns: list[Finding]
+    summary: str
+    # The rubric's weighted mean level, from 0 (every competency at the lowest level) to 100.
+    score: float
+
+
+class Refused(Exception):
+    """The model's answer cannot stand as a scorecard; `reason` says why (for the record, and to
+    decide the fallback)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+def answer_schema() -> dict[str, Any]:
+    """ModelAnswer's JSON schema as OpenAI's strict structured outputs take it: every object
+    closed and every property required."""
+    return _strict(ModelAnswer.model_json_schema())
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {key: _strict(value) for key, value in node.items() if key not in ("title", "default")}
+        if node.get("type") == "object" and "properties" in node:
+            node["additionalProperties"] = False
+            node["required"] = list(node["properties"])
+        return node
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    return node
+
+
+def parse(text: str) -> ModelAnswer:
+    """The model's raw answer, or Refused (invalid JSON, or JSON the schema does not allow)."""
+    try:
+        return ModelAnswer.model_validate_json(text)
+    except ValidationError as exc:
+        kinds = {error["type"] for error in exc.errors()}
+        kind = "invalid_json" if "json_invalid" in kinds else "schema_violation"
+        raise Refused(kind, str(exc.errors()[0]["msg"])[:300]) from None
+
+
+def scorecard(answer: ModelAnswer, transcript: Transcript, weights: dict[str, float]) -> Scorecard:
+    """The answer checked against the transcript and the rubric: every competency rated once,
+    none invented, every quote found (and placed); else Refused."""
+    rated = {rating.competency for rating in answer.ratings}
+    if len(rated) != len(answer.ratings):
+        raise Refused("schema_violation", "a competency is rated twice")
+    if rated != set(weights):
+        missing, extra = sorted(set(weights) - rated), sorted(rated - set(weights))
+        raise Refused("schema_violation", f"competencies missing {missing}, not in the rubric {extra}")
+    index = _Index(transcript)
+    ratings = [
+        Rating(
+            competency=r.competency,
+            weight=weights[r.competency],
+            level=r.level,
+            rationale=r.rationale,
+            evidence=index.find_all(r.quotes),
+        )
+        for r in answer.ratings
+    ]
+    total = sum(weights.values())
+    mean = sum(r.weight * (r.level - LOWEST_LEVEL) for r in ratings) / total
+    return Scorecard(
+        ratings=ratings,
+        strengths=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.strengths],
+        concerns=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.concerns],
+        summary=answer.summary,
+        score=round(100 * mean / (HIGHEST_LEVEL - LOWEST_LEVEL), 1),
+    )
+
+
+def words_of(text: str) -> list[str]:
+    """A text's words as quotes are compared: letters and digits, case-folded, accents kept."""
+    return re.findall(r"\w+(?:'\w+)?", unicodedata.normalize("NFKC", text).casefold())
+
+
+class _Index:
+    """The transcript's words in order, each with where it was said."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.words: list[str] = []
+        self.places: list[tuple[str, float, float]] = []
+        for segment in transcript.segments:
+            timed = segment.words or []
+            words = words_of(segment.text)
+            for n, word in enumerate(words):
+                self.words.append(word)
+                # Word times when the provider gave them (matched by position within the segment),
+                # else the segment's.
+                if len(timed) == len(words):
+                    self.places.append((segment.speaker, timed[n].start, timed[n].end))
+                else:
+                    self.places.append((segment.speaker, segment.start, segment.end))
+
+    def find_all(self, quotes: Sequence[str]) -> list[Evidence]:
+        return [self.find(quote) for quote in quotes]
+
+    def find(self, quote: str) -> Evidence:
+        wanted = words_of(quote)
+        if not wanted:
+            raise Refused("invented_quote", f"{quote[:80]!r} has no words")
+        first, length = wanted[0], len(wanted)
+        for i, word in enumerate(self.words):
+            if word == first and self.words[i : i + length] == wanted:
+                speaker, start, _ = self.places[i]
+                _, _, end = self.places[i + length - 1]
+                return Evidence(quote=quote, speaker=speaker, start=start, end=end)
+        raise Refused("invented_quote", f"{quote[:80]!r} is not in the transcript")
