@@ -35,16 +35,17 @@ class Judged(_Strict):
 
 
 class Rated(_Strict):
-    competency: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     level: int = Field(ge=LOWEST_LEVEL, le=HIGHEST_LEVEL)
     rationale: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     quotes: list[Quote] = Field(min_length=1, max_length=5)
 
 
 class ModelAnswer(_Strict):
-    """What the model is asked to answer (OpenAI strict json_schema, Anthropic tool input)."""
+    """What the model is asked to answer (OpenAI strict json_schema, Anthropic tool input).
+    `ratings` has one property per competency of the rubric (answer_schema): a model held to the
+    schema can neither skip a competency nor rate one twice."""
 
-    ratings: list[Rated] = Field(min_length=1)
+    ratings: dict[str, Rated] = Field(min_length=1)
     strengths: list[Judged]
     concerns: list[Judged]
     summary: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -89,10 +90,14 @@ class Refused(Exception):
         self.reason = reason
 
 
-def answer_schema() -> dict[str, Any]:
-    """ModelAnswer's JSON schema as OpenAI's strict structured outputs take it: every object
-    closed and every property required."""
-    return _strict(ModelAnswer.model_json_schema())
+def answer_schema(competencies: Sequence[str]) -> dict[str, Any]:
+    """ModelAnswer's JSON schema for a rubric, as OpenAI's strict structured outputs take it:
+    `ratings` an object with one required property per competency, every object closed and
+    every property required."""
+    schema = ModelAnswer.model_json_schema()
+    rated = {"$ref": "#/$defs/Rated"}
+    schema["properties"]["ratings"] = {"type": "object", "properties": dict.fromkeys(competencies, rated)}
+    return _strict(schema)
 
 
 def _strict(node: Any) -> Any:
@@ -120,22 +125,20 @@ def parse(text: str) -> ModelAnswer:
 def scorecard(answer: ModelAnswer, transcript: Transcript, weights: dict[str, float]) -> Scorecard:
     """The answer checked against the transcript and the rubric: every competency rated once,
     none invented, every quote found (and placed); else Refused."""
-    rated = {rating.competency for rating in answer.ratings}
-    if len(rated) != len(answer.ratings):
-        raise Refused("schema_violation", "a competency is rated twice")
+    rated = set(answer.ratings)
     if rated != set(weights):
         missing, extra = sorted(set(weights) - rated), sorted(rated - set(weights))
         raise Refused("schema_violation", f"competencies missing {missing}, not in the rubric {extra}")
     index = _Index(transcript)
     ratings = [
         Rating(
-            competency=r.competency,
-            weight=weights[r.competency],
+            competency=name,
+            weight=weights[name],
             level=r.level,
             rationale=r.rationale,
             evidence=index.find_all(r.quotes),
         )
-        for r in answer.ratings
+        for name, r in answer.ratings.items()
     ]
     total = sum(weights.values())
     mean = sum(r.weight * (r.level - LOWEST_LEVEL) for r in ratings) / total

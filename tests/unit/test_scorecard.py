@@ -40,20 +40,14 @@ WEIGHTS = {"Ownership": 0.6, "Communication": 0.4}
 
 def _answer(**changes: object) -> dict[str, object]:
     answer = {
-        "ratings": [
-            {
-                "competency": "Ownership",
+        "ratings": {
+            "Ownership": {
                 "level": 4,
                 "rationale": "Led it.",
                 "quotes": ["I led our billing migration"],
             },
-            {
-                "competency": "Communication",
-                "level": 2,
-                "rationale": "Terse.",
-                "quotes": ["we cut the cost by half"],
-            },
-        ],
+            "Communication": {"level": 2, "rationale": "Terse.", "quotes": ["we cut the cost by half"]},
+        },
         "strengths": [{"point": "Caught bugs early", "quotes": ["I added a dry run that caught three bugs"]}],
         "concerns": [{"point": "Planning", "quotes": ["We underestimated the data checks"]}],
         "summary": "Strong owner.",
@@ -97,12 +91,8 @@ def test_invented_quotes_and_competencies_are_refused() -> None:
     stitched = _answer(strengths=[{"point": "x", "quotes": ["I led the dry run"]}])
     with pytest.raises(Refused):
         scorecard(parse(json.dumps(stitched)), _transcript(), WEIGHTS)
-    extra = _answer(
-        ratings=[
-            *_answer()["ratings"],
-            {"competency": "Charisma", "level": 3, "rationale": "x", "quotes": ["What went wrong?"]},
-        ]
-    )  # type: ignore[list-item]
+    charisma = {"level": 3, "rationale": "x", "quotes": ["What went wrong?"]}
+    extra = _answer(ratings={**_answer()["ratings"], "Charisma": charisma})  # type: ignore[dict-item]
     with pytest.raises(Refused, match="not in the rubric"):
         scorecard(parse(json.dumps(extra)), _transcript(), WEIGHTS)
     with pytest.raises(Refused, match="missing"):
@@ -139,7 +129,8 @@ def test_any_run_of_said_words_is_found_where_it_was_said(data: st.DataObject) -
 
 
 def test_the_schema_is_strict_as_openai_requires() -> None:
-    schema = answer_schema()
+    schema = answer_schema(list(WEIGHTS))
+    assert set(schema["properties"]["ratings"]["required"]) == set(WEIGHTS)
 
     def objects(node: object) -> list[dict[str, object]]:
         found = []
