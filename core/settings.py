@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         30.0, gt=0, alias="PLATFORM_WORKER_OFFLINE_AFTER_SECONDS"
     )
 
+    # Interviews: where blobs (recordings) are kept when no object store is configured; unset:
+    # blobs/ under TEMPOLINE_HOME. An upload's own body limit (every other route keeps
+    # TEMPOLINE_API_MAX_BODY_BYTES) and the longest recording accepted.
+    blob_dir: Path | None = Field(None, alias="TEMPOLINE_BLOB_DIR")
+    interviews_max_upload_bytes: int = Field(2 * 1024**3, gt=0, alias="INTERVIEWS_MAX_UPLOAD_BYTES")
+    interviews_max_audio_seconds: float = Field(4 * 3600.0, gt=0, alias="INTERVIEWS_MAX_AUDIO_SECONDS")
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir or self.home / "blobs"
+
     @property
     def google_redirect_uri(self) -> str:
         return self.google_oauth_redirect_uri or f"{self.api_url}/api/scheduling/google/callback"
