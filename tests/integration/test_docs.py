@@ -1,6 +1,5 @@
 """The README, docs/routing.md, docs/platform.md (its CLI section), docs/scheduling.md and
-docs/interviews.md as a
-newcomer follows them:
+docs/interviews.md as a newcomer follows them:
 every ```bash block runs, in order, as written, from the folder that holds `.tempoline/`, against
 a dev stack started with `make dev`.
 

@@ -34,10 +34,14 @@ async def test_candidates_are_tenant_scoped_and_their_contact_data_sealed(
     assert [
         c["id"] for c in (await live.get("/api/interviews/candidates", headers=alice)).json()["items"]
     ] == [pat["id"]]
+    await interview(live, alice, pat["id"])  # its interviewer is Sam Lee, sam@example.com
     with psycopg.connect(interview_settings.database_url) as conn:  # type: ignore[arg-type]
-        stored = b"".join(row[0] for row in conn.execute("SELECT sealed FROM interview_candidates"))
-        stored += b"".join(row[0] for row in conn.execute("SELECT sealed FROM interviews"))
-    assert stored and not any(text in stored for text in (b"Pat", b"pq@example.com", b"555"))
+        [candidate_row] = conn.execute("SELECT sealed FROM interview_candidates").fetchall()
+        [interview_row] = conn.execute("SELECT sealed::bytea, rubric::text::bytea FROM interviews").fetchall()
+    stored = candidate_row[0] + b"".join(interview_row)
+    assert b"Collaboration" in stored  # the rubric is plain, and read here
+    for text in (b"Pat", b"pq@example.com", b"555", b"Sam", b"sam@example.com"):
+        assert text not in stored
 
 
 async def test_creation_is_idempotent_by_key(live: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:

@@ -1,12 +1,15 @@
 """POST /api/interviews/{id}/recordings over real HTTP: every accepted format probed right, the
 same bytes twice one recording, and every bad upload a 4xx that keeps nothing (no row, no blob)."""
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from core.settings import Settings
 from tests.integration.live_api import serve
@@ -28,6 +31,11 @@ FORMATS = {
 def _rows(settings: Settings) -> list[tuple]:
     with psycopg.connect(settings.database_url) as conn:  # type: ignore[arg-type]
         return conn.execute("SELECT id, sha256, blob_key, status FROM interview_recordings").fetchall()
+
+
+def _answered(status: str) -> float:
+    labels = {"method": "POST", "route": "/api/interviews/{interview_id}/recordings", "status": status}
+    return REGISTRY.get_sample_value("tempoline_http_requests_total", labels) or 0.0
 
 
 def _damaged(name: str, keep: int) -> bytes:
@@ -175,3 +183,30 @@ async def test_another_tenants_interview_is_not_found_and_nothing_is_kept(
     assert sent.status_code == 404, sent.text
     assert (await live.get(url, headers=other)).status_code == 404
     assert _rows(interview_settings) == [] and stored_blobs(interview_settings.blob_path) == []
+
+
+async def test_an_upload_cut_off_by_the_client_keeps_nothing(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], interview_settings: Settings
+) -> None:
+    headers, meeting = await tenant_with_interview(live, admin_headers, "acme")
+    wav = (FIXTURES / "speech.wav").read_bytes()
+    partial: list[Path] = []
+
+    async def cut_off() -> AsyncIterator[bytes]:
+        for _ in range(8):  # 2 MB: some of it written to the blob under way
+            yield wav
+        await asyncio.sleep(0.5)
+        partial.extend(stored_blobs(interview_settings.blob_path))
+        raise ConnectionAbortedError("the client went away")
+
+    before = _answered("400")
+    with pytest.raises(ConnectionAbortedError):
+        await live.post(f"/api/interviews/{meeting['id']}/recordings", content=cut_off(), headers=headers)
+    assert [p.parent.name for p in partial] == [".incoming"]
+    for _ in range(100):  # the server notices the closed connection on its own time
+        if not stored_blobs(interview_settings.blob_path):
+            break
+        await asyncio.sleep(0.05)
+    assert stored_blobs(interview_settings.blob_path) == [] and _rows(interview_settings) == []
+    # Counted as the client's doing (the server is in this process), not as an error of ours.
+    assert _answered("400") == before + 1 and _answered("500") == 0

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
+from starlette.requests import ClientDisconnect
 
 from api import paging
 from api.deps import Caller, Session, database, replayed, replayed_response
@@ -143,7 +144,13 @@ async def upload_recording(
     blobs: BlobStore = request.app.state.blobs
     recording_id = uuid.uuid4()
     key = f"recordings/{who.tenant_id}/{interview_id}/{recording_id}"
-    sha256, size = await _receive(request, blobs, key)
+    try:
+        sha256, size = await _receive(request, blobs, key)
+    except ClientDisconnect:
+        # Nobody reads the answer; it says, in the access log, that this was the client's doing.
+        raise ProblemError(
+            400, "Upload cut off", "The connection closed before the whole body arrived."
+        ) from None
     kept = False
     try:
         existing = await _existing(db, interview_id, sha256)
@@ -181,7 +188,8 @@ async def upload_recording(
     finally:
         if not kept:
             await blobs.delete(key)
-    assert existing is not None  # a row under this hash was there, and rows only go with their interview
+    if existing is None:  # the row its insert met went since, with its interview
+        raise ProblemError(404, "Interview not found", f"No interview {interview_id}.")
     replayed(response)
     return recording_out(existing)
 
