@@ -87,6 +87,18 @@ async def test_the_same_bytes_twice_are_one_recording(
     assert [r["id"] for r in listed] == [first.json()["id"], other.json()["id"]]
 
 
+async def test_the_same_bytes_at_once_are_one_recording(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], interview_settings: Settings
+) -> None:
+    headers, meeting = await tenant_with_interview(live, admin_headers, "acme")
+    url = f"/api/interviews/{meeting['id']}/recordings"
+    data = (FIXTURES / "speech.flac").read_bytes()
+    answers = await asyncio.gather(*(live.post(url, content=data, headers=headers) for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(_rows(interview_settings)) == 1 and len(stored_blobs(interview_settings.blob_path)) == 1
+
+
 BAD = {
     "empty body": (b"", "Empty body"),
     "text": (b"Dear hiring manager,\n" * 200, "Unreadable audio"),

@@ -102,6 +102,22 @@ async def _existing(db: Database, interview_id: uuid.UUID, sha256: str) -> rows.
         )
 
 
+async def _insert(db: Database, values: dict[str, object]) -> rows.Recording | None:
+    """The new recording's row, committed; None if the same bytes' row was there first."""
+    async with db.transaction() as session:
+        try:
+            return await session.scalar(
+                insert(rows.Recording)
+                .values(**values)
+                .on_conflict_do_nothing(constraint="uq_interview_recordings_interview_sha256")
+                .returning(rows.Recording)
+            )
+        except IntegrityError:  # the interview was deleted meanwhile
+            raise ProblemError(
+                404, "Interview not found", f"No interview {values['interview_id']}."
+            ) from None
+
+
 @router.post(
     "/{interview_id}/recordings",
     status_code=201,
@@ -170,16 +186,7 @@ async def upload_recording(
                 "blob_key": key,
                 **facts.model_dump(),
             }
-            async with db.transaction() as session:
-                try:
-                    inserted = await session.scalar(
-                        insert(rows.Recording)
-                        .values(**values)
-                        .on_conflict_do_nothing(constraint="uq_interview_recordings_interview_sha256")
-                        .returning(rows.Recording)
-                    )
-                except IntegrityError:  # the interview was deleted meanwhile
-                    raise ProblemError(404, "Interview not found", f"No interview {interview_id}.") from None
+            inserted = await _insert(db, values)
             if inserted is not None:
                 kept = True
                 return recording_out(inserted)
