@@ -68,6 +68,25 @@ async def test_each_format_is_probed(
     assert stored_blobs(interview_settings.blob_path) == [interview_settings.blob_path / key]
 
 
+def _webm_without_duration() -> bytes:
+    """The WebM fixture with its Duration element blanked (an EBML Void of the same length), as
+    browsers' MediaRecorder writes WebM: it streams, and never goes back to fill it in."""
+    data = (FIXTURES / "speech.webm").read_bytes()
+    at = data.index(b"\x44\x89")  # Duration, followed by its size (a one-byte vint) and a float
+    length = 3 + (data[at + 2] & 0x7F)
+    return data[:at] + b"\xec" + bytes([0x80 | (length - 2)]) + bytes(length - 2) + data[at + length :]
+
+
+async def test_a_webm_without_its_duration_is_measured_by_its_packets(
+    live: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    headers, meeting = await tenant_with_interview(live, admin_headers, "acme")
+    data = _webm_without_duration()
+    uploaded = await live.post(f"/api/interviews/{meeting['id']}/recordings", content=data, headers=headers)
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["format"]["duration_seconds"] == pytest.approx(SPEECH_SECONDS, abs=0.05)
+
+
 async def test_the_same_bytes_twice_are_one_recording(
     live: httpx.AsyncClient, admin_headers: dict[str, str], interview_settings: Settings
 ) -> None:

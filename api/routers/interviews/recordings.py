@@ -35,7 +35,7 @@ from store.db import Database
 router = APIRouter(prefix="/api/interviews", tags=["interviews: recordings"], responses=ERROR_RESPONSES)
 
 # The route whose body limit is INTERVIEWS_MAX_UPLOAD_BYTES (api.app gives it to the middleware).
-UPLOAD_PATH = re.compile(r"^/api/interviews/[^/]+/recordings$")
+UPLOAD_PATH = re.compile(r"^/api/interviews/[0-9A-Fa-f-]{32,36}/recordings$")
 # Bytes handed to the hash and the blob at a time: few thread hops, a bounded buffer.
 BLOCK = 1 << 20
 # A multipart form wraps the file in boundaries and headers: refused with the reason, rather than
