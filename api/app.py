@@ -11,10 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import bodies, keys, openapi, problems
 from api.middleware import RequestContext
-from api.routers import admin, codec, health, platform, routing, scheduling
+from api.routers import admin, codec, health, interviews, platform, routing, scheduling
+from api.routers.interviews.recordings import UPLOAD_PATH
 from core.codec import EncryptionCodec
 from core.settings import Settings, get_settings
 from core.temporal import cipher_from, connect
+from store.blobs import LocalBlobs
 from store.db import Database
 from store.notify import NotifyHub
 
@@ -31,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.started = time.monotonic()
         app.state.cipher = cipher
         app.state.codec = EncryptionCodec(cipher)
+        app.state.blobs = LocalBlobs(settings.blob_path)
         # Provider probes (connection tests, provider health) share one connection pool.
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         app.state.database = Database(settings.database_url, pre_ping=False)  # type: ignore[arg-type]
@@ -66,7 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["authorization", "content-type", "x-namespace", "x-correlation-id"],
         allow_credentials=True,
     )
-    app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.api_max_body_bytes,
+        route_limits=[(UPLOAD_PATH, settings.interviews_max_upload_bytes)],
+    )
     for router in (
         health.router,
         admin.router,
@@ -74,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing.router,
         platform.router,
         scheduling.router,
+        interviews.router,
     ):
         app.include_router(router)
     return app

@@ -33,9 +33,13 @@ def _nul_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ..
 
 async def no_nul_characters(request: Request) -> None:
     """An app-wide dependency. Runs after FastAPI has parsed the body, so it re-reads the cached
-    bytes; bodies of other media types (uploads, streamed) are left alone."""
+    bytes; bodies of other media types (uploads, streamed) are left alone, and so are those of
+    routes that declare no body model: they read (stream) their body themselves, and reading it
+    here would hold all of it in memory, whatever its content type says."""
     content_type = request.headers.get("content-type", "")
     if "json" not in content_type.split(";")[0]:
+        return
+    if getattr(request.scope.get("route"), "body_field", None) is None:
         return
     if _ESCAPED_NUL not in await request.body():
         return

@@ -4,8 +4,10 @@ request, the last word on unexpected errors, and a body-size guard.
 Plain ASGI (not BaseHTTPMiddleware) so streaming bodies and Server-Sent Events pass untouched.
 """
 
+import re
 import time
 import uuid
+from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -40,9 +42,20 @@ class _TooLarge(HTTPException):
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    """`max_body_bytes` limits every request's body but those whose path matches a pattern of
+    `route_limits` (an upload route's own, larger limit)."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, route_limits: Sequence[tuple[re.Pattern[str], int]] = ()
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.route_limits = route_limits
+
+    def _limit(self, path: str) -> int:
+        return next(
+            (limit for pattern, limit in self.route_limits if pattern.match(path)), self.max_body_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,19 +77,20 @@ class RequestContext:
             await send(message)
 
         received = 0
+        limit = self._limit(scope["path"])
 
         async def guarded_receive() -> Message:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise _TooLarge(self.max_body_bytes)
+            if received > limit:
+                raise _TooLarge(limit)
             return message
 
         try:
             declared = headers.get(b"content-length", b"0")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                too_large = _TooLarge(self.max_body_bytes)
+            if declared.isdigit() and int(declared) > limit:
+                too_large = _TooLarge(limit)
                 await problem(413, too_large.detail)(scope, receive, send_with_id)
             else:
                 await self.app(scope, guarded_receive, send_with_id)

@@ -238,6 +238,7 @@ async def running_stack(
             "TEMPOLINE_API_PORT": str(api_port),
             "TEMPOLINE_LOG_LEVEL": "WARNING",
             "TEMPOLINE_WORKER_METRICS_PORT": "0",
+            "TEMPOLINE_BLOB_DIR": str(root / "blobs"),
         }
         settings = Settings(**variables)  # type: ignore[arg-type]
         done_dir = root / "done"

@@ -48,12 +48,19 @@ class ApiClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: AsyncIterator[bytes] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """`content` streams a body (an upload) instead of `json`."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = await self._http.request(
-                method, self.prefix + path, params=query, json=json, headers={**self._auth, **(headers or {})}
+                method,
+                self.prefix + path,
+                params=query,
+                json=json,
+                content=content,
+                headers={**self._auth, **(headers or {})},
             )
         except httpx.TransportError as exc:
             raise self._unreachable(method, path, exc) from exc

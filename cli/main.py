@@ -4,7 +4,7 @@ import asyncio
 
 import typer
 
-from cli import platform, platform_schedules, scheduling
+from cli import interviews, platform, platform_schedules, scheduling
 from cli.dev import StackError, console
 
 app = typer.Typer(
@@ -77,6 +77,7 @@ app.add_typer(platform.worker_app, name="worker")
 app.add_typer(platform.token_app, name="token")
 app.add_typer(platform_schedules.schedule_app, name="schedule")
 app.command()(scheduling.calendars)
+app.add_typer(interviews.interview_app, name="interview")
 
 
 @app.command()

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     # may use (0: CTranslate2's default, every core). Calls are CPU-bound, so a worker runs as many
     # at once as it has cores for at this setting, on a task queue of their own.
     local_transcription_threads: int = Field(0, ge=0, alias="LOCAL_TRANSCRIPTION_THREADS")
+    # Interviews: where blobs (recordings) are kept when no object store is configured; unset:
+    # blobs/ under TEMPOLINE_HOME. An upload's own body limit (every other route keeps
+    # TEMPOLINE_API_MAX_BODY_BYTES) and the longest recording accepted.
+    blob_dir: Path | None = Field(None, alias="TEMPOLINE_BLOB_DIR")
+    interviews_max_upload_bytes: int = Field(2 * 1024**3, gt=0, alias="INTERVIEWS_MAX_UPLOAD_BYTES")
+    interviews_max_audio_seconds: float = Field(4 * 3600.0, gt=0, alias="INTERVIEWS_MAX_AUDIO_SECONDS")
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir or self.home / "blobs"
 
     @property
     def google_redirect_uri(self) -> str:

@@ -1,7 +1,10 @@
 """IANA time zone names, checked once for every context (routing hours, platform schedules,
 scheduling users)."""
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, StringConstraints
 
 
 def known_zone(name: str) -> str:
@@ -13,3 +16,7 @@ def known_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"{name!r} is not a known time zone (an IANA name such as Europe/Berlin)") from None
     return name
+
+
+# A field that holds an IANA time zone name.
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(known_zone)]

@@ -105,6 +105,8 @@ def settings(pg: int, emulator: str, emulator_server: RunningEmulator) -> Settin
         ANTHROPIC_BASE_URL=f"{emulator}/anthropic",
         GOOGLE_SPEECH_ENDPOINT=emulator_server.grpc_target,
         TEMPOLINE_WORKER_METRICS_PORT=0,
+        # Recordings uploaded by any test (tests/interviews use a folder of their own each).
+        TEMPOLINE_BLOB_DIR=tempfile.mkdtemp(prefix="tempoline-blobs-"),
         # Seconds, not the production minutes: tests watch whole routings live.
         ROUTING_FOLLOW_INTERVAL_SECONDS=0.5,
         ROUTING_RETRY_MAXIMUM_SECONDS=2,

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from store import platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
+from store import interviews, platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
 from store.models import Base
 
 config = context.config

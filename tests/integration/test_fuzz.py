@@ -60,7 +60,7 @@ OPERATIONS = {
     "admin": r"^/(health|codec/|api/admin/|api/routing/(ops/|companies$)"
     r"|api/platform/(tokens|workers|executor))",
     "company": r"^/(health|api/routing/(?!ops/|companies$))",
-    "member": r"^/api/(platform/(jobs|schedules)|scheduling/)",
+    "member": r"^/api/(platform/(jobs|schedules)|scheduling/|interviews)",
 }
 KEYS = {"company": _company_key, "member": _member_key}
 

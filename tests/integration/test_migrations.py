@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from core.settings import Settings
-from store import platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
+from store import interviews, platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
 from store.models import Base
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,14 +14,11 @@ from api import paging
 from api.deps import Caller, Session
 from api.problems import ERROR_RESPONSES, ProblemError, responses
 from core.crypto import Cipher
-from domain.time_zones import known_zone
+from domain.time_zones import TimeZone
 from store.scheduling import GoogleConnection, SchedulingUser
 from store.sealed import open_model, seal_model
 
 router = APIRouter(prefix="/api/scheduling/users", tags=["scheduling: users"], responses=ERROR_RESPONSES)
-
-
-TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(known_zone)]
 
 
 class Person(BaseModel):
