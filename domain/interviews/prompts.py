@@ -1,9 +1,7 @@
 """What the analysis model is told: the rubric, and the transcript as numbered lines with their
 time and speaker ("[01:05] S2: ..."), so that its quotes can be found again (scorecard.py)."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
+from domain.interviews.rubric import Rubric
 from domain.interviews.transcripts import Transcript
 
 SYSTEM = (
@@ -15,23 +13,15 @@ SYSTEM = (
 )
 
 
-@dataclass(frozen=True)
-class Competency:
-    name: str
-    weight: float
-    # What each level (1, 2, 3, 4) looks like.
-    levels: Sequence[str]
-
-
-def render(transcript: Transcript, position: str, competencies: Sequence[Competency]) -> str:
-    rubric = [
-        f"- {c.name} (weight {c.weight:g}): "
-        + "; ".join(f"level {n}: {description}" for n, description in enumerate(c.levels, start=1))
-        for c in competencies
+def render(transcript: Transcript, position: str, rubric: Rubric) -> str:
+    scales = [
+        f"- {c.name} (weight {c.weight:g}{': ' + c.description if c.description else ''}): "
+        + "; ".join(f"level {level.score}: {level.description}" for level in c.levels)
+        for c in rubric.competencies
     ]
     lines = [f"[{_clock(s.start)}] {s.speaker}: {s.text}" for s in transcript.segments]
     return "\n".join(
-        [f"Position: {position}", "", "Rubric", *rubric, "", "Transcript (speaker S1 speaks first)", *lines]
+        [f"Position: {position}", "", "Rubric", *scales, "", "Transcript (speaker S1 speaks first)", *lines]
     )
 
 

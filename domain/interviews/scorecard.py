@@ -9,6 +9,7 @@ pinned to the time and speaker where it was said. A refused answer is the provid
 analysis falls back to the next provider, and never to a made-up score.
 """
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -16,10 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from domain.interviews.rubric import Competency, Rubric
 from domain.interviews.transcripts import Transcript
 
-# Levels a competency is rated on (the rubric describes each).
-LOWEST_LEVEL, HIGHEST_LEVEL = 1, 4
 Quote = Annotated[str, StringConstraints(min_length=3, max_length=600)]
 
 
@@ -35,7 +35,8 @@ class Judged(_Strict):
 
 
 class Rated(_Strict):
-    level: int = Field(ge=LOWEST_LEVEL, le=HIGHEST_LEVEL)
+    # One of the competency's level scores (the rubric's; answer_schema lists them).
+    level: int
     rationale: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     quotes: list[Quote] = Field(min_length=1, max_length=5)
 
@@ -90,14 +91,27 @@ class Refused(Exception):
         self.reason = reason
 
 
-def answer_schema(competencies: Sequence[str]) -> dict[str, Any]:
+def answer_schema(rubric: Rubric) -> dict[str, Any]:
     """ModelAnswer's JSON schema for a rubric, as OpenAI's strict structured outputs take it:
-    `ratings` an object with one required property per competency, every object closed and
-    every property required."""
+    `ratings` an object with one required property per competency, each level one of that
+    competency's scores, every object closed and every property required."""
     schema = ModelAnswer.model_json_schema()
-    rated = {"$ref": "#/$defs/Rated"}
-    schema["properties"]["ratings"] = {"type": "object", "properties": dict.fromkeys(competencies, rated)}
+    rated = schema["$defs"]["Rated"]
+    schema["properties"]["ratings"] = {
+        "type": "object",
+        "properties": {
+            c.name: {
+                **rated,
+                "properties": {**rated["properties"], "level": {"type": "integer", "enum": _scores(c)}},
+            }
+            for c in rubric.competencies
+        },
+    }
     return _strict(schema)
+
+
+def _scores(competency: Competency) -> list[int]:
+    return [level.score for level in competency.levels]
 
 
 def _strict(node: Any) -> Any:
@@ -122,32 +136,39 @@ def parse(text: str) -> ModelAnswer:
         raise Refused(kind, str(exc.errors()[0]["msg"])[:300]) from None
 
 
-def scorecard(answer: ModelAnswer, transcript: Transcript, weights: dict[str, float]) -> Scorecard:
-    """The answer checked against the transcript and the rubric: every competency rated once,
-    none invented, every quote found (and placed); else Refused."""
-    rated = set(answer.ratings)
-    if rated != set(weights):
-        missing, extra = sorted(set(weights) - rated), sorted(rated - set(weights))
+def scorecard(answer: ModelAnswer, transcript: Transcript, rubric: Rubric) -> Scorecard:
+    """The answer checked against the transcript and the rubric: every competency rated once at
+    one of its levels, none invented, every quote found (and placed); else Refused. The score is
+    the weighted mean of each rating's place on its competency's scale, 0 to 100."""
+    competencies = {c.name: c for c in rubric.competencies}
+    if set(answer.ratings) != set(competencies):
+        missing = sorted(set(competencies) - set(answer.ratings))
+        extra = sorted(set(answer.ratings) - set(competencies))
         raise Refused("schema_violation", f"competencies missing {missing}, not in the rubric {extra}")
+    for name, rated in answer.ratings.items():
+        if rated.level not in _scores(competencies[name]):
+            raise Refused("schema_violation", f"{name}: {rated.level} is not one of its levels")
     index = _Index(transcript)
     ratings = [
         Rating(
             competency=name,
-            weight=weights[name],
+            weight=competencies[name].weight,
             level=r.level,
             rationale=r.rationale,
             evidence=index.find_all(r.quotes),
         )
         for name, r in answer.ratings.items()
     ]
-    total = sum(weights.values())
-    mean = sum(r.weight * (r.level - LOWEST_LEVEL) for r in ratings) / total
+    placed = 0.0
+    for rating in ratings:
+        lowest, *_, highest = _scores(competencies[rating.competency])
+        placed += rating.weight * (rating.level - lowest) / (highest - lowest)
     return Scorecard(
         ratings=ratings,
         strengths=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.strengths],
         concerns=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.concerns],
         summary=answer.summary,
-        score=round(100 * mean / (HIGHEST_LEVEL - LOWEST_LEVEL), 1),
+        score=round(100 * placed / math.fsum(c.weight for c in rubric.competencies), 1),
     )
 
 

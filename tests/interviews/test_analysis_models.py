@@ -8,16 +8,12 @@ import pytest
 
 from clients import llm
 from core.settings import Settings
-from domain.interviews.prompts import SYSTEM, Competency, render
+from domain.interviews.prompts import SYSTEM, render
 from domain.interviews.scorecard import Refused, answer_schema, parse, scorecard
-from tests.unit.test_scorecard import WEIGHTS, _transcript
+from tests.unit.test_scorecard import RUBRIC, WEIGHTS, _transcript
 
-RUBRIC = [
-    Competency("Ownership", 0.6, ["none", "some", "clear", "drives it"]),
-    Competency("Communication", 0.4, ["unclear", "adequate", "clear", "compelling"]),
-]
 PROMPT = render(_transcript(), "Backend engineer", RUBRIC)
-SCHEMA = answer_schema([c.name for c in RUBRIC])
+SCHEMA = answer_schema(RUBRIC)
 
 
 async def _ask(provider: str, settings: Settings) -> str:
@@ -32,7 +28,7 @@ async def _ask(provider: str, settings: Settings) -> str:
 async def test_each_models_answer_becomes_a_scorecard_grounded_in_the_transcript(
     provider: str, settings: Settings, emulator: str
 ) -> None:
-    card = scorecard(parse(await _ask(provider, settings)), _transcript(), WEIGHTS)
+    card = scorecard(parse(await _ask(provider, settings)), _transcript(), RUBRIC)
     said = _transcript().text.casefold()
     quotes = [e.quote for r in card.ratings for e in r.evidence] + [
         e.quote for f in card.strengths + card.concerns for e in f.evidence
@@ -59,7 +55,7 @@ async def test_openai_answers_that_cannot_stand_are_refused_each_for_its_reason(
     ):
         await _script(emulator, "openai", content=content)
         with pytest.raises(Refused) as refused:
-            scorecard(parse(await _ask("openai", settings)), _transcript(), WEIGHTS)
+            scorecard(parse(await _ask("openai", settings)), _transcript(), RUBRIC)
         assert refused.value.kind == kind
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.interviews.rubric import Competency, Level, Rubric
 from domain.interviews.scorecard import Refused, answer_schema, parse, scorecard, words_of
 from domain.interviews.transcripts import Segment, Transcript, Word
 
@@ -35,7 +36,20 @@ def _transcript() -> Transcript:
     )
 
 
-WEIGHTS = {"Ownership": 0.6, "Communication": 0.4}
+RUBRIC = Rubric(
+    competencies=[
+        Competency(
+            name=name,
+            weight=weight,
+            levels=[Level(score=n, description=d) for n, d in enumerate(scale, start=1)],
+        )
+        for name, weight, scale in (
+            ("Ownership", 0.6, ["none", "some", "clear", "drives it"]),
+            ("Communication", 0.4, ["unclear", "adequate", "clear", "compelling"]),
+        )
+    ]
+)
+WEIGHTS = {c.name: c.weight for c in RUBRIC.competencies}
 
 
 def _answer(**changes: object) -> dict[str, object]:
@@ -56,7 +70,7 @@ def _answer(**changes: object) -> dict[str, object]:
 
 
 def test_a_grounded_answer_becomes_a_scorecard_with_placed_evidence() -> None:
-    card = scorecard(parse(json.dumps(_answer())), _transcript(), WEIGHTS)
+    card = scorecard(parse(json.dumps(_answer())), _transcript(), RUBRIC)
     # Ownership at 4 of 1..4 (weight 0.6), Communication at 2 (0.4): (0.6*3 + 0.4*1) / 3.
     assert card.score == pytest.approx(73.3)
     [ownership, _] = card.ratings
@@ -85,18 +99,25 @@ def test_an_answer_that_does_not_parse_or_breaks_the_schema_is_refused(text: str
 def test_invented_quotes_and_competencies_are_refused() -> None:
     invented = _answer(concerns=[{"point": "Arrogant", "quotes": ["I never make mistakes"]}])
     with pytest.raises(Refused, match="not in the transcript") as refused:
-        scorecard(parse(json.dumps(invented)), _transcript(), WEIGHTS)
+        scorecard(parse(json.dumps(invented)), _transcript(), RUBRIC)
     assert refused.value.kind == "invented_quote"
     # Words that are all there, but not together, are not a quote.
     stitched = _answer(strengths=[{"point": "x", "quotes": ["I led the dry run"]}])
     with pytest.raises(Refused):
-        scorecard(parse(json.dumps(stitched)), _transcript(), WEIGHTS)
+        scorecard(parse(json.dumps(stitched)), _transcript(), RUBRIC)
     charisma = {"level": 3, "rationale": "x", "quotes": ["What went wrong?"]}
     extra = _answer(ratings={**_answer()["ratings"], "Charisma": charisma})  # type: ignore[dict-item]
     with pytest.raises(Refused, match="not in the rubric"):
-        scorecard(parse(json.dumps(extra)), _transcript(), WEIGHTS)
+        scorecard(parse(json.dumps(extra)), _transcript(), RUBRIC)
     with pytest.raises(Refused, match="missing"):
-        scorecard(parse(json.dumps(extra)), _transcript(), {**WEIGHTS, "Charisma": 0.2, "Depth": 0.1})
+        scorecard(
+            parse(json.dumps(_answer(ratings={"Ownership": _answer()["ratings"]["Ownership"]}))),
+            _transcript(),
+            RUBRIC,
+        )  # type: ignore[index]
+    off_scale = _answer(ratings={**_answer()["ratings"], "Communication": {**charisma, "level": 7}})  # type: ignore[dict-item]
+    with pytest.raises(Refused, match="not one of its levels"):
+        scorecard(parse(json.dumps(off_scale)), _transcript(), RUBRIC)
 
 
 def test_case_punctuation_and_spacing_do_not_matter_but_words_do() -> None:
@@ -105,7 +126,7 @@ def test_case_punctuation_and_spacing_do_not_matter_but_words_do() -> None:
             json.dumps(_answer(concerns=[{"point": "p", "quotes": ["we  UNDERESTIMATED the data-checks"]}]))
         ),
         _transcript(),
-        WEIGHTS,
+        RUBRIC,
     )
     assert card.concerns[0].evidence[0].start == pytest.approx(15.7)  # the last turn's start
 
@@ -121,7 +142,7 @@ def test_any_run_of_said_words_is_found_where_it_was_said(data: st.DataObject) -
     if len(quote) < 3 or not words_of(quote):
         return  # not a quote the schema takes
     answer = _answer(strengths=[{"point": "p", "quotes": [quote]}])
-    evidence = scorecard(parse(json.dumps(answer)), transcript, WEIGHTS).strengths[0].evidence[0]
+    evidence = scorecard(parse(json.dumps(answer)), transcript, RUBRIC).strengths[0].evidence[0]
     segment = transcript.segments[turn]
     # The first occurrence: a run said earlier too is placed there, which is still said.
     assert evidence.start <= segment.words[first].start
@@ -129,7 +150,7 @@ def test_any_run_of_said_words_is_found_where_it_was_said(data: st.DataObject) -
 
 
 def test_the_schema_is_strict_as_openai_requires() -> None:
-    schema = answer_schema(list(WEIGHTS))
+    schema = answer_schema(RUBRIC)
     assert set(schema["properties"]["ratings"]["required"]) == set(WEIGHTS)
 
     def objects(node: object) -> list[dict[str, object]]:
