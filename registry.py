@@ -10,14 +10,18 @@ from typing import Any
 
 from activities.dependencies import POOL_SIZE, Dependencies
 from activities.google_calendar import CalendarSync
+from activities.interviews import InterviewWork
 from activities.platform_store import PlatformStore
 from activities.routing_provider import ServiceTitanSync
 from activities.routing_store import RoutingStore
 from activities.scheduling_store import SchedulingStore
+from domain.interviews.pipeline import TASK_QUEUE as INTERVIEWS_QUEUE
+from domain.interviews.pipeline import TRANSCRIPTION_QUEUE
 from domain.platform.contracts import TASK_QUEUE as PLATFORM_QUEUE
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
 from domain.scheduling.sync import TASK_QUEUE as SCHEDULING_QUEUE
 from workflows.calendar_sync import CalendarPeriodicSyncWorkflow, CalendarSyncWorkflow
+from workflows.interview import InterviewWorkflow
 from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import RoutingWorkflow
@@ -103,9 +107,26 @@ def scheduling(deps: Dependencies) -> list[QueueSpec]:
     ]
 
 
+def interviews(deps: Dependencies) -> list[QueueSpec]:
+    """Each interview's workflow and its analysis calls; offline transcription on a queue of its
+    own, one at a time per worker process (it keeps the CPU busy for minutes)."""
+    work = InterviewWork(deps)
+    return [
+        QueueSpec(
+            INTERVIEWS_QUEUE,
+            workflows=[InterviewWorkflow],
+            activities=[work.analyze, work.record_status],
+            max_concurrent_activities=POOL_SIZE,
+            max_concurrent_local_activities=POOL_SIZE // 2,
+        ),
+        QueueSpec(TRANSCRIPTION_QUEUE, activities=[work.transcribe_local], max_concurrent_activities=1),
+    ]
+
+
 # Each pipeline as it lands: context name → factory of its queues.
 CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {
     "scheduling": scheduling,
+    "interviews": interviews,
     "routing": routing,
     "platform": platform,
 }

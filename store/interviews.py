@@ -9,7 +9,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +62,8 @@ class Interview(Base):
     # domain.interviews.contracts.Panel as JSON, sealed to the interview's id.
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(32), server_default="created")
+    # Why the interview failed or its analysis did (domain.interviews.pipeline).
+    failure: Mapped[str | None] = mapped_column(Text)
 
 
 class Recording(Base):
@@ -76,3 +88,42 @@ class Recording(Base):
     channels: Mapped[int] = mapped_column(Integer)
     sample_rate: Mapped[int] = mapped_column(Integer)
     bit_rate: Mapped[int | None] = mapped_column(Integer)
+
+
+class Transcript(Base):
+    """A recording's transcript by one provider (domain.interviews.transcripts.Transcript as
+    JSON, sealed: what the candidate said is personal data). Its id is derived from the recording
+    and the provider, so a retried activity writes the same row."""
+
+    __tablename__ = "interview_transcripts"
+    __table_args__ = (Index("ix_interview_transcripts_interview_created", "interview_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    interview_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    recording_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interview_recordings.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = timestamp()
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    duration_seconds: Mapped[float] = mapped_column(Double)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Analysis(Base):
+    """An interview's scorecard (domain.interviews.scorecard.Scorecard as JSON, sealed: it quotes
+    the candidate) from one transcript by one model; its id is derived from both."""
+
+    __tablename__ = "interview_analyses"
+    __table_args__ = (Index("ix_interview_analyses_interview_created", "interview_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    interview_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("interview_transcripts.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = timestamp()
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Double)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

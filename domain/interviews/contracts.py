@@ -91,8 +91,11 @@ class Interview(Panel):
     scheduled_at: datetime | None
     time_zone: str
     rubric: Rubric
-    # created: no recording processed yet (the interview workflow moves it on).
+    # domain.interviews.pipeline.InterviewStatus: created (no recording yet), transcribing,
+    # analyzing, analyzed, failed, analysis_failed.
     status: str
+    # Why it failed (or its analysis did), when it did.
+    failure: str | None = None
     created_at: datetime
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from tests.integration.live_api import serve
@@ -47,7 +48,10 @@ def interview_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def live(interview_settings: Settings, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
+async def live(
+    interview_settings: Settings, temporal: WorkflowEnvironment, clean_db: None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """(An upload starts the interview's workflow: Temporal is part of the API here.)"""
     async with serve(interview_settings) as url, httpx.AsyncClient(base_url=url, timeout=60) as client:
         yield client
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from bench.upload import CHANNELS, RATE, disk_write_seconds, peak_rss_growth, wav_seconds, wav_stream
 from cli.processes import wait_for_port
@@ -24,7 +25,9 @@ LIMIT = 64 * 1024 * 1024
 
 
 @pytest.fixture
-def api_process(interview_settings: Settings, clean_db: None, tmp_path: Path) -> Iterator[tuple[str, int]]:
+def api_process(
+    interview_settings: Settings, temporal: WorkflowEnvironment, clean_db: None, tmp_path: Path
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,

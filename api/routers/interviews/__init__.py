@@ -1,11 +1,12 @@
 """The interviews API under /api/interviews (issue #15, being built): candidates, interviews with
-their rubric, and the upload of their recordings."""
+their rubric, the upload of their recordings (which starts their processing), and what the
+processing made: the transcript and the scorecard."""
 
 from fastapi import APIRouter
 
-from api.routers.interviews import candidates, interviews, recordings
+from api.routers.interviews import candidates, interviews, recordings, results
 
 router = APIRouter()
 # Candidates first: /api/interviews/candidates is not an interview's id.
-for part in (candidates, interviews, recordings):
+for part in (candidates, interviews, recordings, results):
     router.include_router(part.router)

@@ -35,6 +35,7 @@ def interview_out(cipher: Cipher, row: rows.Interview) -> Interview:
         rubric=Rubric.model_validate(row.rubric),
         interviewers=panel.interviewers,
         status=row.status,
+        failure=row.failure,
         created_at=row.created_at,
     )
 

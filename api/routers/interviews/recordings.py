@@ -21,12 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import ClientDisconnect
 
 from api import paging
-from api.deps import Caller, Session, database, replayed, replayed_response
+from api.deps import Caller, Session, Temporal, database, replayed, replayed_response
 from api.problems import ERROR_RESPONSES, ProblemError, responses
 from api.routers.interviews.interviews import owned_interview
+from api.routers.interviews.results import start_processing
+from api.temporal_calls import reaching_temporal
 from clients.audio import probe
 from core.settings import Settings
 from domain.interviews.contracts import Recording
+from domain.interviews.pipeline import InterviewStart
 from domain.interviews.recordings import AudioFacts, RecordingStatus, Refused, check
 from store import interviews as rows
 from store.blobs import BlobStore
@@ -149,6 +152,7 @@ async def upload_recording(
     request: Request,
     response: Response,
     db: Annotated[Database, Depends(database)],
+    client: Temporal,
 ) -> Recording:
     """Uploads a recording of the interview (streamed; the same bytes again are one recording)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM:
@@ -189,6 +193,11 @@ async def upload_recording(
             inserted = await _insert(db, values)
             if inserted is not None:
                 kept = True
+                start = InterviewStart(
+                    interview_id=interview_id, tenant_id=who.tenant_id, recording_id=recording_id
+                )
+                with reaching_temporal("The recording is stored; upload it again to start its processing."):
+                    await start_processing(client, start)
                 return recording_out(inserted)
             # Another upload of the same bytes committed first: that one is the recording.
             existing = await _existing(db, interview_id, sha256)

@@ -1,0 +1,80 @@
+"""The interview's processing: one workflow per interview (`interview:{interview_id}`, on the
+`interviews` task queue) that transcribes its recording, then analyzes the transcript into a
+scorecard. Transcripts and scorecards never travel in payloads: activities store them and answer
+ids. Offline transcription is CPU-bound and has a task queue of its own with few slots."""
+
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+TASK_QUEUE = "interviews"
+TRANSCRIPTION_QUEUE = "interviews-transcription"
+INTERVIEW_WORKFLOW = "Interview"
+# Providers, in the order they are tried; the next one runs when one fails for good.
+TRANSCRIPTION_PROVIDERS = ("local",)
+ANALYSIS_PROVIDERS = ("openai", "anthropic")
+
+
+def workflow_id(interview_id: uuid.UUID) -> str:
+    return f"interview:{interview_id}"
+
+
+class InterviewStatus(StrEnum):
+    CREATED = "created"
+    TRANSCRIBING = "transcribing"
+    ANALYZING = "analyzing"
+    ANALYZED = "analyzed"
+    # Nothing can come of the recording (undecodable, silent): retrying cannot help.
+    FAILED = "failed"
+    # Every analysis model failed; the transcript is kept, and reanalyze starts from it.
+    ANALYSIS_FAILED = "analysis_failed"
+
+
+class PipelineModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InterviewStart(PipelineModel):
+    interview_id: uuid.UUID
+    tenant_id: uuid.UUID
+    recording_id: uuid.UUID
+    # Set by reanalyze: the analysis starts from this transcript, none is made again.
+    transcript_id: uuid.UUID | None = None
+
+
+class TranscribeRequest(PipelineModel):
+    recording_id: uuid.UUID
+    provider: str
+
+
+class Transcribed(PipelineModel):
+    transcript_id: uuid.UUID
+    provider: str
+    model: str
+
+
+class AnalyzeRequest(PipelineModel):
+    interview_id: uuid.UUID
+    transcript_id: uuid.UUID
+    provider: str
+
+
+class Analyzed(PipelineModel):
+    analysis_id: uuid.UUID
+    provider: str
+    score: float
+
+
+class StatusRecord(PipelineModel):
+    interview_id: uuid.UUID
+    status: InterviewStatus
+    failure: str | None = None
+
+
+class Progress(PipelineModel):
+    """The workflow's query: where the interview stands."""
+
+    status: InterviewStatus
+    provider: str | None = None
+    failures: list[str] = []

@@ -1,0 +1,116 @@
+"""An interview's processing end to end: a recording uploaded over real HTTP starts its
+workflow, which transcribes it offline (the real model) and has it analyzed by the models'
+emulators into a scorecard whose every quote was said; a model that cannot be trusted hands over
+to the next; when all fail, reanalyze starts again from the stored transcript; a silent
+recording fails the interview with its reason."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.dependencies import Dependencies
+from core.settings import Settings
+from domain.interviews.scorecard import words_of
+from registry import task_queues
+from tests.conftest import terminate_running
+from tests.integration.routing_world import eventually
+from tests.interviews.conftest import FIXTURES, tenant_with_interview
+from worker import build_workers
+
+
+@pytest.fixture
+async def processing(interview_settings: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
+    async with Dependencies.open(interview_settings) as deps, AsyncExitStack() as stack:
+        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
+            await stack.enter_async_context(worker)
+        yield
+        await terminate_running(temporal.client, "Interview")
+
+
+async def _uploaded(
+    live: httpx.AsyncClient, admin: dict[str, str], fixture: str
+) -> tuple[dict[str, str], str]:
+    headers, meeting = await tenant_with_interview(live, admin, "acme")
+    data = (FIXTURES / fixture).read_bytes()
+    uploaded = await live.post(f"/api/interviews/{meeting['id']}/recordings", content=data, headers=headers)
+    assert uploaded.status_code == 201, uploaded.text
+    return headers, meeting["id"]
+
+
+async def _ends(
+    live: httpx.AsyncClient, headers: dict[str, str], interview_id: str, *statuses: str
+) -> dict[str, Any]:
+    async def ended() -> dict[str, Any] | None:
+        found = (await live.get(f"/api/interviews/{interview_id}", headers=headers)).json()
+        return found if found["status"] in statuses else None
+
+    return await eventually(ended, 120, f"interview {interview_id} {statuses}")
+
+
+async def test_a_recording_is_transcribed_and_analyzed_into_a_scorecard_of_what_was_said(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], processing: None
+) -> None:
+    headers, interview_id = await _uploaded(live, admin_headers, "local-two-speakers.wav")
+    done = await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed")
+    assert done["status"] == "analyzed", done
+    transcript = (await live.get(f"/api/interviews/{interview_id}/transcript", headers=headers)).json()
+    assert transcript["provider"] == "local" and len({s["speaker"] for s in transcript["segments"]}) == 2
+    said = words_of(" ".join(s["text"] for s in transcript["segments"]))
+    card = (await live.get(f"/api/interviews/{interview_id}/analysis", headers=headers)).json()
+    assert card["provider"] == "openai" and 0 <= card["score"] <= 100
+    assert {r["competency"] for r in card["ratings"]} == {"Communication", "Collaboration"}
+    quotes = [e for r in card["ratings"] for e in r["evidence"]] + [
+        e for f in card["strengths"] + card["concerns"] for e in f["evidence"]
+    ]
+    assert quotes
+    for evidence in quotes:
+        words = words_of(evidence["quote"])
+        assert any(said[i : i + len(words)] == words for i in range(len(said))), evidence
+        assert evidence["speaker"] in {"S1", "S2"} and evidence["start"] <= evidence["end"]
+
+
+async def test_an_untrustworthy_model_hands_over_and_reanalyze_starts_from_the_transcript(
+    live: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    emulator: str,
+    interview_settings: Settings,
+    processing: None,
+) -> None:
+    async with httpx.AsyncClient() as http:
+        # OpenAI's first answer is not JSON: Anthropic analyzes.
+        scripted = {"pattern": "Backend engineer", "content": "{not json", "count": 1}
+        (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
+        headers, interview_id = await _uploaded(live, admin_headers, "local-two-speakers.wav")
+        done = await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed")
+        card = (await live.get(f"/api/interviews/{interview_id}/analysis", headers=headers)).json()
+        assert done["status"] == "analyzed" and card["provider"] == "anthropic", (done, card)
+        # Both models refuse: analysis_failed, with why.
+        for provider, path in (("openai", "/chat/completions"), ("anthropic", "/messages")):
+            fault = {"provider": provider, "path": path, "status": 400, "count": 1}
+            (await http.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
+        assert (
+            await live.post(f"/api/interviews/{interview_id}/reanalyze", headers=headers)
+        ).status_code == 202
+        failed = await _ends(live, headers, interview_id, "analysis_failed")
+        assert "openai" in failed["failure"] and "anthropic" in failed["failure"]
+    # Models back: reanalyze succeeds from the same transcript, none made again.
+    assert (await live.post(f"/api/interviews/{interview_id}/reanalyze", headers=headers)).status_code == 202
+    again = await _ends(live, headers, interview_id, "analyzed", "analysis_failed")
+    assert again["status"] == "analyzed"
+    with psycopg.connect(interview_settings.database_url) as conn:  # type: ignore[arg-type]
+        [(transcripts,)] = conn.execute("SELECT count(*) FROM interview_transcripts").fetchall()
+    assert transcripts == 1
+
+
+async def test_a_silent_recording_fails_the_interview_with_its_reason(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], processing: None
+) -> None:
+    headers, interview_id = await _uploaded(live, admin_headers, "local-silence.wav")
+    done = await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed")
+    assert done["status"] == "failed" and "no speech" in done["failure"], done
+    assert (await live.get(f"/api/interviews/{interview_id}/analysis", headers=headers)).status_code == 404

@@ -1,0 +1,135 @@
+"""An interview's processing: its recording transcribed, then the transcript analyzed into an
+evidence-backed scorecard (InterviewWorkflow, `interview:{interview_id}`).
+
+Each stage runs its providers in order: a provider that fails for good (a final error, or out of
+attempts) hands over to the next. A recording nothing can be made of (undecodable, silent) ends
+the interview `failed` with the reason, and no other provider is asked. When every analysis model
+fails, the interview is `analysis_failed`; reanalyze starts a new run from the stored transcript.
+"""
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.interviews import NO_SPEECH, UNUSABLE_RECORDING, InterviewWork
+    from domain.interviews.pipeline import (
+        ANALYSIS_PROVIDERS,
+        INTERVIEW_WORKFLOW,
+        TRANSCRIPTION_PROVIDERS,
+        TRANSCRIPTION_QUEUE,
+        AnalyzeRequest,
+        InterviewStart,
+        InterviewStatus,
+        Progress,
+        StatusRecord,
+        TranscribeRequest,
+    )
+    from workflows import workflow_cancel
+    from workflows.store_calls import store
+
+# Offline transcription runs at about a twentieth of real time here: an hour's recording in
+# minutes. Heartbeats (every 2 s from the activity's thread-free loop) catch a dead worker.
+TRANSCRIBE_TIMEOUT = timedelta(hours=1)
+TRANSCRIBE_HEARTBEAT = timedelta(seconds=30)
+TRANSCRIBE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=3,
+    non_retryable_error_types=[NO_SPEECH, UNUSABLE_RECORDING],
+)
+ANALYZE_TIMEOUT = timedelta(minutes=5)
+# 429 and 5xx back off (Retry-After honoured through next_retry_delay); a few attempts, then the
+# next model.
+ANALYZE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=4
+)
+FINAL = (NO_SPEECH, UNUSABLE_RECORDING)
+
+
+def _cause(error: ActivityError) -> tuple[str, str]:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return cause.type or "", cause.message
+    return "", str(cause or error)
+
+
+@workflow.defn(name=INTERVIEW_WORKFLOW)
+class InterviewWorkflow:
+    @workflow.init
+    def __init__(self, start: InterviewStart) -> None:
+        self._start = start
+        self._progress = Progress(status=InterviewStatus.CREATED)
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, start: InterviewStart) -> Progress:
+        try:
+            transcript_id = start.transcript_id or await self._transcribe()
+            if transcript_id is not None:
+                await self._analyze(transcript_id)
+        except asyncio.CancelledError:
+            await self._record(InterviewStatus.FAILED, "cancelled")
+            raise
+        return self._progress
+
+    async def _transcribe(self) -> uuid.UUID | None:
+        await self._record(InterviewStatus.TRANSCRIBING)
+        for provider in TRANSCRIPTION_PROVIDERS:
+            self._progress = self._progress.model_copy(update={"provider": provider})
+            try:
+                done = await workflow.execute_activity_method(
+                    InterviewWork.transcribe_local,
+                    TranscribeRequest(recording_id=self._start.recording_id, provider=provider),
+                    task_queue=TRANSCRIPTION_QUEUE,
+                    start_to_close_timeout=TRANSCRIBE_TIMEOUT,
+                    heartbeat_timeout=TRANSCRIBE_HEARTBEAT,
+                    retry_policy=TRANSCRIBE_RETRY,
+                )
+                return done.transcript_id
+            except ActivityError as error:
+                workflow_cancel.raise_if_canceled(error)
+                kind, message = _cause(error)
+                if kind in FINAL:
+                    await self._record(InterviewStatus.FAILED, message)
+                    return None
+                self._failed(f"{provider}: {message}")
+        await self._record(InterviewStatus.FAILED, "; ".join(self._progress.failures))
+        return None
+
+    async def _analyze(self, transcript_id: uuid.UUID) -> None:
+        await self._record(InterviewStatus.ANALYZING)
+        for provider in ANALYSIS_PROVIDERS:
+            self._progress = self._progress.model_copy(update={"provider": provider})
+            try:
+                await workflow.execute_activity_method(
+                    InterviewWork.analyze,
+                    AnalyzeRequest(
+                        interview_id=self._start.interview_id, transcript_id=transcript_id, provider=provider
+                    ),
+                    start_to_close_timeout=ANALYZE_TIMEOUT,
+                    retry_policy=ANALYZE_RETRY,
+                )
+                await self._record(InterviewStatus.ANALYZED)
+                return
+            except ActivityError as error:
+                workflow_cancel.raise_if_canceled(error)
+                self._failed(f"{provider}: {_cause(error)[1]}")
+        await self._record(InterviewStatus.ANALYSIS_FAILED, "; ".join(self._progress.failures))
+
+    def _failed(self, why: str) -> None:
+        self._progress = self._progress.model_copy(update={"failures": [*self._progress.failures, why[:300]]})
+
+    async def _record(self, status: InterviewStatus, failure: str | None = None) -> None:
+        self._progress = self._progress.model_copy(update={"status": status})
+        await store(
+            InterviewWork.record_status,
+            StatusRecord(interview_id=self._start.interview_id, status=status, failure=failure),
+        )
