@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -236,24 +237,49 @@ async def task_queue(client: Client, name: str) -> Finding:
     return Finding(check=check, status=Status.OK, summary="polled, no lasting backlog", details=details)
 
 
-async def routings_needing_attention(database: Database) -> Finding:
-    Routing = routing_tables.Routing
+async def _grouped(
+    database: Database,
+    check: str,
+    kind: Any,
+    reason: Any,
+    where: Any,
+    *,
+    ok: str,
+    summary: str,
+    detail: str,
+    fix: str,
+) -> Finding:
+    """Rows in a state that needs someone, counted by (kind, reason), most first: OK when there
+    are none, else a warning naming them (`summary` and `detail` formatted with total / count,
+    kind, reason)."""
     query = (
-        select(Routing.failed_step, Routing.last_error, func.count())
-        .where(Routing.status == RoutingStatus.NEEDS_ATTENTION.value)
-        .group_by(Routing.failed_step, Routing.last_error)
-        .order_by(func.count().desc())
+        select(kind, reason, func.count()).where(where).group_by(kind, reason).order_by(func.count().desc())
     )
     async with database.sessions() as session:
         groups = (await session.execute(query)).all()
     total = sum(count for *_, count in groups)
     if not total:
-        return Finding(check="routings", status=Status.OK, summary="none in needs_attention")
+        return Finding(check=check, status=Status.OK, summary=ok)
     return Finding(
-        check="routings",
+        check=check,
         status=Status.WARN,
-        summary=f"{total} routings in needs_attention",
-        details=[f"{count} at {step or '?'}: {(error or '')[:200]}" for step, error, count in groups[:SHOWN]],
+        summary=summary.format(total=total),
+        details=[detail.format(count=n, kind=k or "?", reason=(r or "")[:200]) for k, r, n in groups[:SHOWN]],
+        fix=fix,
+    )
+
+
+async def routings_needing_attention(database: Database) -> Finding:
+    Routing = routing_tables.Routing
+    return await _grouped(
+        database,
+        "routings",
+        Routing.failed_step,
+        Routing.last_error,
+        Routing.status == RoutingStatus.NEEDS_ATTENTION.value,
+        ok="none in needs_attention",
+        summary="{total} routings in needs_attention",
+        detail="{count} at {kind}: {reason}",
         fix="fix the cause (often the receiver's ServiceTitan connection), then retry them: "
         "POST /api/routing/routings/{id}/retry; list them with "
         "`tempoline temporal workflow list --query 'RoutingStatus=\"needs_attention\"'`",
@@ -288,22 +314,15 @@ async def jobs_waiting(database: Database) -> Finding:
 
 async def calendars_failing(database: Database) -> Finding:
     Calendar = scheduling_tables.Calendar
-    query = (
-        select(Calendar.sync_status, Calendar.last_error, func.count())
-        .where(Calendar.selected, Calendar.sync_status.in_(["error", "reauthorization_required"]))
-        .group_by(Calendar.sync_status, Calendar.last_error)
-        .order_by(func.count().desc())
-    )
-    async with database.sessions() as session:
-        groups = (await session.execute(query)).all()
-    total = sum(count for *_, count in groups)
-    if not total:
-        return Finding(check="calendars", status=Status.OK, summary="every synced calendar is in sync")
-    return Finding(
-        check="calendars",
-        status=Status.WARN,
-        summary=f"{total} synced calendars are not in sync",
-        details=[f"{count} {status}: {(error or '')[:200]}" for status, error, count in groups[:SHOWN]],
+    return await _grouped(
+        database,
+        "calendars",
+        Calendar.sync_status,
+        Calendar.last_error,
+        Calendar.selected & Calendar.sync_status.in_(["error", "reauthorization_required"]),
+        ok="every synced calendar is in sync",
+        summary="{total} synced calendars are not in sync",
+        detail="{count} {kind}: {reason}",
         fix="reauthorization_required: the user connects Google again "
         "(POST /api/scheduling/users/{id}/google/connect); error: the reason is Google's, and the "
         "calendar's next sync tries again (docs/operations.md, Calendar syncs failing)",
