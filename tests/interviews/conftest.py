@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from tests.integration.live_api import serve
 from tests.platform.api_world import member
+from tests.replay import recorded_histories
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -84,3 +85,9 @@ async def tenant_with_interview(
     headers = await member(api, admin, name)
     person = await candidate(api, headers)
     return headers, await interview(api, headers, person["id"])
+
+
+@pytest.fixture(autouse=True)
+async def recorded(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    async for _ in recorded_histories.recorder(request, "interviews"):
+        yield

@@ -6,6 +6,7 @@ change to its workflows is released, guarded by workflow.patched, under a new VE
 
     TEMPOLINE_RECORD_PLATFORM=v1 .venv/bin/pytest -q tests/platform
     TEMPOLINE_RECORD_SCHEDULING=v1 .venv/bin/pytest -q tests/scheduling
+    TEMPOLINE_RECORD_INTERVIEWS=v1 .venv/bin/pytest -q tests/interviews/test_pipeline.py
 
 Each test's closed runs of the pipeline's workflows (its first few) are written to
 histories/PIPELINE/VERSION/, never overwritten. They are encrypted by the payload codec as every
@@ -24,13 +25,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.crypto import Cipher
 from core.temporal import data_converter
+from domain.interviews.pipeline import INTERVIEW_WORKFLOW
 from domain.platform.contracts import JOB_WORKFLOW
 from domain.platform.schedules import SCHEDULED_JOB_WORKFLOW
 from domain.scheduling.sync import CALENDAR_SYNC_WORKFLOW
 
 FOLDER = Path(__file__).parent / "histories"
 # Each pipeline's recorded workflow types.
-WORKFLOWS = {"platform": (JOB_WORKFLOW, SCHEDULED_JOB_WORKFLOW), "scheduling": (CALENDAR_SYNC_WORKFLOW,)}
+WORKFLOWS = {
+    "platform": (JOB_WORKFLOW, SCHEDULED_JOB_WORKFLOW),
+    "scheduling": (CALENDAR_SYNC_WORKFLOW,),
+    "interviews": (INTERVIEW_WORKFLOW,),
+}
 RECORDING = {pipeline: os.environ.get(f"TEMPOLINE_RECORD_{pipeline.upper()}") for pipeline in WORKFLOWS}
 # Encrypts test histories only; never a deployment's key.
 KEY = "dGVtcG9saW5lIHJlcGxheSBoaXN0b3JpZXMgb25seSE="  # b"tempoline replay histories only!"

@@ -16,6 +16,7 @@ from temporalio.worker import Replayer
 from tests.replay import recorded_histories
 from tests.replay.scenarios import PATCHED, SCENARIOS
 from workflows.calendar_sync import CalendarSyncWorkflow
+from workflows.interview import InterviewWorkflow
 from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_IS_NOT_A_FAILURE, RoutingWorkflow
@@ -55,6 +56,13 @@ SCHEDULING_PATHS = (
     "test_waits_end_with_the_workflow_and_a_pending_stop_refuses_syncs",
     "test_temporals_own_cancel_is_recorded_on_the_calendar",
 )
+# The interview tests whose runs cover the interview workflow's paths: analyzed, a model handing
+# over, analysis_failed and reanalyze, a silent recording.
+INTERVIEW_PATHS = (
+    "test_a_recording_is_transcribed_and_analyzed_into_a_scorecard_of_what_was_said",
+    "test_an_untrustworthy_model_hands_over_and_reanalyze_starts_from_the_transcript",
+    "test_a_silent_recording_fails_the_interview_with_its_reason",
+)
 HISTORIES = {str(path.relative_to(ROOT).with_suffix("")): path for path in sorted(ROOT.rglob("*.json"))}
 
 
@@ -64,6 +72,8 @@ def _replayer(name: str = "") -> Replayer:
         return Replayer(workflows=workflows, data_converter=recorded_histories.CONVERTER)
     if name.startswith("scheduling/"):
         return Replayer(workflows=[CalendarSyncWorkflow], data_converter=recorded_histories.CONVERTER)
+    if name.startswith("interviews/"):
+        return Replayer(workflows=[InterviewWorkflow], data_converter=recorded_histories.CONVERTER)
     return Replayer(workflows=[ServiceJobWorkflow, RoutingWorkflow], data_converter=pydantic_data_converter)
 
 
@@ -90,6 +100,8 @@ def test_histories_are_recorded():
         assert any(name.startswith("platform/v1/" + test + "--") for name in HISTORIES), test
     for test in SCHEDULING_PATHS:
         assert any(name.startswith("scheduling/v1/" + test + "--") for name in HISTORIES), test
+    for test in INTERVIEW_PATHS:
+        assert any(name.startswith("interviews/v1/" + test + "--") for name in HISTORIES), test
 
 
 @pytest.mark.parametrize("name", HISTORIES)
