@@ -130,7 +130,6 @@ CONTEXTS: dict[str, Callable[[Dependencies], list[QueueSpec]]] = {
     "routing": routing,
     "platform": platform,
 }
-PLANNED = ("scheduling", "interviews", "routing", "platform")
 
 
 def task_queues(deps: Dependencies, selected: Sequence[str] = ()) -> list[QueueSpec]:
@@ -146,9 +145,6 @@ def task_queues(deps: Dependencies, selected: Sequence[str] = ()) -> list[QueueS
                 continue
             by_queue = [s for group in every.values() for s in group if s.name == wanted]
             if not by_queue:
-                hint = "not built yet" if wanted in PLANNED else "unknown"
-                raise SystemExit(
-                    f"--queues: {wanted!r} is {hint}; available: {', '.join(sorted(every)) or 'none'}"
-                )
+                raise SystemExit(f"--queues: {wanted!r} is unknown; available: {', '.join(sorted(every))}")
             specs += by_queue
     return specs

@@ -20,11 +20,15 @@ from temporalio.testing import WorkflowEnvironment
 from cli import doctor as checks
 from cli import postgres
 from core.settings import Settings
+from domain.interviews.pipeline import TRANSCRIPTION_QUEUE
 from registry import CONTEXTS
 from tests.conftest import free_port, register_search_attributes
 from tests.integration import routing_world as world
 from tests.ops.conftest import ROOT, running_stack
 from tests.platform import api_world as platform
+
+# Every task queue of every context: each context's own, and the narrower ones.
+QUEUES = (*CONTEXTS, TRANSCRIPTION_QUEUE)
 
 TEMPOLINE = str(Path(sys.executable).parent / "tempoline")
 
@@ -88,7 +92,7 @@ async def _namespace(
 
 async def _workers_polling(client: Client) -> None:
     """Pollers show in DescribeTaskQueue once a worker's first poll reaches the server."""
-    for queue in CONTEXTS:
+    for queue in QUEUES:
 
         async def polled(queue: str = queue) -> bool:
             return (await checks.task_queue(client, queue)).status == checks.Status.OK
@@ -108,7 +112,7 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         "postgresql",
         "temporal",
         "search attributes",
-        *(f"task queue {queue}" for queue in CONTEXTS),
+        *(f"task queue {queue}" for queue in QUEUES),
         "routings",
         "platform jobs",
         "calendars",
@@ -137,7 +141,7 @@ async def test_a_task_queue_no_worker_polls_is_named(
     code, findings = await doctor(unpolled)
     assert code == 1
     assert findings["search attributes"]["status"] == "ok"
-    for queue in CONTEXTS:
+    for queue in QUEUES:
         finding = findings[f"task queue {queue}"]
         assert finding["status"] == "fail"
         assert finding["summary"] == "no worker polls its workflow and activity tasks"
