@@ -39,12 +39,10 @@ from domain.interviews.transcripts import (
     Segment,
     Transcript,
     Word,
-    align_speakers,
     from_words,
     merge_turns,
     number_speakers,
-    shift,
-    within,
+    stitch_overlapping,
 )
 
 T = TypeVar("T")
@@ -156,7 +154,9 @@ class GoogleSpeech:
             _chunk_segments(chunk, operation)
             for chunk, operation in zip(recognition.operations, operations, strict=True)
         ]
-        segments = _stitched(recognition.operations, chunks)
+        segments = stitch_overlapping(
+            [(op.offset, op.duration, own) for op, own in zip(recognition.operations, chunks, strict=True)]
+        )
         if not segments:
             return NoSpeech(provider=PROVIDER, model=MODEL, duration=recognition.duration)
         return Transcript(
@@ -210,7 +210,9 @@ def _chunk_segments(chunk: ChunkOperation, operation: operations_pb2.Operation) 
             retryable=False,
         )
     results = cloud_speech.LongRunningRecognizeResponse.deserialize(operation.response.value).results
-    tagged = [(word, f"{chunk.offset}:{word.speaker_tag}") for word in _top_words([results[-1]] if results else [])]
+    tagged = [
+        (word, f"{chunk.offset}:{word.speaker_tag}") for word in _top_words([results[-1]] if results else [])
+    ]
     if not any(word.speaker_tag for word, _ in tagged):
         # No diarized result: every word of the results, one speaker.
         tagged = [(word, f"{chunk.offset}:0") for word in _top_words(results)]
@@ -249,27 +251,6 @@ def _near(confidences: Sequence[tuple[float, float]], time: float) -> float:
         if time <= end and confidence:
             return confidence
     return next((confidence for _, confidence in reversed(confidences) if confidence), 0.0)
-
-
-def _stitched(chunks: Sequence[ChunkOperation], segments: Sequence[list[Segment]]) -> list[Segment]:
-    """One timeline: each chunk's segments shifted to the recording's time, its speakers named
-    after the previous chunk's by the words both heard, and each overlap cut at its middle."""
-    stitched: list[Segment] = []
-    previous: list[Segment] = []
-    for i, (chunk, own) in enumerate(zip(chunks, segments, strict=True)):
-        shifted = shift(own, chunk.offset)
-        start = 0.0
-        if i:
-            before = chunks[i - 1]
-            overlap_end = before.offset + before.duration
-            shifted = align_speakers(previous, shifted, chunk.offset, overlap_end)
-            start = (chunk.offset + overlap_end) / 2
-        end = float("inf")
-        if i + 1 < len(chunks):
-            end = (chunks[i + 1].offset + chunk.offset + chunk.duration) / 2
-        stitched.extend(within(shifted, start, end))
-        previous = shifted
-    return stitched
 
 
 def _call(method: Callable[..., T], **kwargs: object) -> T:

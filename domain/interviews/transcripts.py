@@ -216,3 +216,25 @@ def align_speakers(
         segment.model_copy(update={"speaker": names.get(segment.speaker, segment.speaker)})
         for segment in later
     ]
+
+
+def stitch_overlapping(chunks: Sequence[tuple[float, float, Sequence[Segment]]]) -> list[Segment]:
+    """One timeline from chunks that overlap, each given as (offset, duration, its segments in
+    its own time), in order: each chunk's speakers named after the previous chunk's by the words
+    both heard (align_speakers), and each overlap cut at its middle (within)."""
+    stitched: list[Segment] = []
+    previous: list[Segment] = []
+    for i, (offset, duration, own) in enumerate(chunks):
+        shifted = shift(own, offset)
+        start = 0.0
+        if i:
+            before_offset, before_duration, _ = chunks[i - 1]
+            overlap_end = before_offset + before_duration
+            shifted = align_speakers(previous, shifted, offset, overlap_end)
+            start = (offset + overlap_end) / 2
+        end = float("inf")
+        if i + 1 < len(chunks):
+            end = (chunks[i + 1][0] + offset + duration) / 2
+        stitched.extend(within(shifted, start, end))
+        previous = shifted
+    return stitched
