@@ -9,6 +9,7 @@ converted for transcription. Blocking (FFmpeg does the I/O): run it in a thread.
 """
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -29,7 +30,7 @@ RATE = 16_000
 # other, and the words both heard tell which of a chunk's speakers is which of the previous one's.
 CHUNK_OVERLAP_SECONDS = 10.0
 # FLAC's ratio varies along a recording (speech, silence, noise): chunks aim this far below the
-# limit, and shrink when one still comes out over it.
+# limit, and one more chunk is made (all shorter) while one still comes out over it.
 CHUNK_MARGIN = 0.9
 
 
@@ -133,33 +134,33 @@ def flac(samples: np.ndarray) -> bytes:
 
 
 def flac_chunks(samples: np.ndarray, max_bytes: int, overlap: float = CHUNK_OVERLAP_SECONDS) -> list[Chunk]:
-    """The recording as FLAC, in as few chunks as fit ``max_bytes`` each, consecutive chunks
-    overlapping by ``overlap`` seconds. Deterministic: the same samples give the same chunks, so a
-    retried start plans exactly the chunks the first attempt did."""
-    duration = len(samples) / RATE
+    """The recording as FLAC, in as few chunks of equal length as fit ``max_bytes`` each,
+    consecutive chunks overlapping by ``overlap`` seconds. Deterministic: the same samples give
+    the same chunks, so a retried start plans exactly the chunks the first attempt did."""
     whole = flac(samples)
     if len(whole) <= max_bytes:
-        return [Chunk(0.0, duration, whole)]
-    step = duration * max_bytes / len(whole) * CHUNK_MARGIN - overlap
-    while step > overlap:
-        chunks = _chunked(samples, step, overlap, max_bytes)
+        return [Chunk(0.0, len(samples) / RATE, whole)]
+    # FLAC's ratio over the whole recording says about how many chunks it takes.
+    count = math.ceil(len(whole) / (max_bytes * CHUNK_MARGIN))
+    while True:
+        chunks = _chunked(samples, count, round(overlap * RATE), max_bytes)
         if chunks is not None:
             return chunks
-        step *= CHUNK_MARGIN
-    raise ValueError(f"{max_bytes} bytes cannot hold a FLAC chunk longer than the {overlap} s overlap")
+        count += 1
 
 
-def _chunked(samples: np.ndarray, step: float, overlap: float, max_bytes: int) -> list[Chunk] | None:
-    """Chunks starting every ``step`` seconds, each ``step + overlap`` long; None when one is
-    over ``max_bytes``."""
-    chunks: list[Chunk] = []
-    first, total = 0, len(samples)
-    while True:
-        last = min(total, first + round((step + overlap) * RATE))
-        data = flac(samples[first:last])
+def _chunked(samples: np.ndarray, count: int, overlap: int, max_bytes: int) -> list[Chunk] | None:
+    """``count`` chunks of equal length (in samples), each sharing ``overlap`` samples with the
+    next; None when one is over ``max_bytes``."""
+    total = len(samples)
+    length = math.ceil((total + (count - 1) * overlap) / count)
+    if length <= 2 * overlap:
+        raise ValueError(f"chunks under {max_bytes} bytes would be mostly overlap: raise the limit")
+    chunks = []
+    for i in range(count):
+        first = i * (length - overlap)
+        data = flac(samples[first : first + length])
         if len(data) > max_bytes:
             return None
-        chunks.append(Chunk(first / RATE, (last - first) / RATE, data))
-        if last == total:
-            return chunks
-        first += round(step * RATE)
+        chunks.append(Chunk(first / RATE, (min(total, first + length) - first) / RATE, data))
+    return chunks
