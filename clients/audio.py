@@ -26,8 +26,9 @@ DECODE_CHECK_SECONDS = 10.0
 DECODED_SHARE = 0.9
 # What speech models are trained on and what Google recommends: more only costs bytes.
 RATE = 16_000
-# Consecutive chunks share this many seconds: a word cut at one chunk's edge is heard whole by the
-# other, and the words both heard tell which of a chunk's speakers is which of the previous one's.
+# Consecutive chunks share this many seconds (by default): a word cut at one chunk's edge is heard
+# whole by the other, and the words both heard tell which of a chunk's speakers is which of the
+# previous one's.
 CHUNK_OVERLAP_SECONDS = 10.0
 # FLAC's ratio varies along a recording (speech, silence, noise): chunks aim this far below the
 # limit, and one more chunk is made (all shorter) while one still comes out over it.
@@ -133,34 +134,45 @@ def flac(samples: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def flac_chunks(samples: np.ndarray, max_bytes: int, overlap: float = CHUNK_OVERLAP_SECONDS) -> list[Chunk]:
-    """The recording as FLAC, in as few chunks of equal length as fit ``max_bytes`` each,
-    consecutive chunks overlapping by ``overlap`` seconds. Deterministic: the same samples give
-    the same chunks, so a retried start plans exactly the chunks the first attempt did."""
-    whole = flac(samples)
-    if len(whole) <= max_bytes:
-        return [Chunk(0.0, len(samples) / RATE, whole)]
-    # FLAC's ratio over the whole recording says about how many chunks it takes.
-    count = math.ceil(len(whole) / (max_bytes * CHUNK_MARGIN))
+def flac_chunks(
+    samples: np.ndarray,
+    max_bytes: int,
+    *,
+    max_seconds: float = math.inf,
+    overlap: float = CHUNK_OVERLAP_SECONDS,
+) -> list[Chunk]:
+    """The recording as FLAC, in as few chunks of equal length as fit ``max_bytes`` and
+    ``max_seconds`` each, consecutive chunks overlapping by ``overlap`` seconds. Deterministic:
+    the same samples give the same chunks, so a retried start plans the chunks the first did."""
+    total, shared, longest = len(samples), round(overlap * RATE), max_seconds * RATE
+    count = 2
+    if total <= longest:
+        whole = flac(samples)
+        if len(whole) <= max_bytes:
+            return [Chunk(0.0, total / RATE, whole)]
+        # FLAC's ratio over the whole recording says about how many chunks it takes.
+        count = max(count, math.ceil(len(whole) / (max_bytes * CHUNK_MARGIN)))
+    else:
+        count = max(count, math.ceil((total - shared) / (longest - shared)))
     while True:
-        chunks = _chunked(samples, count, round(overlap * RATE), max_bytes)
-        if chunks is not None:
+        length = math.ceil((total + (count - 1) * shared) / count)
+        if length <= 2 * shared:
+            raise ValueError(f"chunks of {max_bytes} bytes, {max_seconds} s would be mostly overlap")
+        if length <= longest and (chunks := _chunked(samples, count, length, shared, max_bytes)):
             return chunks
         count += 1
 
 
-def _chunked(samples: np.ndarray, count: int, overlap: int, max_bytes: int) -> list[Chunk] | None:
-    """``count`` chunks of equal length (in samples), each sharing ``overlap`` samples with the
-    next; None when one is over ``max_bytes``."""
-    total = len(samples)
-    length = math.ceil((total + (count - 1) * overlap) / count)
-    if length <= 2 * overlap:
-        raise ValueError(f"chunks under {max_bytes} bytes would be mostly overlap: raise the limit")
+def _chunked(
+    samples: np.ndarray, count: int, length: int, overlap: int, max_bytes: int
+) -> list[Chunk] | None:
+    """``count`` chunks of ``length`` samples (the last may be shorter), each sharing ``overlap``
+    samples with the next; None when one is over ``max_bytes``."""
     chunks = []
     for i in range(count):
         first = i * (length - overlap)
         data = flac(samples[first : first + length])
         if len(data) > max_bytes:
             return None
-        chunks.append(Chunk(first / RATE, (min(total, first + length) - first) / RATE, data))
+        chunks.append(Chunk(first / RATE, (min(len(samples), first + length) - first) / RATE, data))
     return chunks

@@ -4,8 +4,10 @@ diarization, word times and confidences, automatic punctuation, in the interview
 Two steps, each one activity, so that a recognition is started once and only polled afterwards:
 
 - :meth:`GoogleSpeech.start` converts the recording to mono 16 kHz FLAC, sends it inline (as
-  chunks when it is over the inline limit: clients/audio.py) and answers a :class:`Recognition`
-  that names every operation. The caller stores it; nothing else ever starts them again.
+  chunks of at most INLINE_MAX_SECONDS: inline audio is refused past about a minute, longer audio
+  must come from a Cloud Storage bucket, which is not supported here) and answers a
+  :class:`Recognition` that names every operation. The caller stores it; nothing else ever
+  starts them again.
 - :meth:`GoogleSpeech.poll` asks each operation (GetOperation, through the Operations service on
   the same channel) and answers the progress, or the :class:`Transcript` once all are done. Any
   client object does this, in any worker process: a restarted worker polls the same operations.
@@ -50,7 +52,14 @@ T = TypeVar("T")
 PROVIDER = "google"
 # No `model` is asked, so v1 uses its default model; recorded as such on the transcript.
 MODEL = "default"
-# Uploading 10 MB inline on a slow link takes a while; GetOperation is a small read.
+# Inline audio: "Audio longer than ~1 minute must use the uri field" (the API's own measure of a
+# minute has refused 58.8 s), and at most 10 485 760 bytes of payload (55 s of FLAC is under 2 MB).
+INLINE_MAX_SECONDS = 55.0
+INLINE_MAX_BYTES = 10_000_000
+# Chunks share 5 s: enough words to tell a chunk's speakers by the previous chunk's, at 10 % more
+# audio billed.
+OVERLAP_SECONDS = 5.0
+# Uploading a chunk on a slow link takes a while; GetOperation is a small read.
 START_TIMEOUT_SECONDS = 300.0
 POLL_TIMEOUT_SECONDS = 30.0
 # A speaker's words no further apart than this are one segment (a turn), as the local provider's.
@@ -96,7 +105,6 @@ def speech_client(settings: Settings) -> speech.SpeechClient:
 class GoogleSpeech:
     def __init__(self, settings: Settings, client: speech.SpeechClient | None = None) -> None:
         self._client = client or speech_client(settings)
-        self._max_bytes = settings.google_speech_inline_max_bytes
 
     def start(
         self,
@@ -110,7 +118,7 @@ class GoogleSpeech:
         """Start recognising ``audio`` (any format PyAV decodes) in ``language`` (BCP-47) with at
         most ``speakers`` speakers.
 
-        A recording over the inline limit takes one operation per chunk. ``on_started`` is told
+        A recording over INLINE_MAX_SECONDS takes one operation per chunk. ``on_started`` is told
         after each one (the activity heartbeats it); a retried start passes what the last
         heartbeat held as ``resume`` and starts only the chunks after it. Raises
         clients.audio.UndecodableAudio (final) or ProviderRefused.
@@ -119,7 +127,9 @@ class GoogleSpeech:
         started = list(resume.operations) if resume else []
         recognition = Recognition(language=language, duration=len(samples) / RATE, operations=started)
         config = _config(language, speakers)
-        for chunk in flac_chunks(samples, self._max_bytes)[len(started) :]:
+        for chunk in flac_chunks(
+            samples, INLINE_MAX_BYTES, max_seconds=INLINE_MAX_SECONDS, overlap=OVERLAP_SECONDS
+        )[len(started) :]:
             operation = _call(
                 self._client.long_running_recognize,
                 config=config,

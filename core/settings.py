@@ -50,9 +50,6 @@ class Settings(BaseSettings):
     # plaintext exactly when the endpoint's host is loopback (127.0.0.1, ::1, localhost); set it
     # true for an emulator reached by another name (a compose service), false to force TLS.
     google_speech_insecure: bool | None = Field(None, alias="GOOGLE_SPEECH_INSECURE")
-    # Inline audio per request: the API takes 10 485 760 bytes of payload (content and config);
-    # a recording whose FLAC is larger is sent as chunks of at most this many bytes each.
-    google_speech_inline_max_bytes: int = Field(10_000_000, gt=0, alias="GOOGLE_SPEECH_INLINE_MAX_BYTES")
     openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
     # One transcription upload: the API refuses requests over 26 214 400 bytes (25 MB, multipart

@@ -13,7 +13,14 @@ import pytest
 
 from clients.audio import flac, flac_chunks, pcm16
 from clients.refusals import ProviderRefused
-from clients.speech_google import GoogleSpeech, Progress, Recognition
+from clients.speech_google import (
+    INLINE_MAX_BYTES,
+    INLINE_MAX_SECONDS,
+    OVERLAP_SECONDS,
+    GoogleSpeech,
+    Progress,
+    Recognition,
+)
 from core.settings import Settings
 from domain.interviews.transcripts import NoSpeech, Transcript
 from tests.interviews.speech_scripts import (
@@ -74,9 +81,10 @@ def test_audio_over_the_inline_limit_goes_in_chunks_stitched_with_times_and_spea
     settings: Settings, emulator: str, tmp_path: Path
 ) -> None:
     audio = recording(tmp_path / "long.wav", repeats=6)
-    limited = settings.model_copy(update={"google_speech_inline_max_bytes": 700_000})
-    chunks = flac_chunks(pcm16(audio), 700_000)
-    assert len(chunks) >= 3 and all(len(c.data) <= 700_000 for c in chunks)
+    chunks = flac_chunks(
+        pcm16(audio), INLINE_MAX_BYTES, max_seconds=INLINE_MAX_SECONDS, overlap=OVERLAP_SECONDS
+    )
+    assert len(chunks) == 3 and all(c.duration <= INLINE_MAX_SECONDS for c in chunks)
     words = spoken(repeats=6)
     for i, chunk in enumerate(chunks):
         # Each chunk is diarized on its own: every other one names the speakers the other way.
@@ -91,13 +99,13 @@ def test_audio_over_the_inline_limit_goes_in_chunks_stitched_with_times_and_spea
 
     before = calls(emulator, "speech", LRR)
     with pytest.raises(RuntimeError):
-        GoogleSpeech(limited).start(audio, "en-US", 2, on_started=crash)
-    recognition = GoogleSpeech(limited).start(audio, "en-US", 2, resume=heartbeats[-1])
+        GoogleSpeech(settings).start(audio, "en-US", 2, on_started=crash)
+    recognition = GoogleSpeech(settings).start(audio, "en-US", 2, resume=heartbeats[-1])
     assert calls(emulator, "speech", LRR) == before + len(chunks)
     assert [op.offset for op in recognition.operations] == [c.offset for c in chunks]
     assert recognition.operations[0] == heartbeats[-1].operations[0]
 
-    transcript = finish(GoogleSpeech(limited), recognition)
+    transcript = finish(GoogleSpeech(settings), recognition)
     assert isinstance(transcript, Transcript)
     got = [(w, s.speaker) for s in transcript.segments for w in s.words]
     assert [w.text for w, _ in got] == [w.text for w in words]
