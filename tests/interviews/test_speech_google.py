@@ -162,3 +162,22 @@ def test_a_failed_operation_is_final_and_silence_is_no_speech(
     silent = Path(__file__).parent / "fixtures" / "local-silence.wav"
     script(emulator, "speech", flac(pcm16(silent)), [], processing_seconds=0)
     assert isinstance(speech.poll(speech.start(silent, "en-US", 2)), NoSpeech)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "insecure", "plaintext"),
+    [
+        ("127.0.0.1:8401", None, True),
+        ("localhost:8401", None, True),
+        ("[::1]:8401", None, True),
+        ("speech.googleapis.com", None, False),
+        ("emulators:8401", None, False),
+        ("emulators:8401", True, True),
+        ("127.0.0.1:8401", False, False),
+    ],
+)
+def test_plaintext_grpc_for_a_loopback_emulator_unless_told(
+    endpoint: str, insecure: bool | None, plaintext: bool
+) -> None:
+    chosen = Settings(GOOGLE_SPEECH_ENDPOINT=endpoint, GOOGLE_SPEECH_INSECURE=insecure)
+    assert chosen.google_speech_plaintext is plaintext
