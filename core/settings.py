@@ -46,8 +46,15 @@ class Settings(BaseSettings):
     # How often each synced calendar syncs without being told to (a Temporal Schedule).
     scheduling_periodic_sync_seconds: float = Field(900.0, ge=10, alias="SCHEDULING_PERIODIC_SYNC_SECONDS")
     google_speech_endpoint: str = Field("127.0.0.1:8401", alias="GOOGLE_SPEECH_ENDPOINT")
+    # Plaintext gRPC (an emulator) or TLS with Application Default Credentials (Google). Unset:
+    # plaintext exactly when the endpoint's host is loopback (127.0.0.1, ::1, localhost); set it
+    # true for an emulator reached by another name (a compose service), false to force TLS.
+    google_speech_insecure: bool | None = Field(None, alias="GOOGLE_SPEECH_INSECURE")
     openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
+    # One transcription upload: the API refuses requests over 26 214 400 bytes (25 MB, multipart
+    # included); a recording whose FLAC is larger is sent as chunks of at most this many bytes.
+    openai_transcription_max_bytes: int = Field(25_000_000, gt=0, alias="OPENAI_TRANSCRIPTION_MAX_BYTES")
     anthropic_base_url: str = Field(f"{EMULATOR_URL}/anthropic", alias="ANTHROPIC_BASE_URL")
     anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")
     # The models an interview's analysis asks, first OpenAI, then Anthropic when it fails.
@@ -116,6 +123,13 @@ class Settings(BaseSettings):
     @property
     def blob_path(self) -> Path:
         return self.blob_dir or self.home / "blobs"
+
+    @property
+    def google_speech_plaintext(self) -> bool:
+        if self.google_speech_insecure is not None:
+            return self.google_speech_insecure
+        host = self.google_speech_endpoint.rpartition(":")[0].strip("[]") or self.google_speech_endpoint
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     @property
     def google_redirect_uri(self) -> str:

@@ -118,6 +118,19 @@ def number_speakers(segments: Iterable[Segment]) -> list[Segment]:
     return numbered
 
 
+def from_words(speaker: str, words: Sequence[Word]) -> Segment:
+    """A segment of ``speaker`` saying ``words`` (at least one): their span, their text joined,
+    their mean confidence."""
+    return Segment(
+        speaker=speaker,
+        start=words[0].start,
+        end=words[-1].end,
+        text=" ".join(word.text for word in words),
+        confidence=sum(word.confidence for word in words) / len(words),
+        words=list(words),
+    )
+
+
 def merge_turns(segments: Iterable[Segment], *, max_gap: float) -> list[Segment]:
     """Consecutive segments of one speaker, no more than ``max_gap`` seconds apart, as one turn.
 
@@ -151,3 +164,77 @@ def _join(turn: list[Segment]) -> Segment:
         confidence=sum(confidences) / len(confidences),
         words=words,
     )
+
+
+def within(segments: Iterable[Segment], start: float, end: float) -> list[Segment]:
+    """What of ``segments`` was said in [start, end): the words whose middle falls there.
+
+    Overlapping chunks both hear the words near their seam; cutting both at one instant by each
+    word's middle keeps every word once. A segment cut short is rebuilt from its remaining words
+    (its text then theirs); a segment without words goes by its own middle.
+    """
+    kept = []
+    for segment in segments:
+        if not segment.words:
+            if start <= (segment.start + segment.end) / 2 < end:
+                kept.append(segment)
+            continue
+        words = [word for word in segment.words if start <= (word.start + word.end) / 2 < end]
+        if len(words) == len(segment.words):
+            kept.append(segment)
+        elif words:
+            kept.append(from_words(segment.speaker, words))
+    return kept
+
+
+def align_speakers(
+    earlier: Sequence[Segment], later: Sequence[Segment], start: float, end: float
+) -> list[Segment]:
+    """``later`` with each speaker renamed to the ``earlier`` speaker who said the same words.
+
+    Two chunks diarized apart name their speakers each on its own. Over [start, end), the time
+    both chunks cover, each word of ``later`` votes for the ``earlier`` speaker of the word it
+    overlaps most in time; a speaker takes the name with most votes. A speaker with no word in
+    the overlap keeps its own name (the caller makes names unique per chunk first).
+    """
+    before = [(word, segment.speaker) for segment in earlier for word in segment.words if word.end > start]
+    votes: dict[str, dict[str, float]] = {}
+    for segment in later:
+        for word in segment.words:
+            if not (start <= word.start < end):
+                continue
+            best, overlap = None, 0.0
+            for other, speaker in before:
+                shared = min(word.end, other.end) - max(word.start, other.start)
+                if shared > overlap:
+                    best, overlap = speaker, shared
+            if best is not None:
+                tally = votes.setdefault(segment.speaker, {})
+                tally[best] = tally.get(best, 0.0) + overlap
+    names = {speaker: max(tally, key=tally.__getitem__) for speaker, tally in votes.items()}
+    return [
+        segment.model_copy(update={"speaker": names.get(segment.speaker, segment.speaker)})
+        for segment in later
+    ]
+
+
+def stitch_overlapping(chunks: Sequence[tuple[float, float, Sequence[Segment]]]) -> list[Segment]:
+    """One timeline from chunks that overlap, each given as (offset, duration, its segments in
+    its own time), in order: each chunk's speakers named after the previous chunk's by the words
+    both heard (align_speakers), and each overlap cut at its middle (within)."""
+    stitched: list[Segment] = []
+    previous: list[Segment] = []
+    for i, (offset, duration, own) in enumerate(chunks):
+        shifted = shift(own, offset)
+        start = 0.0
+        if i:
+            before_offset, before_duration, _ = chunks[i - 1]
+            overlap_end = before_offset + before_duration
+            shifted = align_speakers(previous, shifted, offset, overlap_end)
+            start = (offset + overlap_end) / 2
+        end = float("inf")
+        if i + 1 < len(chunks):
+            end = (chunks[i + 1][0] + offset + duration) / 2
+        stitched.extend(within(shifted, start, end))
+        previous = shifted
+    return stitched

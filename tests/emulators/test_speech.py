@@ -157,6 +157,12 @@ def test_inline_audio_limits_are_answered_as_the_real_api_does(client) -> None:
             config=config(), audio=speech.RecognitionAudio(content=wav(330)), retry=None
         )
     assert "exceeds the limit: 10485760 bytes" in too_big.value.message
+    # Inline audio over a minute is refused by LongRunningRecognize too: it needs a gs:// uri.
+    with pytest.raises(exceptions.InvalidArgument) as inline:
+        client.long_running_recognize(
+            config=config(), audio=speech.RecognitionAudio(content=wav(61)), retry=None
+        )
+    assert "Please use a GCS URI" in inline.value.message
     with pytest.raises(exceptions.InvalidArgument):
         client.recognize(
             config=speech.RecognitionConfig(sample_rate_hertz=16000),

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from clients import llm
+from clients.refusals import ProviderRefused
 from core.settings import Settings
 from domain.interviews.prompts import SYSTEM, render
 from domain.interviews.scorecard import Refused, answer_schema, parse, scorecard
@@ -70,12 +71,12 @@ async def test_a_provider_that_is_down_says_whether_and_when_to_try_again(
         ]
         for fault in faults:
             (await http.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
-    with pytest.raises(llm.ModelRefused) as limited:
+    with pytest.raises(ProviderRefused) as limited:
         await _ask("openai", settings)
     assert (limited.value.status, limited.value.retryable, limited.value.retry_after) == (429, True, 7.0)
-    with pytest.raises(llm.ModelRefused) as overloaded:
+    with pytest.raises(ProviderRefused) as overloaded:
         await _ask("anthropic", settings)
     assert (overloaded.value.status, overloaded.value.retryable) == (529, True)
-    with pytest.raises(llm.ModelRefused) as bad:
+    with pytest.raises(ProviderRefused) as bad:
         await _ask("openai", settings)
     assert (bad.value.status, bad.value.retryable) == (400, False)

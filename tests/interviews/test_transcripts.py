@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain.interviews.transcripts import Segment, Transcript, Word, merge_turns, number_speakers, stitch
+from domain.interviews.transcripts import (
+    Segment,
+    Transcript,
+    Word,
+    align_speakers,
+    merge_turns,
+    number_speakers,
+    shift,
+    stitch,
+    stitch_overlapping,
+    within,
+)
 
 
 def segment(speaker: str, start: float, end: float, *words: tuple[str, float]) -> Segment:
@@ -71,3 +82,37 @@ def test_turns_join_one_speakers_close_segments_only() -> None:
     assert [w.text for w in turns[0].words] == ["one", "two", "three"]
     # By word: (1.0 + 0.4 + 0.4) / 3, not the mean of the two segments' means.
     assert turns[0].confidence == pytest.approx(0.6)
+
+
+def test_within_keeps_each_word_by_its_middle_and_rebuilds_a_cut_segment() -> None:
+    said = segment("S1", 9.8, 10.1, ("left", 0.8), ("right", 0.6), ("far", 0.4))
+    # Words at 9.8-9.9, 9.9-10.0 and 10.0-10.1: their middles 9.85, 9.95, 10.05.
+    (before,) = within([said], 0.0, 10.0)
+    (after,) = within([said], 10.0, 20.0)
+    assert (before.text, before.start, before.end) == ("left right", 9.8, pytest.approx(10.0))
+    assert (after.text, after.confidence) == ("far", 0.4)
+    assert within([said], 0.0, 20.0) == [said]
+
+
+def test_overlapping_chunks_name_speakers_by_the_words_both_heard() -> None:
+    # Chunk 0 covers 0-12 s, chunk 1 starts at 8 s (4 s of overlap) and calls the speakers the
+    # other way round; a third speaker appears only in chunk 1, after the overlap.
+    first = [
+        segment("0:1", 0.0, 0.2, ("a", 0.9), ("b", 0.9)),
+        segment("0:2", 9.0, 9.2, ("c", 0.9), ("d", 0.9)),
+    ]
+    second = [
+        segment("1:2", 1.0, 1.2, ("c", 0.9), ("d", 0.9)),
+        segment("1:1", 3.5, 3.6, ("e", 0.9)),
+        segment("1:3", 6.0, 6.1, ("f", 0.9)),
+    ]
+    stitched = stitch_overlapping([(0.0, 12.0, first), (8.0, 12.0, second)])
+    assert [(s.speaker, s.text) for s in stitched] == [
+        ("0:1", "a b"),
+        ("0:2", "c d"),
+        ("1:1", "e"),
+        ("1:3", "f"),
+    ]
+    assert [s.start for s in stitched] == [0.0, 9.0, 11.5, 14.0]
+    # Nobody in the overlap to match "1:1" against: it keeps its own name.
+    assert align_speakers(first, shift(second, 8.0), 8.0, 12.0)[1].speaker == "1:1"

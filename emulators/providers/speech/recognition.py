@@ -19,9 +19,9 @@ from emulators.transcripts import Transcript, without_punctuation
 
 # Quotas and limits: "Audio sent to a synchronous request is limited to 10 MB or 1 minute".
 INLINE_MAX_BYTES = 10 * 1024 * 1024
-SYNC_MAX_SECONDS = 60.0
-# Asynchronous requests: about 480 minutes of audio.
-ASYNC_MAX_SECONDS = 480 * 60.0
+# Inline audio, for either method: "Audio longer than ~1 minute must use the uri field" (a
+# Cloud Storage object, for up to about 480 minutes of audio: not checked, there is none here).
+INLINE_MAX_SECONDS = 60.0
 SYNC_TOO_LONG = (
     "Sync input too long. For audio longer than 1 min use LongRunningRecognize with a 'uri' parameter."
 )
@@ -87,9 +87,9 @@ def check_request(
         sample_rate=config.sample_rate_hertz,
         channels=config.audio_channel_count,
     )
-    if sync and info.duration > SYNC_MAX_SECONDS:
+    if sync and info.duration > INLINE_MAX_SECONDS:
         raise invalid(SYNC_TOO_LONG)
-    if not sync and info.duration > ASYNC_MAX_SECONDS:
+    if not sync and info.duration > INLINE_MAX_SECONDS:
         raise invalid(INLINE_TOO_LONG)
     return options, info
 

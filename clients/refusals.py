@@ -1,0 +1,40 @@
+"""What a provider's refusal tells Temporal: whether another attempt may succeed, and when.
+
+Every provider client here turns its library's errors into ProviderRefused, with the clients' own
+retries off: retrying, backing off (the provider's Retry-After honoured) and falling back to the
+next provider are the workflow's. The activity maps ``retryable=False`` to a non-retryable
+ApplicationError and ``retry_after`` to its ``next_retry_delay``.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ProviderRefused(Exception):
+    provider: str
+    status: int | None
+    reason: str
+    retryable: bool
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.status or ''} {self.reason}".strip()
+
+
+def retryable_status(status: int) -> bool:
+    """429 and 5xx (Anthropic's 529 overloaded included), a timeout or a conflict are worth
+    another try; other 4xx are not (a bad request, a bad key, an unknown resource)."""
+    return status == 429 or status >= 500 or status in (408, 409)
+
+
+def refused_by_status(provider: str, status: int, message: str, headers: Any) -> ProviderRefused:
+    """An HTTP provider's error answer, after the provider's Retry-After when it gives one."""
+    retry_after: float | None = None
+    try:
+        retry_after = float(headers.get("retry-after")) if headers.get("retry-after") else None
+    except ValueError:
+        retry_after = None
+    return ProviderRefused(
+        provider, status, message[:300], retryable=retryable_status(status), retry_after=retry_after
+    )
