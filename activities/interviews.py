@@ -21,7 +21,9 @@ from temporalio.exceptions import ApplicationError
 from activities import heartbeat
 from activities.dependencies import Dependencies
 from clients import llm
-from clients.local_transcription import LocalTranscriber, UndecodableAudio, UnsupportedLanguage
+from clients.audio import UndecodableAudio
+from clients.local_transcription import LocalTranscriber, UnsupportedLanguage
+from clients.refusals import ProviderRefused
 from domain.interviews.pipeline import (
     Analyzed,
     AnalyzeRequest,
@@ -111,10 +113,10 @@ class InterviewWork:
                     model = settings.anthropic_analysis_model
                     text = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
             card = scorecard(parse(text), transcript, rubric)
-        except llm.ModelRefused as exc:
+        except ProviderRefused as exc:
             delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
             raise ApplicationError(
-                str(exc), type="ModelRefused", non_retryable=not exc.retryable, next_retry_delay=delay
+                str(exc), type="ProviderRefused", non_retryable=not exc.retryable, next_retry_delay=delay
             ) from None
         except Refused as exc:
             # The same prompt tends to the same answer: this model's attempt is over.
