@@ -188,13 +188,19 @@ async def temporal(client: Client) -> list[Finding]:
     ]
 
 
-async def task_queue(client: Client, name: str) -> Finding:
-    """Pollers and backlog of one task queue, for workflow and activity tasks (DescribeTaskQueue)."""
+async def task_queue(
+    client: Client, name: str, *, workflows: bool = True, activities: bool = True
+) -> Finding:
+    """Pollers and backlog of one task queue, for the kinds of task it serves: workflow tasks,
+    activity tasks, or both (DescribeTaskQueue)."""
     details, unpolled, slow = [], [], []
-    for kind, label in (
-        (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "workflow"),
-        (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, "activity"),
-    ):
+    kinds = [
+        (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "workflow", workflows),
+        (TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY, "activity", activities),
+    ]
+    for kind, label, served in kinds:
+        if not served:
+            continue
         response = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=client.namespace,
@@ -453,7 +459,9 @@ async def diagnose(settings: Settings) -> Report:
             for spec in task_queues(deps):
                 findings += await _guarded(
                     f"task queue {spec.name}",
-                    lambda name=spec.name: task_queue(client, name),
+                    lambda spec=spec: task_queue(
+                        client, spec.name, workflows=bool(spec.workflows), activities=bool(spec.activities)
+                    ),
                     "check Temporal",
                 )
         else:
