@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")
     # The models an interview's analysis asks, first OpenAI, then Anthropic when it fails.
     openai_analysis_model: str = Field("gpt-4o-2024-08-06", alias="OPENAI_ANALYSIS_MODEL")
-    anthropic_analysis_model: str = Field("claude-sonnet-4-5", alias="ANTHROPIC_ANALYSIS_MODEL")
+    anthropic_analysis_model: str = Field("claude-sonnet-5-5", alias="ANTHROPIC_ANALYSIS_MODEL")
     servicetitan_auth_url: str = Field(f"{EMULATOR_URL}/servicetitan/auth", alias="SERVICETITAN_AUTH_URL")
     servicetitan_api_url: str = Field(f"{EMULATOR_URL}/servicetitan/api", alias="SERVICETITAN_API_URL")
     servicetitan_app_key: str = Field("emulator-app-key", alias="SERVICETITAN_APP_KEY")
