@@ -24,6 +24,7 @@ from clients import llm
 from clients.audio import UndecodableAudio
 from clients.local_transcription import LocalTranscriber, UnsupportedLanguage
 from clients.refusals import ProviderRefused
+from clients.transcription_openai import OpenAITranscriber
 from domain.interviews.pipeline import (
     Analyzed,
     AnalyzeRequest,
@@ -69,6 +70,30 @@ class InterviewWork:
                 )
             except (UndecodableAudio, UnsupportedLanguage) as exc:
                 raise ApplicationError(str(exc), type=UNUSABLE_RECORDING, non_retryable=True) from None
+        return await self._kept(recording, interview, made)
+
+    @activity.defn(name="interviews.transcribe_openai")
+    async def transcribe_openai(self, request: TranscribeRequest) -> Transcribed:
+        """OpenAI's transcription (chunked under its size limit; no speakers: all S1)."""
+        async with self._db.transaction() as session:
+            recording = await session.get_one(tables.Recording, request.recording_id)
+            interview = await session.get_one(tables.Interview, recording.interview_id)
+        async with heartbeat.heartbeating():
+            try:
+                made = await asyncio.to_thread(
+                    OpenAITranscriber(self._settings).transcribe,
+                    self._blobs.path(recording.blob_key),
+                    interview.language,
+                )
+            except UndecodableAudio as exc:
+                raise ApplicationError(str(exc), type=UNUSABLE_RECORDING, non_retryable=True) from None
+            except ProviderRefused as exc:
+                raise refused(exc) from None
+        return await self._kept(recording, interview, made)
+
+    async def _kept(
+        self, recording: tables.Recording, interview: tables.Interview, made: Transcript | NoSpeech
+    ) -> Transcribed:
         if isinstance(made, NoSpeech):
             raise ApplicationError(made.reason, type=NO_SPEECH, non_retryable=True)
         transcript = made.model_copy(update={"language": interview.language})
@@ -114,10 +139,7 @@ class InterviewWork:
                     text = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
             card = scorecard(parse(text), transcript, rubric)
         except ProviderRefused as exc:
-            delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
-            raise ApplicationError(
-                str(exc), type="ProviderRefused", non_retryable=not exc.retryable, next_retry_delay=delay
-            ) from None
+            raise refused(exc) from None
         except Refused as exc:
             # The same prompt tends to the same answer: this model's attempt is over.
             raise ApplicationError(str(exc), type=exc.kind, non_retryable=True) from None
@@ -147,3 +169,11 @@ class InterviewWork:
                 .where(tables.Interview.id == record.interview_id)
                 .values(status=record.status.value, failure=record.failure)
             )
+
+
+def refused(exc: ProviderRefused) -> ApplicationError:
+    """A provider's refusal as Temporal should take it: retried after its Retry-After, or final."""
+    delay = timedelta(seconds=exc.retry_after) if exc.retry_after else None
+    return ApplicationError(
+        str(exc), type="ProviderRefused", non_retryable=not exc.retryable, next_retry_delay=delay
+    )

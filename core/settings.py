@@ -6,6 +6,7 @@ Anything pointed elsewhere (a real provider, a Temporal cluster, a managed Postg
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
     # One transcription upload: the API refuses requests over 26 214 400 bytes (25 MB, multipart
     # included); a recording whose FLAC is larger is sent as chunks of at most this many bytes.
+    # The transcription providers an interview tries, in order (the next runs when one fails for
+    # good): `local` (offline, the default: no credentials), `openai`.
+    interviews_transcription_providers: list[Literal["local", "openai"]] = Field(
+        default_factory=lambda: ["local"], min_length=1, alias="INTERVIEWS_TRANSCRIPTION_PROVIDERS"
+    )
     openai_transcription_max_bytes: int = Field(25_000_000, gt=0, alias="OPENAI_TRANSCRIPTION_MAX_BYTES")
     anthropic_base_url: str = Field(f"{EMULATOR_URL}/anthropic", alias="ANTHROPIC_BASE_URL")
     anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.interviews.pipeline import (
         ANALYSIS_PROVIDERS,
         INTERVIEW_WORKFLOW,
-        TRANSCRIPTION_PROVIDERS,
         TRANSCRIPTION_QUEUE,
         AnalyzeRequest,
         InterviewStart,
@@ -82,13 +81,19 @@ class InterviewWorkflow:
 
     async def _transcribe(self) -> uuid.UUID | None:
         await self._record(InterviewStatus.TRANSCRIBING)
-        for provider in TRANSCRIPTION_PROVIDERS:
+        for provider in self._start.transcription_providers:
             self._progress = self._progress.model_copy(update={"provider": provider})
+            # Offline transcription takes a worker's CPU: it has a queue of its own.
+            method, queue = (
+                (InterviewWork.transcribe_local, TRANSCRIPTION_QUEUE)
+                if provider == "local"
+                else (InterviewWork.transcribe_openai, None)
+            )
             try:
                 done = await workflow.execute_activity_method(
-                    InterviewWork.transcribe_local,
+                    method,
                     TranscribeRequest(recording_id=self._start.recording_id, provider=provider),
-                    task_queue=TRANSCRIPTION_QUEUE,
+                    task_queue=queue,
                     start_to_close_timeout=TRANSCRIBE_TIMEOUT,
                     heartbeat_timeout=TRANSCRIBE_HEARTBEAT,
                     retry_policy=TRANSCRIBE_RETRY,

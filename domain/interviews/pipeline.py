@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict
 TASK_QUEUE = "interviews"
 TRANSCRIPTION_QUEUE = "interviews-transcription"
 INTERVIEW_WORKFLOW = "Interview"
-# Providers, in the order they are tried; the next one runs when one fails for good.
-TRANSCRIPTION_PROVIDERS = ("local",)
+# Analysis models, in the order they are tried; the next one runs when one fails for good. (The
+# transcription providers' order is the deployment's: INTERVIEWS_TRANSCRIPTION_PROVIDERS.)
 ANALYSIS_PROVIDERS = ("openai", "anthropic")
 
 
@@ -41,6 +41,8 @@ class InterviewStart(PipelineModel):
     recording_id: uuid.UUID
     # Set by reanalyze: the analysis starts from this transcript, none is made again.
     transcript_id: uuid.UUID | None = None
+    # In order; the next runs when one fails for good.
+    transcription_providers: list[str] = ["local"]
 
 
 class TranscribeRequest(PipelineModel):

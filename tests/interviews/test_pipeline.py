@@ -18,6 +18,7 @@ from core.settings import Settings
 from domain.interviews.scorecard import words_of
 from registry import task_queues
 from tests.conftest import terminate_running
+from tests.integration.live_api import serve
 from tests.integration.routing_world import eventually
 from tests.interviews.conftest import FIXTURES, tenant_with_interview
 from worker import build_workers
@@ -33,9 +34,9 @@ async def processing(interview_settings: Settings, temporal: WorkflowEnvironment
 
 
 async def _uploaded(
-    live: httpx.AsyncClient, admin: dict[str, str], fixture: str
+    live: httpx.AsyncClient, admin: dict[str, str], fixture: str, tenant: str = "acme"
 ) -> tuple[dict[str, str], str]:
-    headers, meeting = await tenant_with_interview(live, admin, "acme")
+    headers, meeting = await tenant_with_interview(live, admin, tenant)
     data = (FIXTURES / fixture).read_bytes()
     uploaded = await live.post(f"/api/interviews/{meeting['id']}/recordings", content=data, headers=headers)
     assert uploaded.status_code == 201, uploaded.text
@@ -114,3 +115,31 @@ async def test_a_silent_recording_fails_the_interview_with_its_reason(
     done = await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed")
     assert done["status"] == "failed" and "no speech" in done["failure"], done
     assert (await live.get(f"/api/interviews/{interview_id}/analysis", headers=headers)).status_code == 404
+
+
+async def test_the_providers_chain_hands_over_to_the_next_when_one_fails(
+    live: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    emulator: str,
+    interview_settings: Settings,
+    temporal: WorkflowEnvironment,
+) -> None:
+    chain = interview_settings.model_copy(update={"interviews_transcription_providers": ["openai", "local"]})
+    async with Dependencies.open(chain) as deps, AsyncExitStack() as stack, serve(chain) as url:
+        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
+            await stack.enter_async_context(worker)
+        async with httpx.AsyncClient(base_url=url, timeout=60) as api:
+            headers, first = await _uploaded(api, admin_headers, "local-two-speakers.wav")
+            assert (await _ends(api, headers, first, "analyzed", "failed", "analysis_failed"))[
+                "status"
+            ] == "analyzed"
+            transcript = (await api.get(f"/api/interviews/{first}/transcript", headers=headers)).json()
+            assert transcript["provider"] == "openai"
+            # OpenAI refuses the next one for good: the offline provider transcribes it.
+            fault = {"provider": "openai", "path": "/audio/transcriptions", "status": 400, "count": 1}
+            (await api.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
+            headers, second = await _uploaded(api, admin_headers, "local-two-speakers.wav", tenant="globex")
+            done = await _ends(api, headers, second, "analyzed", "failed", "analysis_failed")
+            again = (await api.get(f"/api/interviews/{second}/transcript", headers=headers)).json()
+        await terminate_running(temporal.client, "Interview")
+    assert done["status"] == "analyzed" and again["provider"] == "local", (done, again["provider"])

@@ -194,7 +194,10 @@ async def upload_recording(
             if inserted is not None:
                 kept = True
                 start = InterviewStart(
-                    interview_id=interview_id, tenant_id=who.tenant_id, recording_id=recording_id
+                    interview_id=interview_id,
+                    tenant_id=who.tenant_id,
+                    recording_id=recording_id,
+                    transcription_providers=list(settings.interviews_transcription_providers),
                 )
                 with reaching_temporal("The recording is stored; upload it again to start its processing."):
                     await start_processing(client, start)
