@@ -51,14 +51,20 @@ class InterviewWork:
         self._cipher = deps.cipher
         self._settings = deps.settings
         self._blobs = LocalBlobs(deps.settings.blob_path)
+        # Made at the first call, kept by the worker process: a model load, a client's connections.
         self._local: LocalTranscriber | None = None
+        self._openai: OpenAITranscriber | None = None
+
+    async def _source(self, request: TranscribeRequest) -> tuple[tables.Recording, tables.Interview]:
+        """The recording to transcribe, and its interview (for the language)."""
+        async with self._db.transaction() as session:
+            recording = await session.get_one(tables.Recording, request.recording_id)
+            return recording, await session.get_one(tables.Interview, recording.interview_id)
 
     @activity.defn(name="interviews.transcribe_local")
     async def transcribe_local(self, request: TranscribeRequest) -> Transcribed:
         """Offline transcription (CPU-bound, in a thread; one model per worker process)."""
-        async with self._db.transaction() as session:
-            recording = await session.get_one(tables.Recording, request.recording_id)
-            interview = await session.get_one(tables.Interview, recording.interview_id)
+        recording, interview = await self._source(request)
         if self._local is None:
             self._local = await asyncio.to_thread(
                 LocalTranscriber, threads=self._settings.local_transcription_threads
@@ -75,13 +81,13 @@ class InterviewWork:
     @activity.defn(name="interviews.transcribe_openai")
     async def transcribe_openai(self, request: TranscribeRequest) -> Transcribed:
         """OpenAI's transcription (chunked under its size limit; no speakers: all S1)."""
-        async with self._db.transaction() as session:
-            recording = await session.get_one(tables.Recording, request.recording_id)
-            interview = await session.get_one(tables.Interview, recording.interview_id)
+        recording, interview = await self._source(request)
         async with heartbeat.heartbeating():
             try:
+                if self._openai is None:
+                    self._openai = OpenAITranscriber(self._settings)
                 made = await asyncio.to_thread(
-                    OpenAITranscriber(self._settings).transcribe,
+                    self._openai.transcribe,
                     self._blobs.path(recording.blob_key),
                     interview.language,
                 )
