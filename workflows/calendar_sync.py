@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.scheduling.writes import EventWrite, WriteRequest, Written
     from workflows import workflow_cancel
+    from workflows.failures import cause_of
     from workflows.store_calls import store
 
 # A 100,000-event calendar lists in about a minute; the heartbeat (every page) catches a dead
@@ -70,14 +71,6 @@ CHANNEL_TIMEOUT = timedelta(seconds=60)
 CHANNEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 # After a watch failed for good, the next try (the periodic sync keeps the calendar fresh meanwhile).
 WATCH_AGAIN_AFTER = timedelta(minutes=15)
-
-
-def _failure(error: ActivityError) -> tuple[str, str]:
-    """The failed activity's error type and message."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return cause.type or "", cause.message
-    return "", str(cause or error)
 
 
 @workflow.defn(name=CALENDAR_SYNC_WORKFLOW)
@@ -142,7 +135,7 @@ class CalendarSyncWorkflow:
                 )
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
-                kind, message = _failure(error)
+                kind, message = cause_of(error)
                 if kind == REAUTHORIZATION_REQUIRED:
                     self._set_status(SyncStatus.REAUTHORIZATION_REQUIRED)
                 raise ApplicationError(message, type=kind or "WriteFailed") from None
@@ -234,7 +227,7 @@ class CalendarSyncWorkflow:
             result = SyncResult(status=SyncStatus.OK, outcome=outcome, finished_at=workflow.now())
         except ActivityError as error:
             workflow_cancel.raise_if_canceled(error)
-            kind, message = _failure(error)
+            kind, message = cause_of(error)
             status = (
                 SyncStatus.REAUTHORIZATION_REQUIRED if kind == REAUTHORIZATION_REQUIRED else SyncStatus.ERROR
             )
@@ -285,7 +278,7 @@ class CalendarSyncWorkflow:
             )
         except ActivityError as error:
             workflow_cancel.raise_if_canceled(error)
-            workflow.logger.warning("watch failed: %s", _failure(error)[1])
+            workflow.logger.warning("watch failed: %s", cause_of(error)[1])
             self._s.watch_after = workflow.now() + WATCH_AGAIN_AFTER
             if current is not None and current.expires_at <= workflow.now():
                 self._s.channel = current = None

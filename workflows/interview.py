@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.interviews import NO_SPEECH, UNUSABLE_RECORDING, InterviewWork
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         TranscribeRequest,
     )
     from workflows import workflow_cancel
+    from workflows.failures import cause_of
     from workflows.store_calls import store
 
 # Offline transcription runs at about a twentieth of real time here: an hour's recording in
@@ -48,13 +49,6 @@ ANALYZE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=4
 )
 FINAL = (NO_SPEECH, UNUSABLE_RECORDING)
-
-
-def _cause(error: ActivityError) -> tuple[str, str]:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return cause.type or "", cause.message
-    return "", str(cause or error)
 
 
 @workflow.defn(name=INTERVIEW_WORKFLOW)
@@ -101,7 +95,7 @@ class InterviewWorkflow:
                 return done.transcript_id
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
-                kind, message = _cause(error)
+                kind, message = cause_of(error)
                 if kind in FINAL:
                     await self._record(InterviewStatus.FAILED, message)
                     return None
@@ -126,7 +120,7 @@ class InterviewWorkflow:
                 return
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
-                self._failed(f"{provider}: {_cause(error)[1]}")
+                self._failed(f"{provider}: {cause_of(error)[1]}")
         await self._record(InterviewStatus.ANALYSIS_FAILED, "; ".join(self._progress.failures))
 
     def _failed(self, why: str) -> None:
