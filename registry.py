@@ -115,7 +115,13 @@ def interviews(deps: Dependencies) -> list[QueueSpec]:
         QueueSpec(
             INTERVIEWS_QUEUE,
             workflows=[InterviewWorkflow],
-            activities=[work.transcribe_openai, work.analyze, work.record_status],
+            activities=[
+                work.transcribe_openai,
+                work.start_google,
+                work.poll_google,
+                work.analyze,
+                work.record_status,
+            ],
             max_concurrent_activities=POOL_SIZE,
             max_concurrent_local_activities=POOL_SIZE // 2,
         ),

@@ -1,7 +1,7 @@
-"""The interview workflow's activities: transcribe a recording (offline here; the cloud providers
-join the chain as they land), analyze a transcript with a model, and record the interview's
-status. Each loads what it needs by id and stores what it made, answering ids: transcripts and
-scorecards are personal data and stay out of workflow payloads.
+"""The interview workflow's activities: transcribe a recording (offline, by OpenAI, or by Google's
+long-running recognition: started once, then polled), analyze a transcript with a model, and
+record the interview's status. Each loads what it needs by id and stores what it made,
+answering ids: transcripts and scorecards are personal data and stay out of workflow payloads.
 
 What Temporal does with a failure is decided here: a recording that cannot be transcribed
 (undecodable, silent) and an answer that cannot stand (invalid JSON, a schema violation, an
@@ -10,6 +10,7 @@ Retry-After.
 """
 
 import asyncio
+import threading
 import uuid
 from datetime import timedelta
 
@@ -24,10 +25,13 @@ from clients import llm
 from clients.audio import UndecodableAudio
 from clients.local_transcription import LocalTranscriber, UnsupportedLanguage
 from clients.refusals import ProviderRefused
+from clients.speech_google import GoogleSpeech, Progress, Recognition
 from clients.transcription_openai import OpenAITranscriber
+from domain.interviews.contracts import Panel
 from domain.interviews.pipeline import (
     Analyzed,
     AnalyzeRequest,
+    Polled,
     StatusRecord,
     Transcribed,
     TranscribeRequest,
@@ -54,6 +58,7 @@ class InterviewWork:
         # Made at the first call, kept by the worker process: a model load, a client's connections.
         self._local: LocalTranscriber | None = None
         self._openai: OpenAITranscriber | None = None
+        self._google: GoogleSpeech | None = None
 
     async def _source(self, request: TranscribeRequest) -> tuple[tables.Recording, tables.Interview]:
         """The recording to transcribe, and its interview (for the language)."""
@@ -69,13 +74,27 @@ class InterviewWork:
             self._local = await asyncio.to_thread(
                 LocalTranscriber, threads=self._settings.local_transcription_threads
             )
+        stop = threading.Event()
+        work = asyncio.ensure_future(
+            asyncio.to_thread(
+                self._local.transcribe,
+                self._blobs.path(recording.blob_key),
+                language=interview.language,
+                stop=stop,
+            )
+        )
         async with heartbeat.heartbeating():
             try:
-                made = await asyncio.to_thread(
-                    self._local.transcribe, self._blobs.path(recording.blob_key), language=interview.language
-                )
+                made = await asyncio.shield(work)
             except (UndecodableAudio, UnsupportedLanguage) as exc:
                 raise ApplicationError(str(exc), type=UNUSABLE_RECORDING, non_retryable=True) from None
+            except asyncio.CancelledError:
+                # Cancelled (the interview's cancel, a timeout, the worker shutting down): the
+                # thread would go on for minutes. It stops at Whisper's next segment, and the
+                # cancel is reported once it has, so the CPU is free when the interview says so.
+                stop.set()
+                await asyncio.wait([work])
+                raise
         return await self._kept(recording, interview, made)
 
     @activity.defn(name="interviews.transcribe_openai")
@@ -96,6 +115,71 @@ class InterviewWork:
             except ProviderRefused as exc:
                 raise refused(exc) from None
         return await self._kept(recording, interview, made)
+
+    @activity.defn(name="interviews.start_google")
+    async def start_google(self, request: TranscribeRequest) -> None:
+        """Starts Google's long-running recognition of the recording, once: each operation's
+        name is stored as soon as Google answers it, and an attempt that finds some stored (a
+        retry, another worker after a crash) starts only the chunks after them."""
+        recording, interview = await self._source(request)
+        panel = open_model(self._cipher, interview.id, interview.sealed, Panel)
+        started = await self._recognition(recording.id)
+        loop = asyncio.get_running_loop()
+
+        def keep(recognition: Recognition) -> None:
+            # Called in the client's thread: stored (committed) before the next chunk starts.
+            asyncio.run_coroutine_threadsafe(self._keep(recording, recognition), loop).result()
+
+        async with heartbeat.heartbeating():
+            try:
+                if self._google is None:
+                    self._google = GoogleSpeech(self._settings)
+                await asyncio.to_thread(
+                    self._google.start,
+                    self._blobs.path(recording.blob_key),
+                    interview.language,
+                    # Each interviewer and the candidate.
+                    len(panel.interviewers) + 1,
+                    resume=started,
+                    on_started=keep,
+                )
+            except UndecodableAudio as exc:
+                raise ApplicationError(str(exc), type=UNUSABLE_RECORDING, non_retryable=True) from None
+            except ProviderRefused as exc:
+                raise refused(exc) from None
+
+    @activity.defn(name="interviews.poll_google")
+    async def poll_google(self, request: TranscribeRequest) -> Polled:
+        """How far Google's recognition is; once done, its transcript stored."""
+        recording, interview = await self._source(request)
+        started = await self._recognition(recording.id)
+        if started is None:
+            raise ApplicationError(f"no recognition started for recording {recording.id}", non_retryable=True)
+        async with heartbeat.heartbeating():
+            try:
+                if self._google is None:
+                    self._google = GoogleSpeech(self._settings)
+                made = await asyncio.to_thread(self._google.poll, started)
+            except ProviderRefused as exc:
+                raise refused(exc) from None
+        if isinstance(made, Progress):
+            return Polled(percent=made.percent)
+        return Polled(percent=100, transcribed=await self._kept(recording, interview, made))
+
+    async def _recognition(self, recording_id: uuid.UUID) -> Recognition | None:
+        async with self._db.transaction() as session:
+            row = await session.get(tables.StartedRecognition, (recording_id, "google"))
+        return Recognition.model_validate(row.operations) if row else None
+
+    async def _keep(self, recording: tables.Recording, recognition: Recognition) -> None:
+        values = recognition.model_dump(mode="json")
+        row = {"recording_id": recording.id, "provider": "google", "tenant_id": recording.tenant_id}
+        async with self._db.transaction() as session:
+            await session.execute(
+                insert(tables.StartedRecognition)
+                .values(**row, operations=values)
+                .on_conflict_do_update(index_elements=list(row)[:2], set_={"operations": values})
+            )
 
     async def _kept(
         self, recording: tables.Recording, interview: tables.Interview, made: Transcript | NoSpeech

@@ -13,6 +13,7 @@ second. See docs/interviews-transcription.md for the method, its limits and meas
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import av
@@ -45,6 +46,10 @@ class UnsupportedLanguage(Exception):
     """The model cannot transcribe the interview's language (tiny.en knows English only)."""
 
 
+class Stopped(Exception):
+    """The caller asked the transcription to stop (its activity was cancelled)."""
+
+
 class LocalTranscriber:
     def __init__(self, *, threads: int = 0, model_path: Path | None = None) -> None:
         self._model = WhisperModel(
@@ -54,10 +59,13 @@ class LocalTranscriber:
             cpu_threads=threads,
         )
 
-    def transcribe(self, audio: Path, *, language: str, max_speakers: int = 2) -> Transcript | NoSpeech:
+    def transcribe(
+        self, audio: Path, *, language: str, max_speakers: int = 2, stop: threading.Event | None = None
+    ) -> Transcript | NoSpeech:
         """Transcribe ``audio`` in ``language`` (BCP-47, "en-US"), with at most ``max_speakers``.
 
-        Raises :class:`UndecodableAudio` or :class:`UnsupportedLanguage`, both final.
+        Raises :class:`UndecodableAudio` or :class:`UnsupportedLanguage`, both final, and
+        :class:`Stopped` soon after ``stop`` is set (Whisper is asked for one segment at a time).
         """
         whisper_language = language.split("-")[0].lower()
         if whisper_language not in self._model.supported_languages:
@@ -71,7 +79,11 @@ class LocalTranscriber:
         segments, _ = self._model.transcribe(
             samples, language=whisper_language, word_timestamps=True, vad_filter=True
         )
-        spans = [span for segment in segments for span in _split(_words(segment.words, duration))]
+        spans: list[list[Word]] = []
+        for segment in segments:
+            if stop is not None and stop.is_set():
+                raise Stopped(f"stopped at {segment.start:.0f} s of {duration:.0f} s")
+            spans.extend(_split(_words(segment.words, duration)))
         if not spans:
             return NoSpeech(provider=PROVIDER, model=MODEL, duration=duration)
         times = [(span[0].start, span[-1].end) for span in spans]

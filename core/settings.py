@@ -53,13 +53,13 @@ class Settings(BaseSettings):
     google_speech_insecure: bool | None = Field(None, alias="GOOGLE_SPEECH_INSECURE")
     openai_base_url: str = Field(f"{EMULATOR_URL}/openai/v1", alias="OPENAI_BASE_URL")
     openai_api_key: str = Field("emulator-openai-key", alias="OPENAI_API_KEY")
-    # One transcription upload: the API refuses requests over 26 214 400 bytes (25 MB, multipart
-    # included); a recording whose FLAC is larger is sent as chunks of at most this many bytes.
     # The transcription providers an interview tries, in order (the next runs when one fails for
-    # good): `local` (offline, the default: no credentials), `openai`.
-    interviews_transcription_providers: list[Literal["local", "openai"]] = Field(
+    # good): `local` (offline, the default: no credentials), `google`, `openai`.
+    interviews_transcription_providers: list[Literal["local", "google", "openai"]] = Field(
         default_factory=lambda: ["local"], min_length=1, alias="INTERVIEWS_TRANSCRIPTION_PROVIDERS"
     )
+    # One transcription upload: the API refuses requests over 26 214 400 bytes (25 MB, multipart
+    # included); a recording whose FLAC is larger is sent as chunks of at most this many bytes.
     openai_transcription_max_bytes: int = Field(25_000_000, gt=0, alias="OPENAI_TRANSCRIPTION_MAX_BYTES")
     anthropic_base_url: str = Field(f"{EMULATOR_URL}/anthropic", alias="ANTHROPIC_BASE_URL")
     anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")

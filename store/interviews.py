@@ -127,3 +127,20 @@ class Analysis(Base):
     model: Mapped[str] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Double)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StartedRecognition(Base):
+    """The long-running recognitions a provider was asked for a recording
+    (clients.speech_google.Recognition as JSON: operation names and the audio each covers; no
+    speech). Written as each one starts, so that a retried or restarted worker polls them and
+    never starts one again."""
+
+    __tablename__ = "interview_recognitions"
+
+    recording_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("interview_recordings.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
+    created_at: Mapped[datetime] = timestamp()
+    operations: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -2,9 +2,11 @@
 evidence-backed scorecard (InterviewWorkflow, `interview:{interview_id}`).
 
 Each stage runs its providers in order: a provider that fails for good (a final error, or out of
-attempts) hands over to the next. A recording nothing can be made of (undecodable, silent) ends
-the interview `failed` with the reason, and no other provider is asked. When every analysis model
-fails, the interview is `analysis_failed`; reanalyze starts a new run from the stored transcript.
+attempts) hands over to the next. Google's recognition is started once (its operations are
+stored as they start) and then polled on the workflow's clock, its progress in the query. A
+recording nothing can be made of (undecodable, silent) ends the interview `failed` with the
+reason, and no other provider is asked. When every analysis model fails, the interview is
+`analysis_failed`; reanalyze starts a new run from the stored transcript.
 """
 
 import asyncio
@@ -14,6 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.interviews import NO_SPEECH, UNUSABLE_RECORDING, InterviewWork
@@ -49,6 +52,14 @@ ANALYZE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=4
 )
 FINAL = (NO_SPEECH, UNUSABLE_RECORDING)
+# Google's recognition runs on Google's side: the activities only start it and ask, so a dead
+# worker is noticed in seconds. Asked after 2 s, then twice as long each time up to 30 s; given
+# up (the next provider runs) when it has not ended in six hours.
+GOOGLE_CALL_TIMEOUT = timedelta(minutes=10)
+GOOGLE_HEARTBEAT = timedelta(seconds=10)
+FIRST_POLL = timedelta(seconds=2)
+LONGEST_POLL = timedelta(seconds=30)
+GOOGLE_DEADLINE = timedelta(hours=6)
 
 
 @workflow.defn(name=INTERVIEW_WORKFLOW)
@@ -69,30 +80,19 @@ class InterviewWorkflow:
             if transcript_id is not None:
                 await self._analyze(transcript_id)
         except asyncio.CancelledError:
-            await self._record(InterviewStatus.FAILED, "cancelled")
+            await self._record(InterviewStatus.CANCELLED)
             raise
         return self._progress
 
     async def _transcribe(self) -> uuid.UUID | None:
         await self._record(InterviewStatus.TRANSCRIBING)
         for provider in self._start.transcription_providers:
-            self._progress = self._progress.model_copy(update={"provider": provider})
-            # Offline transcription takes a worker's CPU: it has a queue of its own.
-            method, queue = (
-                (InterviewWork.transcribe_local, TRANSCRIPTION_QUEUE)
-                if provider == "local"
-                else (InterviewWork.transcribe_openai, None)
-            )
+            self._progress = self._progress.model_copy(update={"provider": provider, "percent": None})
+            request = TranscribeRequest(recording_id=self._start.recording_id, provider=provider)
             try:
-                done = await workflow.execute_activity_method(
-                    method,
-                    TranscribeRequest(recording_id=self._start.recording_id, provider=provider),
-                    task_queue=queue,
-                    start_to_close_timeout=TRANSCRIBE_TIMEOUT,
-                    heartbeat_timeout=TRANSCRIBE_HEARTBEAT,
-                    retry_policy=TRANSCRIBE_RETRY,
+                transcript_id = await (
+                    self._recognize_google(request) if provider == "google" else self._transcribe_by(request)
                 )
-                return done.transcript_id
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
                 kind, message = cause_of(error)
@@ -100,7 +100,56 @@ class InterviewWorkflow:
                     await self._record(InterviewStatus.FAILED, message)
                     return None
                 self._failed(f"{provider}: {message}")
+                continue
+            if transcript_id is not None:
+                return transcript_id
         await self._record(InterviewStatus.FAILED, "; ".join(self._progress.failures))
+        return None
+
+    async def _transcribe_by(self, request: TranscribeRequest) -> uuid.UUID:
+        # Offline transcription takes a worker's CPU: it has a queue of its own.
+        method, queue = (
+            (InterviewWork.transcribe_local, TRANSCRIPTION_QUEUE)
+            if request.provider == "local"
+            else (InterviewWork.transcribe_openai, None)
+        )
+        done = await workflow.execute_activity_method(
+            method,
+            request,
+            task_queue=queue,
+            start_to_close_timeout=TRANSCRIBE_TIMEOUT,
+            heartbeat_timeout=TRANSCRIBE_HEARTBEAT,
+            retry_policy=TRANSCRIBE_RETRY,
+            # A cancelled interview is recorded once the work has stopped, not while it runs on.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        return done.transcript_id
+
+    async def _recognize_google(self, request: TranscribeRequest) -> uuid.UUID | None:
+        """The transcript, or None (the failure noted) when Google has not ended in time."""
+        await workflow.execute_activity_method(
+            InterviewWork.start_google,
+            request,
+            start_to_close_timeout=GOOGLE_CALL_TIMEOUT,
+            heartbeat_timeout=GOOGLE_HEARTBEAT,
+            retry_policy=TRANSCRIBE_RETRY,
+        )
+        deadline = workflow.now() + GOOGLE_DEADLINE
+        wait = FIRST_POLL
+        while workflow.now() < deadline:
+            polled = await workflow.execute_activity_method(
+                InterviewWork.poll_google,
+                request,
+                start_to_close_timeout=GOOGLE_CALL_TIMEOUT,
+                heartbeat_timeout=GOOGLE_HEARTBEAT,
+                retry_policy=TRANSCRIBE_RETRY,
+            )
+            if polled.transcribed is not None:
+                return polled.transcribed.transcript_id
+            self._progress = self._progress.model_copy(update={"percent": polled.percent})
+            await workflow.sleep(wait)
+            wait = min(wait * 2, LONGEST_POLL)
+        self._failed(f"google: no transcript after {GOOGLE_DEADLINE}")
         return None
 
     async def _analyze(self, transcript_id: uuid.UUID) -> None:

@@ -29,6 +29,8 @@ class InterviewStatus(StrEnum):
     FAILED = "failed"
     # Every analysis model failed; the transcript is kept, and reanalyze starts from it.
     ANALYSIS_FAILED = "analysis_failed"
+    # Temporal's cancel (the API's cancel): the work in flight was stopped.
+    CANCELLED = "cancelled"
 
 
 class PipelineModel(BaseModel):
@@ -56,6 +58,13 @@ class Transcribed(PipelineModel):
     model: str
 
 
+class Polled(PipelineModel):
+    """A long-running recognition asked how far it is: the transcript once it is done."""
+
+    percent: int
+    transcribed: Transcribed | None = None
+
+
 class AnalyzeRequest(PipelineModel):
     interview_id: uuid.UUID
     transcript_id: uuid.UUID
@@ -79,4 +88,6 @@ class Progress(PipelineModel):
 
     status: InterviewStatus
     provider: str | None = None
+    # How much of the recording the provider has done, where it says (Google's recognition).
+    percent: int | None = None
     failures: list[str] = []

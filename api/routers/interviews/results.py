@@ -93,19 +93,20 @@ async def get_analysis(
     status_code=202,
     response_model=None,
     responses={
-        **responses({409: "Not analysis_failed or analyzed, or still being processed"}),
+        **responses({409: "Not analysis_failed, analyzed or cancelled, or still being processed"}),
         **TEMPORAL_UNAVAILABLE,
     },
 )
 async def reanalyze(interview_id: uuid.UUID, who: Caller, session: Session, client: Temporal) -> None:
-    """Analyzes the stored transcript again (no new transcription): after every model failed, or
-    to score it anew."""
+    """Analyzes the stored transcript again (no new transcription): after every model failed,
+    after a cancel, or to score it anew."""
     interview = await owned_interview(session, who.tenant_id, interview_id)
     # Analyzing: a reanalyze accepted whose start did not reach Temporal may be sent again.
     if interview.status not in (
         InterviewStatus.ANALYSIS_FAILED,
         InterviewStatus.ANALYZED,
         InterviewStatus.ANALYZING,
+        InterviewStatus.CANCELLED,
     ):
         raise ProblemError(409, "Cannot reanalyze", f"The interview is {interview.status}.")
     transcript = await _latest(session, rows.Transcript, interview_id)
