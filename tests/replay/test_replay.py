@@ -62,6 +62,9 @@ INTERVIEW_PATHS = (
     "test_a_recording_is_transcribed_and_analyzed_into_a_scorecard_of_what_was_said",
     "test_an_untrustworthy_model_hands_over_and_reanalyze_starts_from_the_transcript",
     "test_a_silent_recording_fails_the_interview_with_its_reason",
+    "test_google_recognizes_with_speakers_and_reports_its_progress",
+    "test_a_worker_killed_while_google_recognizes_polls_the_same_operation",
+    "test_cancel_stops_the_offline_transcription_then_says_cancelled",
 )
 HISTORIES = {str(path.relative_to(ROOT).with_suffix("")): path for path in sorted(ROOT.rglob("*.json"))}
 
