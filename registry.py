@@ -4,9 +4,23 @@ A context maps to one or more task queues: its main queue (named after the conte
 ones where a resource needs its own limit.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dependencies import POOL_SIZE, Dependencies
 from activities.google_calendar import CalendarSync
@@ -15,11 +29,13 @@ from activities.platform_store import PlatformStore
 from activities.routing_provider import ServiceTitanSync
 from activities.routing_store import RoutingStore
 from activities.scheduling_store import SchedulingStore
+from core.settings import Settings
+from domain.interviews.pipeline import RETENTION_ID, RETENTION_WORKFLOW, TRANSCRIPTION_QUEUE, Purge
 from domain.interviews.pipeline import TASK_QUEUE as INTERVIEWS_QUEUE
-from domain.interviews.pipeline import TRANSCRIPTION_QUEUE
 from domain.platform.contracts import TASK_QUEUE as PLATFORM_QUEUE
 from domain.routing.contracts import TASK_QUEUE as ROUTING_QUEUE
 from domain.scheduling.sync import TASK_QUEUE as SCHEDULING_QUEUE
+from workflows.audio_retention import AudioRetentionWorkflow
 from workflows.calendar_sync import CalendarPeriodicSyncWorkflow, CalendarSyncWorkflow
 from workflows.interview import InterviewWorkflow
 from workflows.platform import PlatformJobWorkflow
@@ -36,6 +52,8 @@ class QueueSpec:
     max_activities_per_second: float | None = None
     max_concurrent_activities: int | None = None
     max_concurrent_local_activities: int | None = None
+    # Run by the worker before it polls: what the queue's workflows need to exist in Temporal.
+    prepare: Callable[[Client], Awaitable[None]] | None = None
 
 
 def routing(deps: Dependencies) -> list[QueueSpec]:
@@ -114,19 +132,47 @@ def interviews(deps: Dependencies) -> list[QueueSpec]:
     return [
         QueueSpec(
             INTERVIEWS_QUEUE,
-            workflows=[InterviewWorkflow],
+            workflows=[InterviewWorkflow, AudioRetentionWorkflow],
             activities=[
                 work.transcribe_openai,
                 work.start_google,
                 work.poll_google,
                 work.analyze,
                 work.record_status,
+                work.purge_audio,
             ],
             max_concurrent_activities=POOL_SIZE,
             max_concurrent_local_activities=POOL_SIZE // 2,
+            prepare=lambda client: audio_retention(client, deps.settings),
         ),
         QueueSpec(TRANSCRIPTION_QUEUE, activities=[work.transcribe_local], max_concurrent_activities=1),
     ]
+
+
+async def audio_retention(client: Client, settings: Settings) -> None:
+    """The daily schedule of the audio retention, as the settings say: made or updated when
+    INTERVIEWS_AUDIO_RETENTION_DAYS is set, deleted when it is not. Every interviews worker does
+    this at start; the last one started wins, and they all run the same configuration."""
+    handle = client.get_schedule_handle(RETENTION_ID)
+    days = settings.interviews_audio_retention_days
+    if days is None:
+        try:
+            await handle.delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RETENTION_WORKFLOW, Purge(days=days), id=RETENTION_ID, task_queue=INTERVIEWS_QUEUE
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RETENTION_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 # Each pipeline as it lands: context name → factory of its queues.

@@ -118,6 +118,9 @@ async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpe
         _cache_workflow_bytecode(specs)
         metrics = runtime(settings)
         client = await connect(settings, runtime=metrics)
+        for spec in specs:
+            if spec.prepare is not None:
+                await spec.prepare(client)
         meter = metrics.metric_meter if settings.worker_metrics_port else None
         await serve(build_workers(client, specs), stop, meter)
 

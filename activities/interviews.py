@@ -14,7 +14,7 @@ import threading
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -31,12 +31,16 @@ from domain.interviews.contracts import Panel
 from domain.interviews.pipeline import (
     Analyzed,
     AnalyzeRequest,
+    InterviewStatus,
     Polled,
+    Purge,
+    Purged,
     StatusRecord,
     Transcribed,
     TranscribeRequest,
 )
 from domain.interviews.prompts import SYSTEM, render
+from domain.interviews.recordings import RecordingStatus
 from domain.interviews.rubric import Rubric
 from domain.interviews.scorecard import Refused, answer_schema, parse, scorecard
 from domain.interviews.transcripts import NoSpeech, Transcript
@@ -44,6 +48,8 @@ from store import interviews as tables
 from store.blobs import LocalBlobs
 from store.sealed import open_model, seal_model
 
+# Recordings whose audio is deleted per transaction by the retention.
+PURGE_BATCH = 200
 # Error types the workflow decides by.
 NO_SPEECH = "NoSpeech"
 UNUSABLE_RECORDING = "UnusableRecording"
@@ -250,6 +256,41 @@ class InterviewWork:
                 .on_conflict_do_nothing()
             )
         return Analyzed(analysis_id=analysis_id, provider=request.provider, score=card.score)
+
+    @activity.defn(name="interviews.purge_audio")
+    async def purge_audio(self, purge: Purge) -> Purged:
+        """Deletes the audio of interviews analyzed more than ``purge.days`` ago, a batch at a
+        time: each file first, then its recording marked purged (a file deleted whose mark was
+        not committed is deleted again, harmlessly, by the next attempt)."""
+        analyzed_before = select(tables.Analysis.interview_id).where(
+            tables.Analysis.created_at < func.now() - timedelta(days=purge.days)
+        )
+        due = (
+            select(tables.Recording.id, tables.Recording.blob_key)
+            .join(tables.Interview, tables.Interview.id == tables.Recording.interview_id)
+            .where(
+                tables.Recording.status == RecordingStatus.uploaded,
+                tables.Interview.status == InterviewStatus.ANALYZED,
+                tables.Recording.interview_id.in_(analyzed_before),
+            )
+            .limit(PURGE_BATCH)
+        )
+        purged = 0
+        while True:
+            async with self._db.transaction() as session:
+                batch = (await session.execute(due)).all()
+            if not batch:
+                return Purged(recordings=purged)
+            for _, key in batch:
+                await self._blobs.delete(key)
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(tables.Recording)
+                    .where(tables.Recording.id.in_([recording_id for recording_id, _ in batch]))
+                    .values(status=RecordingStatus.purged)
+                )
+            purged += len(batch)
+            activity.heartbeat(purged)
 
     @activity.defn(name="interviews.record_status")
     async def record_status(self, record: StatusRecord) -> None:

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(None, alias="TEMPOLINE_BLOB_DIR")
     interviews_max_upload_bytes: int = Field(2 * 1024**3, gt=0, alias="INTERVIEWS_MAX_UPLOAD_BYTES")
     interviews_max_audio_seconds: float = Field(4 * 3600.0, gt=0, alias="INTERVIEWS_MAX_AUDIO_SECONDS")
+    # A recording's audio is deleted this many days after its interview was analyzed (its
+    # transcript and scorecard stay); a daily Temporal Schedule does it. Unset: audio is kept.
+    interviews_audio_retention_days: int | None = Field(None, gt=0, alias="INTERVIEWS_AUDIO_RETENTION_DAYS")
 
     @property
     def blob_path(self) -> Path:

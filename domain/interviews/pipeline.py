@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict
 TASK_QUEUE = "interviews"
 TRANSCRIPTION_QUEUE = "interviews-transcription"
 INTERVIEW_WORKFLOW = "Interview"
+# The audio retention: one workflow a day, started by the schedule of the same id.
+RETENTION_WORKFLOW = "InterviewAudioRetention"
+RETENTION_ID = "interviews-audio-retention"
 # Analysis models, in the order they are tried; the next one runs when one fails for good. (The
 # transcription providers' order is the deployment's: INTERVIEWS_TRANSCRIPTION_PROVIDERS.)
 ANALYSIS_PROVIDERS = ("openai", "anthropic")
@@ -91,3 +94,13 @@ class Progress(PipelineModel):
     # How much of the recording the provider has done, where it says (Google's recognition).
     percent: int | None = None
     failures: list[str] = []
+
+
+class Purge(PipelineModel):
+    """Delete the audio of interviews analyzed more than ``days`` ago."""
+
+    days: int
+
+
+class Purged(PipelineModel):
+    recordings: int

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 class RecordingStatus(enum.StrEnum):
     # Stored and probed; the interview workflow takes it from here.
     uploaded = "uploaded"
+    # The audio was deleted by the retention period (INTERVIEWS_AUDIO_RETENTION_DAYS).
+    purged = "purged"
 
 
 # The codec of the audio stream (FFmpeg's canonical names) -> the containers it may come in.
