@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -41,15 +42,24 @@ class Rated(_Strict):
     quotes: list[Quote] = Field(min_length=1, max_length=5)
 
 
+class Recommendation(StrEnum):
+    STRONG_HIRE = "strong_hire"
+    HIRE = "hire"
+    NO_HIRE = "no_hire"
+    STRONG_NO_HIRE = "strong_no_hire"
+
+
 class ModelAnswer(_Strict):
     """What the model is asked to answer (OpenAI strict json_schema, Anthropic tool input).
     `ratings` has one property per competency of the rubric (answer_schema): a model held to the
-    schema can neither skip a competency nor rate one twice."""
+    schema can neither skip a competency nor rate one twice. `recommendation` is in the schema
+    only when the tenant asks for one (off by default)."""
 
     ratings: dict[str, Rated] = Field(min_length=1)
     strengths: list[Judged]
     concerns: list[Judged]
     summary: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    recommendation: Recommendation | None = None
 
 
 class Evidence(_Strict):
@@ -79,6 +89,7 @@ class Scorecard(_Strict):
     summary: str
     # The rubric's weighted mean level, from 0 (every competency at the lowest level) to 100.
     score: float
+    recommendation: Recommendation | None = None
 
 
 class Refused(Exception):
@@ -91,11 +102,17 @@ class Refused(Exception):
         self.reason = reason
 
 
-def answer_schema(rubric: Rubric) -> dict[str, Any]:
+def answer_schema(rubric: Rubric, *, recommend: bool = False) -> dict[str, Any]:
     """ModelAnswer's JSON schema for a rubric, as OpenAI's strict structured outputs take it:
     `ratings` an object with one required property per competency, each level one of that
-    competency's scores, every object closed and every property required."""
+    competency's scores, every object closed and every property required; `recommendation` one
+    of its values when asked for, else absent (so an answer that gives one breaks the schema)."""
     schema = ModelAnswer.model_json_schema()
+    if recommend:
+        schema["properties"]["recommendation"] = {"type": "string", "enum": [r.value for r in Recommendation]}
+    else:
+        del schema["properties"]["recommendation"]
+    schema["$defs"].pop("Recommendation", None)
     rated = schema["$defs"]["Rated"]
     schema["properties"]["ratings"] = {
         "type": "object",
@@ -136,10 +153,16 @@ def parse(text: str) -> ModelAnswer:
         raise Refused(kind, str(exc.errors()[0]["msg"])[:300]) from None
 
 
-def scorecard(answer: ModelAnswer, transcript: Transcript, rubric: Rubric) -> Scorecard:
+def scorecard(
+    answer: ModelAnswer, transcript: Transcript, rubric: Rubric, *, recommend: bool = False
+) -> Scorecard:
     """The answer checked against the transcript and the rubric: every competency rated once at
-    one of its levels, none invented, every quote found (and placed); else Refused. The score is
-    the weighted mean of each rating's place on its competency's scale, 0 to 100."""
+    one of its levels, none invented, every quote found (and placed), a recommendation exactly
+    when asked for; else Refused. The score is the weighted mean of each rating's place on its
+    competency's scale, 0 to 100."""
+    if recommend != (answer.recommendation is not None):
+        wrong = "asked for but not given" if recommend else "given but not asked for"
+        raise Refused("schema_violation", f"a recommendation was {wrong}")
     competencies = {c.name: c for c in rubric.competencies}
     if set(answer.ratings) != set(competencies):
         missing = sorted(set(competencies) - set(answer.ratings))
@@ -159,17 +182,57 @@ def scorecard(answer: ModelAnswer, transcript: Transcript, rubric: Rubric) -> Sc
         )
         for name, r in answer.ratings.items()
     ]
-    placed = 0.0
-    for rating in ratings:
-        lowest, *_, highest = _scores(competencies[rating.competency])
-        placed += rating.weight * (rating.level - lowest) / (highest - lowest)
     return Scorecard(
         ratings=ratings,
         strengths=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.strengths],
         concerns=[Finding(point=j.point, evidence=index.find_all(j.quotes)) for j in answer.concerns],
         summary=answer.summary,
-        score=round(100 * placed / math.fsum(c.weight for c in rubric.competencies), 1),
+        score=_score(ratings, rubric),
+        recommendation=answer.recommendation,
     )
+
+
+def combine(cards: Sequence[tuple[Scorecard, float]], rubric: Rubric) -> Scorecard:
+    """One scorecard from those of a long transcript's parts, each with the part's length: each
+    competency at the level nearest the parts' length-weighted mean level (a level of its scale:
+    never a score between them), with every part's rationale and evidence; the findings and
+    summaries of all parts in order; the most cautious recommendation given. The score is
+    computed from the combined levels as for one card."""
+    total = math.fsum(length for _, length in cards) or 1.0
+    ratings = []
+    for competency in rubric.competencies:
+        rated = [
+            (r, length) for card, length in cards for r in card.ratings if r.competency == competency.name
+        ]
+        mean = math.fsum(r.level * length for r, length in rated) / total
+        ratings.append(
+            Rating(
+                competency=competency.name,
+                weight=competency.weight,
+                level=min(_scores(competency), key=lambda score: (abs(score - mean), score)),
+                rationale="\n".join(r.rationale for r, _ in rated),
+                evidence=[e for r, _ in rated for e in r.evidence],
+            )
+        )
+    given = [card.recommendation for card, _ in cards if card.recommendation is not None]
+    order = list(Recommendation)
+    return Scorecard(
+        ratings=ratings,
+        strengths=[f for card, _ in cards for f in card.strengths],
+        concerns=[f for card, _ in cards for f in card.concerns],
+        summary="\n\n".join(card.summary for card, _ in cards),
+        score=_score(ratings, rubric),
+        recommendation=max(given, key=order.index) if given else None,
+    )
+
+
+def _score(ratings: Sequence[Rating], rubric: Rubric) -> float:
+    competencies = {c.name: c for c in rubric.competencies}
+    placed = 0.0
+    for rating in ratings:
+        lowest, *_, highest = _scores(competencies[rating.competency])
+        placed += rating.weight * (rating.level - lowest) / (highest - lowest)
+    return round(100 * placed / math.fsum(c.weight for c in rubric.competencies), 1)
 
 
 def words_of(text: str) -> list[str]:
