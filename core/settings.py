@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     openai_transcription_max_bytes: int = Field(25_000_000, gt=0, alias="OPENAI_TRANSCRIPTION_MAX_BYTES")
     anthropic_base_url: str = Field(f"{EMULATOR_URL}/anthropic", alias="ANTHROPIC_BASE_URL")
     anthropic_api_key: str = Field("emulator-anthropic-key", alias="ANTHROPIC_API_KEY")
+    # A transcript whose lines are longer than this is analyzed in parts of at most this many
+    # characters (about a quarter as many tokens: 200 000 leave room in a 128k-token context for
+    # the rubric and the answer), and the parts' scorecards combined.
+    interviews_analysis_max_transcript_chars: int = Field(
+        200_000, ge=1000, alias="INTERVIEWS_ANALYSIS_MAX_TRANSCRIPT_CHARS"
+    )
     # The models an interview's analysis asks, first OpenAI, then Anthropic when it fails.
     openai_analysis_model: str = Field("gpt-4o-2024-08-06", alias="OPENAI_ANALYSIS_MODEL")
     anthropic_analysis_model: str = Field("claude-sonnet-5-5", alias="ANTHROPIC_ANALYSIS_MODEL")

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Double,
     ForeignKey,
     Index,
@@ -144,3 +145,14 @@ class StartedRecognition(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref())
     created_at: Mapped[datetime] = timestamp()
     operations: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class TenantSettings(Base):
+    """A tenant's choices for its interviews' analysis; a tenant without a row has the defaults."""
+
+    __tablename__ = "interview_tenant_settings"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(tenant_ref(), primary_key=True)
+    updated_at: Mapped[datetime] = timestamp()
+    # A hiring recommendation in the scorecard: off unless the tenant turns it on.
+    recommendation: Mapped[bool] = mapped_column(Boolean, server_default="false")

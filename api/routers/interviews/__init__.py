@@ -4,9 +4,9 @@ processing made: the transcript and the scorecard; the processing's progress and
 
 from fastapi import APIRouter
 
-from api.routers.interviews import candidates, interviews, processing, recordings, results
+from api.routers.interviews import candidates, interviews, processing, recordings, results, settings
 
 router = APIRouter()
-# Candidates first: /api/interviews/candidates is not an interview's id.
-for part in (candidates, interviews, recordings, results, processing):
+# Candidates and settings first: /api/interviews/candidates is not an interview's id.
+for part in (candidates, settings, interviews, recordings, results, processing):
     router.include_router(part.router)

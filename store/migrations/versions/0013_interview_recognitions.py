@@ -1,4 +1,4 @@
-"""interviews: the long-running recognitions started for a recording
+"""interviews: the long-running recognitions started for a recording; tenants' analysis settings
 
 Revision ID: 0013_interview_recognitions
 Revises: 0010_interview_results
@@ -29,7 +29,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("operations", JSONB(), nullable=False),
     )
+    op.create_table(
+        "interview_tenant_settings",
+        sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("recommendation", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("interview_tenant_settings")
     op.drop_table("interview_recognitions")
