@@ -9,14 +9,13 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
@@ -28,6 +27,8 @@ from temporalio.client import Client
 
 from activities.dependencies import Dependencies
 from api.routers.codec import ui_token
+from cli import doctor_providers as providers
+from cli.findings import Finding, Report, Status
 from core.settings import EMULATOR_URL, Settings, get_settings
 from core.temporal import cipher_from, connect
 from domain.platform.status import JobStatus
@@ -46,26 +47,6 @@ CHECK_TIMEOUT = 15.0
 BACKLOG_AGE_WARN = timedelta(seconds=30)
 # The most findings one check lists in detail (the rest are counted).
 SHOWN = 10
-
-
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIPPED = "skipped"
-
-
-class Finding(BaseModel):
-    check: str
-    status: Status
-    summary: str
-    fix: str | None = None
-    details: list[str] = []
-
-
-class Report(BaseModel):
-    healthy: bool
-    findings: list[Finding]
 
 
 def configuration(settings: Settings) -> Finding:
@@ -116,6 +97,18 @@ def configuration(settings: Settings) -> Finding:
             fixes.append(f"point both {names[0]} and {names[1]} at the same {provider}")
         elif all(on_emulator):
             emulated.append(provider)
+    # Calendar sync against the real Google with the emulator's OAuth client can only fail.
+    google_defaults = [
+        Settings.model_fields[f].alias
+        for f in ("google_client_id", "google_client_secret")
+        if getattr(settings, f) == Settings.model_fields[f].default
+    ]
+    if google_defaults and not _on_emulators(settings.google_oauth_token_uri, settings):
+        problems.append(
+            "GOOGLE_OAUTH_TOKEN_URI is not the emulators', "
+            f"yet {' and '.join(google_defaults)} left at the emulators' default"
+        )
+        fixes.append("set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to the project's web OAuth client")
     if problems:
         return Finding(
             check="configuration", status=Status.FAIL, summary="; ".join(problems), fix="; ".join(fixes)
@@ -480,6 +473,15 @@ async def diagnose(settings: Settings) -> Report:
         findings += await _guarded(
             "provider credentials", lambda: provider_credentials(deps.http, settings), api_fix
         )
+        findings += await _guarded(
+            "google oauth", lambda: providers.google_oauth_client(deps.http, settings), "check Google OAuth"
+        )
+        for check, probe in (
+            ("google speech", providers.google_speech),
+            ("openai", providers.openai_key),
+            ("anthropic", providers.anthropic_key),
+        ):
+            findings += await _guarded(check, lambda probe=probe: probe(settings), f"check {check}")
         findings += await _guarded("codec endpoint", lambda: codec(deps.http, settings), api_fix)
     return Report(healthy=all(f.status is not Status.FAIL for f in findings), findings=findings)
 
