@@ -97,18 +97,6 @@ def configuration(settings: Settings) -> Finding:
             fixes.append(f"point both {names[0]} and {names[1]} at the same {provider}")
         elif all(on_emulator):
             emulated.append(provider)
-    # Calendar sync against the real Google with the emulator's OAuth client can only fail.
-    google_defaults = [
-        Settings.model_fields[f].alias
-        for f in ("google_client_id", "google_client_secret")
-        if getattr(settings, f) == Settings.model_fields[f].default
-    ]
-    if google_defaults and not _on_emulators(settings.google_oauth_token_uri, settings):
-        problems.append(
-            "GOOGLE_OAUTH_TOKEN_URI is not the emulators', "
-            f"yet {' and '.join(google_defaults)} left at the emulators' default"
-        )
-        fixes.append("set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to the project's web OAuth client")
     if problems:
         return Finding(
             check="configuration", status=Status.FAIL, summary="; ".join(problems), fix="; ".join(fixes)

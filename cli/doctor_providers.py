@@ -123,11 +123,18 @@ async def google_oauth_client(http: httpx.AsyncClient, settings: Settings) -> Fi
             "and its secret",
         )
     if error == "invalid_client":
+        # Left unset, both are the emulators' (the dev stack's) client: say so rather than guess.
+        unset = [
+            Settings.model_fields[f].alias
+            for f in ("google_client_id", "google_client_secret")
+            if getattr(settings, f) == Settings.model_fields[f].default
+        ]
         return Finding(
             check=check,
             status=Status.FAIL,
             summary=f"Google refuses the OAuth client {settings.google_client_id!r} (HTTP "
             f"{response.status_code} invalid_client: {body.get('error_description', '')})"[:300],
+            details=[f"{name} is not set: the emulators' default is in use" for name in unset],
             fix="set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET to the project's web OAuth client (Google "
             "Cloud console, Credentials). Users' refresh tokens belong to the client that issued them: "
             "with a new client every user connects again",

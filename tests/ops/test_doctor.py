@@ -336,6 +336,7 @@ async def test_providers_refusing_the_deployments_credentials_or_out_of_reach_ar
     assert google["summary"] == (
         "Google refuses the OAuth client 'emulator-client-id' (HTTP 401 invalid_client: Unauthorized)"
     )
+    assert google["details"] == ["GOOGLE_CLIENT_ID is not set: the emulators' default is in use"]
     speech = findings["google speech"]
     assert speech["status"] == "fail"
     assert speech["summary"].startswith(

@@ -38,20 +38,3 @@ def test_two_services_on_one_port_is_a_conflict():
     finding = configuration(Settings(**COMPLETE, TEMPOLINE_API_PORT=9464, TEMPOLINE_WORKER_METRICS_PORT=9464))
     assert finding.status is Status.FAIL
     assert finding.summary == "port 9464 is set for 2 services on one host"
-
-
-def test_the_real_google_with_the_emulators_oauth_client_is_named():
-    finding = configuration(
-        Settings(
-            **COMPLETE,
-            GOOGLE_OAUTH_TOKEN_URI="https://oauth2.googleapis.com/token",
-            GOOGLE_OAUTH_AUTH_URI="https://accounts.google.com/o/oauth2/v2/auth",
-            GOOGLE_CLIENT_ID="1234-abc.apps.googleusercontent.com",
-        )
-    )
-    assert finding.status is Status.FAIL
-    assert finding.summary == (
-        "GOOGLE_OAUTH_TOKEN_URI is not the emulators', "
-        "yet GOOGLE_CLIENT_SECRET left at the emulators' default"
-    )
-    assert "GOOGLE_CLIENT_SECRET" in finding.fix
