@@ -312,7 +312,7 @@ async def calendars_failing(database: Database) -> Finding:
         detail="{count} {kind}: {reason}",
         fix="reauthorization_required: the user connects Google again "
         "(POST /api/scheduling/users/{id}/google/connect); error: the reason is Google's, and the "
-        "calendar's next sync tries again (docs/operations.md, Calendar syncs failing)",
+        "calendar's next sync tries again (docs/runbook.md, Calendar sync failures)",
     )
 
 
