@@ -1,8 +1,9 @@
 """`tempoline doctor`: what is wrong with this deployment and what to do about it.
 
 Each check reads what the running system reports (settings, PostgreSQL, Temporal's namespace,
-search attributes and task queues, the API's views) and says, for anything wrong, the fix.
-A check that cannot run because one it depends on failed says so instead of guessing.
+search attributes and task queues, the API's views, each provider's answer to one authenticated
+call: cli/doctor_providers.py) and says, for anything wrong, the fix. A check that cannot run
+because one it depends on failed says so instead of guessing.
 """
 
 import asyncio
