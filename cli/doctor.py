@@ -1,22 +1,22 @@
 """`tempoline doctor`: what is wrong with this deployment and what to do about it.
 
 Each check reads what the running system reports (settings, PostgreSQL, Temporal's namespace,
-search attributes and task queues, the API's views) and says, for anything wrong, the fix.
-A check that cannot run because one it depends on failed says so instead of guessing.
+search attributes and task queues, the API's views, each provider's answer to one authenticated
+call: cli/doctor_providers.py) and says, for anything wrong, the fix. A check that cannot run
+because one it depends on failed says so instead of guessing.
 """
 
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
@@ -28,6 +28,8 @@ from temporalio.client import Client
 
 from activities.dependencies import Dependencies
 from api.routers.codec import ui_token
+from cli import doctor_providers as providers
+from cli.findings import Finding, Report, Status
 from core.settings import EMULATOR_URL, Settings, get_settings
 from core.temporal import cipher_from, connect
 from domain.platform.status import JobStatus
@@ -46,26 +48,6 @@ CHECK_TIMEOUT = 15.0
 BACKLOG_AGE_WARN = timedelta(seconds=30)
 # The most findings one check lists in detail (the rest are counted).
 SHOWN = 10
-
-
-class Status(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIPPED = "skipped"
-
-
-class Finding(BaseModel):
-    check: str
-    status: Status
-    summary: str
-    fix: str | None = None
-    details: list[str] = []
-
-
-class Report(BaseModel):
-    healthy: bool
-    findings: list[Finding]
 
 
 def configuration(settings: Settings) -> Finding:
@@ -331,7 +313,7 @@ async def calendars_failing(database: Database) -> Finding:
         detail="{count} {kind}: {reason}",
         fix="reauthorization_required: the user connects Google again "
         "(POST /api/scheduling/users/{id}/google/connect); error: the reason is Google's, and the "
-        "calendar's next sync tries again (docs/operations.md, Calendar syncs failing)",
+        "calendar's next sync tries again (docs/runbook.md, Calendar sync failures)",
     )
 
 
@@ -480,6 +462,15 @@ async def diagnose(settings: Settings) -> Report:
         findings += await _guarded(
             "provider credentials", lambda: provider_credentials(deps.http, settings), api_fix
         )
+        findings += await _guarded(
+            "google oauth", lambda: providers.google_oauth_client(deps.http, settings), "check Google OAuth"
+        )
+        for check, probe in (
+            ("google speech", providers.google_speech),
+            ("openai", providers.openai_key),
+            ("anthropic", providers.anthropic_key),
+        ):
+            findings += await _guarded(check, lambda probe=probe: probe(settings), f"check {check}")
         findings += await _guarded("codec endpoint", lambda: codec(deps.http, settings), api_fix)
     return Report(healthy=all(f.status is not Status.FAIL for f in findings), findings=findings)
 

@@ -142,6 +142,23 @@ def test_headers_and_body_are_checked(emu, client) -> None:
         score(client, tool_choice={"type": "tool", "name": "other"})
 
 
+def test_models_are_listed_newest_first_in_pages_and_need_the_key(emu, client) -> None:
+    listed = client.models.list()
+    assert listed.data[0].id == "claude-sonnet-5-5"
+    assert all(m.type == "model" and m.display_name for m in listed.data)
+    first = client.models.list(limit=1)
+    assert first.has_more and first.first_id == first.last_id == "claude-sonnet-5-5"
+    rest = client.models.list(after_id="claude-sonnet-5-5")
+    assert [m.id for m in rest.data] == [m.id for m in listed.data][1:] and not rest.has_more
+    before = client.models.list(before_id=listed.data[-1].id, limit=1)
+    assert [m.id for m in before.data] == [listed.data[-2].id] and before.has_more
+    with pytest.raises(anthropic.BadRequestError, match="limit"):
+        client.models.list(limit=0)
+    wrong = anthropic.Anthropic(base_url=f"{emu.url}/anthropic", api_key="sk-ant-wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError, match="invalid x-api-key"):
+        wrong.models.list()
+
+
 def test_overloaded_529_and_rate_limit_429_as_typed_errors(emu, client) -> None:
     httpx.post(
         f"{emu.url}/_control/faults", json={"provider": "anthropic", "status": 529, "count": 1}

@@ -151,6 +151,18 @@ def test_api_key_is_checked(emu) -> None:
     assert "sk-proj-************mnop" in denied.value.message
 
 
+def test_models_list_the_models_tempoline_asks_for_and_needs_the_key(emu, client) -> None:
+    models = {m.id: m for m in client.models.list()}
+    assert models["gpt-4o-2024-08-06"].object == "model" and models["gpt-4o-2024-08-06"].owned_by == "system"
+    assert {"whisper-1", "gpt-4o-transcribe"} <= set(models)
+    wrong = openai.OpenAI(base_url=f"{emu.url}/openai/v1", api_key="sk-proj-abcdefghijklmnop", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as denied:
+        wrong.models.list()
+    assert denied.value.code == "invalid_api_key"
+    stats = httpx.get(f"{emu.url}/_control/openai/stats").json()["calls"]["models.list"]
+    assert stats["by_status"] == {"200": 1, "401": 1}
+
+
 def test_rate_limit_server_error_timeout_and_malformed_body(emu, client) -> None:
     chat = "/v1/chat/completions$"
     httpx.post(

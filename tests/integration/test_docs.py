@@ -1,5 +1,5 @@
-"""The README, docs/routing.md, docs/platform.md (its CLI section), docs/scheduling.md and
-docs/interviews.md as a newcomer follows them:
+"""The README, docs/routing.md, docs/platform.md (its CLI section), docs/scheduling.md,
+docs/interviews.md and docs/runbook.md (its diagnosing commands) as a newcomer follows them:
 every ```bash block runs, in order, as written, from the folder that holds `.tempoline/`, against
 a dev stack started with `make dev`.
 
@@ -18,7 +18,14 @@ import pytest
 
 from tests.integration.test_dev_stack import ROOT, _ctrl_c, _ports, _start, _wait_ready
 
-DOCS = ("README.md", "docs/routing.md", "docs/platform.md", "docs/scheduling.md", "docs/interviews.md")
+DOCS = (
+    "README.md",
+    "docs/routing.md",
+    "docs/platform.md",
+    "docs/scheduling.md",
+    "docs/interviews.md",
+    "docs/runbook.md",
+)
 BLOCK = re.compile(r"^```bash\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 PRELUDE = """set -euo pipefail
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from google.protobuf.duration_pb2 import Duration
+from pydantic import SecretStr
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -118,6 +119,10 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         "platform jobs",
         "calendars",
         "provider credentials",
+        "google oauth",
+        "google speech",
+        "openai",
+        "anthropic",
         "codec endpoint",
     } == set(findings)
     assert f"{stack.api_url}/codec/ui/" in findings["codec endpoint"]["details"][0]
@@ -299,3 +304,42 @@ async def test_calendars_out_of_sync_are_named_with_their_reason(
         "1 reauthorization_required: invalid_grant",
     ]
     assert "connect" in calendars["fix"]
+
+
+async def test_providers_refusing_the_deployments_credentials_or_out_of_reach_are_named(
+    settings: Settings, temporal: WorkflowEnvironment
+):
+    broken = settings.model_copy(
+        update={
+            "openai_api_key": "sk-proj-revoked-key-0000",
+            "anthropic_api_key": "sk-ant-revoked",
+            "google_client_secret": SecretStr("rotated-secret"),
+            "google_speech_endpoint": f"127.0.0.1:{free_port()}",
+        }
+    )
+    code, findings = await doctor(broken)
+    assert code == 1
+    openai = findings["openai"]
+    assert openai["status"] == "fail"
+    assert openai["summary"] == (
+        f"{settings.openai_base_url} refuses OPENAI_API_KEY (HTTP 401): Incorrect API key provided: "
+        "sk-proj-************0000. You can find your API key at https://platform.openai.com/account/api-keys."
+    )
+    assert openai["fix"].startswith("set OPENAI_API_KEY to a valid key")
+    anthropic = findings["anthropic"]
+    assert anthropic["status"] == "fail"
+    assert anthropic["summary"] == (
+        f"{settings.anthropic_base_url} refuses ANTHROPIC_API_KEY (HTTP 401): invalid x-api-key"
+    )
+    google = findings["google oauth"]
+    assert google["status"] == "fail"
+    assert google["summary"] == (
+        "Google refuses the OAuth client 'emulator-client-id' (HTTP 401 invalid_client: Unauthorized)"
+    )
+    assert google["details"] == ["GOOGLE_CLIENT_ID is not set: the emulators' default is in use"]
+    speech = findings["google speech"]
+    assert speech["status"] == "fail"
+    assert speech["summary"].startswith(
+        f"cannot use GOOGLE_SPEECH_ENDPOINT ({broken.google_speech_endpoint}): UNAVAILABLE"
+    )
+    assert "GOOGLE_SPEECH_ENDPOINT" in speech["fix"]

@@ -31,7 +31,7 @@ def test_rules_unit_tests_pass(promtool: str):
 def test_every_alert_is_unit_tested_and_has_a_runbook_section():
     anchors = {
         re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-        for heading in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "operations.md").read_text(), re.M)
+        for heading in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)
     }
     tested = {
         case["alertname"]
@@ -44,4 +44,4 @@ def test_every_alert_is_unit_tested_and_has_a_runbook_section():
             for rule in group["rules"]:
                 assert rule["alert"] in tested, rule["alert"]
                 runbook = rule["annotations"]["runbook"]
-                assert runbook.startswith("docs/operations.md#") and runbook.split("#")[1] in anchors, runbook
+                assert runbook.startswith("docs/runbook.md#") and runbook.split("#")[1] in anchors, runbook

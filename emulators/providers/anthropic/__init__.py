@@ -1,6 +1,7 @@
-"""Anthropic emulator: the Messages API with tools, as the official ``anthropic`` client calls
-it with ANTHROPIC_BASE_URL=<emulator>/anthropic. Control API under ``/_control/anthropic``;
-docs/emulators.md says which behaviours follow the real API and where that knowledge came from.
+"""Anthropic emulator: the Messages API with tools and the model list, as the official
+``anthropic`` client calls them with ANTHROPIC_BASE_URL=<emulator>/anthropic. Control API under
+``/_control/anthropic``; docs/emulators.md says which behaviours follow the real API and where
+that knowledge came from.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from emulators.persistence import RecordFile
 from emulators.providers.anthropic.control import control_routes
 from emulators.providers.anthropic.errors import AnthropicError, error_body, invalid, request_id
 from emulators.providers.anthropic.messages import ApiKeys, message
+from emulators.providers.anthropic.models import model_page
 from emulators.providers.base import Provider
 
 DB_FILE = "anthropic.sqlite3"
 # "Messages API: 32 MB"; a larger request is refused (by Cloudflare) before the API sees it.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
+OPERATIONS = {"/v1/messages": "messages", "/v1/models": "models.list"}
 
 
 class AnthropicProvider(Provider):
@@ -35,7 +38,13 @@ class AnthropicProvider(Provider):
         self.keys = ApiKeys()
         self.calls = CallCounts()
         not_found = JSONResponse(error_body(404, "Not found"), status_code=404)
-        self.app = Router(routes=[Route("/v1/messages", self._messages, methods=["POST"])], default=not_found)
+        self.app = Router(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ],
+            default=not_found,
+        )
         self.control_routes = control_routes(self)
 
     async def _messages(self, request: Request) -> Response:
@@ -53,8 +62,16 @@ class AnthropicProvider(Provider):
             return error.response()
         return JSONResponse(answer, headers={"request-id": request_id()})
 
+    async def _models(self, request: Request) -> Response:
+        try:
+            self.keys.check(request)
+            page = model_page(dict(request.query_params))
+        except AnthropicError as error:
+            return error.response()
+        return JSONResponse(page, headers={"request-id": request_id()})
+
     def observe(self, method: str, path: str, status: int | None) -> None:
-        self.calls.add("messages" if path == "/v1/messages" else "other", status)
+        self.calls.add(OPERATIONS.get(path, "other"), status)
 
     def reset(self) -> None:
         self.answers.clear()

@@ -1,5 +1,5 @@
-"""OpenAI emulator: chat completions (strict ``json_schema`` structured outputs included) and
-audio transcriptions, as the official ``openai`` client calls them with
+"""OpenAI emulator: chat completions (strict ``json_schema`` structured outputs included),
+audio transcriptions and the model list, as the official ``openai`` client calls them with
 OPENAI_BASE_URL=<emulator>/openai/v1. Control API under ``/_control/openai``;
 docs/emulators.md says which behaviours follow the real API and where that knowledge came from.
 """
@@ -23,7 +23,11 @@ from emulators.providers.openai.errors import FAULTS, error_body
 from emulators.transcripts import Transcript
 
 DB_FILE = "openai.sqlite3"
-OPERATIONS = {"/v1/chat/completions": "chat.completions", "/v1/audio/transcriptions": "audio.transcriptions"}
+OPERATIONS = {
+    "/v1/chat/completions": "chat.completions",
+    "/v1/audio/transcriptions": "audio.transcriptions",
+    "/v1/models": "models.list",
+}
 
 
 class OpenAIProvider(Provider):

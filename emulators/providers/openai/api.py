@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from emulators.providers.openai.chat import completion
 from emulators.providers.openai.errors import OpenAIError
+from emulators.providers.openai.models import model_list
 from emulators.providers.openai.transcription import transcribe
 
 if TYPE_CHECKING:
@@ -51,7 +52,11 @@ def routes(provider: OpenAIProvider) -> list[Route]:
     async def transcriptions(request: Request, body: bytes) -> Response:
         return await transcribe(request, body, provider.transcripts)
 
+    async def models(request: Request, body: bytes) -> Response:
+        return JSONResponse(model_list())
+
     return [
         Route("/v1/chat/completions", endpoint(chat), methods=["POST"]),
         Route("/v1/audio/transcriptions", endpoint(transcriptions), methods=["POST"]),
+        Route("/v1/models", endpoint(models), methods=["GET"]),
     ]
