@@ -188,4 +188,10 @@ def _speech(settings: Settings) -> Finding:
 
 
 async def google_speech(settings: Settings) -> Finding:
+    if "google" not in settings.interviews_transcription_providers:
+        return Finding(
+            check="google speech",
+            status=Status.SKIPPED,
+            summary="not in INTERVIEWS_TRANSCRIPTION_PROVIDERS: the interviews do not use it",
+        )
     return await asyncio.to_thread(_speech, settings)

@@ -108,6 +108,8 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         await _workers_polling(stack.client)
         code, findings = await doctor(mine.model_copy(update={"api_url": stack.api_url}))
     assert code == 0, [f for f in findings.values() if f["status"] != "ok"]
+    # Google's Speech-to-Text is not in the default transcription chain: not asked.
+    assert findings.pop("google speech")["status"] == "skipped"
     assert {f["status"] for f in findings.values()} == {"ok"}, findings
     assert {
         "configuration",
@@ -120,7 +122,6 @@ async def test_healthy_stack_exits_0(settings: Settings, temporal: WorkflowEnvir
         "calendars",
         "provider credentials",
         "google oauth",
-        "google speech",
         "openai",
         "anthropic",
         "codec endpoint",
@@ -315,6 +316,7 @@ async def test_providers_refusing_the_deployments_credentials_or_out_of_reach_ar
             "anthropic_api_key": "sk-ant-revoked",
             "google_client_secret": SecretStr("rotated-secret"),
             "google_speech_endpoint": f"127.0.0.1:{free_port()}",
+            "interviews_transcription_providers": ["google", "local"],
         }
     )
     code, findings = await doctor(broken)
