@@ -35,8 +35,13 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
         httpx.AsyncClient() as http,
     ):
         # OpenAI is rate-limited once, then answers what is not JSON: Anthropic analyzes.
-        fault = {"provider": "openai", "path": "/chat/completions", "status": 429, "retry_after": 1}
-        fault["count"] = 1
+        fault = {
+            "provider": "openai",
+            "path": "/chat/completions",
+            "status": 429,
+            "retry_after": 1,
+            "count": 1,
+        }
         (await http.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
         scripted = {"pattern": "Backend engineer", "content": "{not json", "count": 1}
         (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
