@@ -8,6 +8,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.interview_metrics import FINISHED, LLM_TOKENS, STAGE_DURATION, STAGE_ERRORS
 from core.settings import Settings
+from tests.conftest import terminate_running
 from tests.interviews.test_pipeline import _ends, _uploaded
 from tests.ops.conftest import running_stack
 
@@ -29,6 +30,8 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
     emulator: str,
     admin_headers: dict[str, str],
 ) -> None:
+    # Interviews other tests started and left waiting for a worker would be measured too.
+    await terminate_running(temporal.client, "Interview")
     async with (
         running_stack(interview_settings) as stack,
         httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
@@ -67,4 +70,4 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
     assert _sum(scraped, LLM_TOKENS, provider="anthropic", kind="output") == card["output_tokens"]
     assert _sum(scraped, FINISHED, status="analyzed") == 1
     # Buckets in seconds up to the transcription's hour, not the SDK's millisecond defaults.
-    assert _sum(scraped, f"{STAGE_DURATION}_bucket", stage="transcription", le="1800") == 1
+    assert _sum(scraped, f"{STAGE_DURATION}_bucket", stage="transcription", outcome="ok", le="1800") == 1
