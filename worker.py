@@ -22,6 +22,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.dependencies import Dependencies
+from activities.interview_metrics import STAGE_BUCKETS, STAGE_DURATION
 from activities.rate_limit import WAIT_BUCKETS, WAIT_METRIC
 from core import logging
 from core.settings import Settings, get_settings
@@ -97,7 +98,8 @@ def runtime(settings: Settings) -> Runtime:
         return Runtime(telemetry=TelemetryConfig())
     bind = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
     try:
-        metrics = PrometheusConfig(bind_address=bind, histogram_bucket_overrides={WAIT_METRIC: WAIT_BUCKETS})
+        buckets = {WAIT_METRIC: WAIT_BUCKETS, STAGE_DURATION: STAGE_BUCKETS}
+        metrics = PrometheusConfig(bind_address=bind, histogram_bucket_overrides=buckets)
         return Runtime(telemetry=TelemetryConfig(metrics=metrics))
     except ValueError as exc:  # the port is taken: most often another worker on this host
         raise SystemExit(

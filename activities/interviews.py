@@ -19,8 +19,9 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import heartbeat
+from activities import heartbeat, interview_metrics
 from activities.dependencies import Dependencies
+from activities.interview_metrics import Stage, measured
 from clients import llm
 from clients.audio import UndecodableAudio
 from clients.local_transcription import LocalTranscriber, UnsupportedLanguage
@@ -53,6 +54,8 @@ PURGE_BATCH = 200
 # Error types the workflow decides by.
 NO_SPEECH = "NoSpeech"
 UNUSABLE_RECORDING = "UnusableRecording"
+# The statuses a processing run ends in, counted as it records them.
+ENDED = (InterviewStatus.ANALYZED, InterviewStatus.FAILED, InterviewStatus.ANALYSIS_FAILED)
 
 
 class InterviewWork:
@@ -73,6 +76,7 @@ class InterviewWork:
             return recording, await session.get_one(tables.Interview, recording.interview_id)
 
     @activity.defn(name="interviews.transcribe_local")
+    @measured(Stage.TRANSCRIPTION)
     async def transcribe_local(self, request: TranscribeRequest) -> Transcribed:
         """Offline transcription (CPU-bound, in a thread; one model per worker process)."""
         recording, interview = await self._source(request)
@@ -104,6 +108,7 @@ class InterviewWork:
         return await self._kept(recording, interview, made)
 
     @activity.defn(name="interviews.transcribe_openai")
+    @measured(Stage.TRANSCRIPTION)
     async def transcribe_openai(self, request: TranscribeRequest) -> Transcribed:
         """OpenAI's transcription (chunked under its size limit; no speakers: all S1)."""
         recording, interview = await self._source(request)
@@ -123,6 +128,8 @@ class InterviewWork:
         return await self._kept(recording, interview, made)
 
     @activity.defn(name="interviews.start_google")
+    # (Not the polls: each is a short call, and the recognition's time is Google's.)
+    @measured(Stage.TRANSCRIPTION)
     async def start_google(self, request: TranscribeRequest) -> None:
         """Starts Google's long-running recognition of the recording, once: each operation's
         name is stored as soon as Google answers it, and an attempt that finds some stored (a
@@ -215,6 +222,7 @@ class InterviewWork:
         return Transcribed(transcript_id=transcript_id, provider=transcript.provider, model=transcript.model)
 
     @activity.defn(name="interviews.analyze")
+    @measured(Stage.ANALYSIS)
     async def analyze(self, request: AnalyzeRequest) -> Analyzed:
         """One model's scorecard of the transcript, checked against it and the rubric."""
         async with self._db.transaction() as session:
@@ -228,12 +236,13 @@ class InterviewWork:
             if request.provider == "openai":
                 async with llm.openai_client(settings) as openai_client:
                     model = settings.openai_analysis_model
-                    text = await llm.ask_openai(openai_client, model, SYSTEM, prompt, schema)
+                    answer = await llm.ask_openai(openai_client, model, SYSTEM, prompt, schema)
             else:
                 async with llm.anthropic_client(settings) as anthropic_client:
                     model = settings.anthropic_analysis_model
-                    text = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
-            card = scorecard(parse(text), transcript, rubric)
+                    answer = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
+            interview_metrics.tokens(request.provider, model, answer.input_tokens, answer.output_tokens)
+            card = scorecard(parse(answer.text), transcript, rubric)
         except ProviderRefused as exc:
             raise refused(exc) from None
         except Refused as exc:
@@ -251,6 +260,9 @@ class InterviewWork:
                     provider=request.provider,
                     model=model,
                     score=card.score,
+                    input_tokens=answer.input_tokens,
+                    output_tokens=answer.output_tokens,
+                    latency_ms=answer.latency_ms,
                     sealed=seal_model(self._cipher, analysis_id, card),
                 )
                 .on_conflict_do_nothing()
@@ -300,6 +312,8 @@ class InterviewWork:
                 .where(tables.Interview.id == record.interview_id)
                 .values(status=record.status.value, failure=record.failure)
             )
+        if record.status in ENDED:
+            interview_metrics.finished(record.status.value)
 
 
 def refused(exc: ProviderRefused) -> ApplicationError:

@@ -3,10 +3,14 @@ json_schema, Anthropic's messages with one tool whose input is the answer. Each 
 model's raw JSON text (domain.interviews.scorecard parses and checks it) or raises
 ProviderRefused (clients/refusals.py) with what Temporal should do: the clients' own retries are
 off (`max_retries=0`), so retrying, backing off (Retry-After honoured) and falling back are the
-workflow's.
+workflow's. With the text comes what the call cost: the tokens the provider counted (OpenAI's
+`usage.prompt_tokens`/`completion_tokens`, Anthropic's `usage.input_tokens`/`output_tokens`) and
+how long it took.
 """
 
 import json
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -19,6 +23,19 @@ ANSWER_NAME = "scorecard"
 # An analysis of an hour's transcript takes tens of seconds; a call that takes far longer is lost.
 TIMEOUT_SECONDS = 180.0
 MAX_TOKENS = 4096
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    # None when the provider did not say (OpenAI's usage is optional).
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int
+
+
+def _since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -41,7 +58,8 @@ def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
 
 async def ask_openai(
     client: openai.AsyncOpenAI, model: str, system: str, prompt: str, schema: dict[str, Any]
-) -> str:
+) -> Answer:
+    started = time.monotonic()
     try:
         answer = await client.chat.completions.create(
             model=model,
@@ -55,15 +73,23 @@ async def ask_openai(
         raise refused_by_status("openai", exc.status_code, str(exc.message), exc.response.headers) from None
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         raise ProviderRefused("openai", None, type(exc).__name__, retryable=True) from None
+    latency_ms = _since(started)
     choice = answer.choices[0]
     if choice.message.refusal:
         raise ProviderRefused("openai", None, f"refused: {choice.message.refusal[:200]}", retryable=False)
-    return choice.message.content or ""
+    usage = answer.usage
+    return Answer(
+        choice.message.content or "",
+        usage.prompt_tokens if usage else None,
+        usage.completion_tokens if usage else None,
+        latency_ms,
+    )
 
 
 async def ask_anthropic(
     client: anthropic.AsyncAnthropic, model: str, system: str, prompt: str, schema: dict[str, Any]
-) -> str:
+) -> Answer:
+    started = time.monotonic()
     try:
         answer = await client.messages.create(
             model=model,
@@ -79,7 +105,9 @@ async def ask_anthropic(
         ) from None
     except (anthropic.APIConnectionError, anthropic.APITimeoutError) as exc:
         raise ProviderRefused("anthropic", None, type(exc).__name__, retryable=True) from None
+    latency_ms = _since(started)
     for block in answer.content:
         if block.type == "tool_use" and block.name == ANSWER_NAME:
-            return json.dumps(block.input)
+            usage = answer.usage
+            return Answer(json.dumps(block.input), usage.input_tokens, usage.output_tokens, latency_ms)
     raise ProviderRefused("anthropic", None, "answered without the scorecard tool", retryable=False)

@@ -21,6 +21,23 @@ class ProviderRefused(Exception):
     def __str__(self) -> str:
         return f"{self.provider} {self.status or ''} {self.reason}".strip()
 
+    @property
+    def kind(self) -> str:
+        """The refusal in one word, for metrics and alerts: `rate_limited` (429; Google's
+        RESOURCE_EXHAUSTED maps to it), `unauthorized` (401, 403), `unavailable` (5xx, Anthropic's
+        529 overloaded, 408, a timeout or a lost connection), `rejected` (other 4xx: our request),
+        `refused` (the provider answered but would not do it: a model's refusal, an operation
+        that failed)."""
+        if self.status is None:
+            return "unavailable" if self.retryable else "refused"
+        if self.status == 429:
+            return "rate_limited"
+        if self.status in (401, 403):
+            return "unauthorized"
+        if self.status >= 500 or self.status == 408:
+            return "unavailable"
+        return "rejected"
+
 
 def retryable_status(status: int) -> bool:
     """429 and 5xx (Anthropic's 529 overloaded included), a timeout or a conflict are worth

@@ -128,6 +128,11 @@ class Analysis(Base):
     model: Mapped[str] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Double)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the model's call cost, as the provider counted it (null: it did not say, or the
+    # analysis predates 0012) and how long it took.
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class StartedRecognition(Base):

@@ -3,6 +3,8 @@ parsed and checked into a scorecard whose every quote was said; invalid JSON, a 
 and an invented quote are refused, as are answers of a provider that is down, with whether to
 try again and after how long."""
 
+import json
+
 import httpx
 import pytest
 
@@ -18,6 +20,10 @@ SCHEMA = answer_schema(RUBRIC)
 
 
 async def _ask(provider: str, settings: Settings) -> str:
+    return (await _answer(provider, settings)).text
+
+
+async def _answer(provider: str, settings: Settings) -> llm.Answer:
     if provider == "openai":
         async with llm.openai_client(settings) as client:
             return await llm.ask_openai(client, settings.openai_analysis_model, SYSTEM, PROMPT, SCHEMA)
@@ -36,6 +42,19 @@ async def test_each_models_answer_becomes_a_scorecard_grounded_in_the_transcript
     ]
     assert quotes and all(q.casefold().rstrip(".?!") in said for q in quotes)
     assert {r.competency for r in card.ratings} == set(WEIGHTS) and 0 <= card.score <= 100
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_each_models_answer_comes_with_the_tokens_it_counted_and_its_time(
+    provider: str, settings: Settings, emulator: str
+) -> None:
+    answer = await _answer(provider, settings)
+    # The emulators count about four characters a token, as the providers' guides put it; the
+    # answer's schema (a response format, a tool's input schema) is input the model reads too.
+    read = len(PROMPT) + len(json.dumps(SCHEMA))
+    assert answer.input_tokens is not None and answer.input_tokens >= read // 4
+    assert answer.output_tokens is not None and answer.output_tokens >= len(answer.text) // 8
+    assert answer.latency_ms >= 0
 
 
 async def _script(emulator: str, provider: str, **answer: object) -> None:

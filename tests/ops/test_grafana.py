@@ -15,9 +15,13 @@ def test_dashboards_use_the_provisioned_data_source():
     sources = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
     uid = sources["datasources"][0]["uid"]
     dashboards = [json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))]
-    assert {"tempoline-api", "tempoline-routing", "tempoline-platform", "tempoline-temporal-workers"} <= {
-        d["uid"] for d in dashboards
-    }
+    assert {
+        "tempoline-api",
+        "tempoline-routing",
+        "tempoline-platform",
+        "tempoline-temporal-workers",
+        "tempoline-interviews",
+    } <= {d["uid"] for d in dashboards}
     assert len({d["uid"] for d in dashboards}) == len(dashboards)
     for dashboard in dashboards:
         panels = dashboard["panels"]

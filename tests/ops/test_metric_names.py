@@ -1,6 +1,7 @@
 """Every metric an alert rule or a dashboard uses exists: the stack runs, routings go through the
-emulator with a provider fault and a tight rate limit, a workflow task and an activity fail, and
-the names are read back from the API's and the worker's /metrics."""
+emulator with a provider fault and a tight rate limit, an interview is transcribed and analyzed
+through a rate-limited model, a workflow task and an activity fail, and the names are read back
+from the API's and the worker's /metrics."""
 
 import asyncio
 import json
@@ -12,6 +13,7 @@ import yaml
 
 from core.settings import Settings
 from tests.integration import routing_world as world
+from tests.interviews.conftest import FIXTURES, tenant_with_interview
 from tests.ops import failing
 from tests.ops.conftest import ROOT, running_stack
 from tests.platform.api_world import member
@@ -67,7 +69,7 @@ def _exprs() -> dict[str, str]:
     for path in DASHBOARDS:
         for panel in json.loads(path.read_text())["panels"]:
             for target in panel.get("targets", []):
-                exprs[f"{path.name}:{panel['title']}"] = target["expr"]
+                exprs[f"{path.name}:{panel['title']}:{target['refId']}"] = target["expr"]
     return exprs
 
 
@@ -118,6 +120,25 @@ async def _drive_platform(api: httpx.AsyncClient, admin: world.Headers) -> None:
     assert created.status_code == 201, created.text
 
 
+async def _drive_interviews(api: httpx.AsyncClient, emulator: str, admin: world.Headers) -> None:
+    """A recording transcribed offline and analyzed, OpenAI rate-limited once on the way: stage
+    attempts of both outcomes, an error by reason, tokens, a run ended (the caller's wait for
+    every name covers the processing)."""
+    async with httpx.AsyncClient() as http:
+        fault = {
+            "provider": "openai",
+            "path": "/chat/completions",
+            "status": 429,
+            "retry_after": 1,
+            "count": 1,
+        }
+        (await http.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
+    headers, meeting = await tenant_with_interview(api, admin, "interviews")
+    data = (FIXTURES / "local-two-speakers.wav").read_bytes()
+    uploaded = await api.post(f"/api/interviews/{meeting['id']}/recordings", content=data, headers=headers)
+    assert uploaded.status_code == 201, uploaded.text
+
+
 async def test_every_metric_in_rules_and_dashboards_is_exported(
     settings: Settings, temporal, clean_db: None, emulator: str, admin_headers: world.Headers
 ):
@@ -128,6 +149,7 @@ async def test_every_metric_in_rules_and_dashboards_is_exported(
             await _drive_routing(api, emulator, admin_headers)
             await _drive_scheduling(api, settings, emulator, admin_headers)
             await _drive_platform(api, admin_headers)
+            await _drive_interviews(api, emulator, admin_headers)
         client = stack.client
         await client.execute_workflow(
             failing.FailsOnce.run, id=f"ops-{uuid.uuid4()}", task_queue=failing.QUEUE

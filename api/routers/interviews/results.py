@@ -68,6 +68,10 @@ class AnalysisOut(Scorecard):
     provider: str
     model: str
     transcript_id: uuid.UUID
+    # The model call's cost as the provider counted it, and its time; null when not known.
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int | None
 
 
 @router.get("/{interview_id}/analysis", response_model=AnalysisOut, responses=NOT_YET)
@@ -85,6 +89,9 @@ async def get_analysis(
         provider=row.provider,
         model=row.model,
         transcript_id=row.transcript_id,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        latency_ms=row.latency_ms,
     )
 
 

@@ -4,6 +4,7 @@ answer: a scripted one, else a ``tool_use`` block whose input is valid for the t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -144,7 +145,8 @@ def message(body: Any, scripts: AnswerScripts) -> dict[str, Any]:
         "stop_reason": stop,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": estimate_tokens(prompt),
+            # Tool definitions (names, descriptions, schemas) are input tokens too.
+            "input_tokens": estimate_tokens(prompt + json.dumps(body.get("tools") or [])),
             "output_tokens": estimate_tokens(output),
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,

@@ -155,7 +155,8 @@ def completion(body: Any, scripts: AnswerScripts) -> dict[str, Any]:
         sentences = quotable_sentences(user_text)
         content = sentences[0] if sentences else "Understood."
     n = body.get("n") or 1
-    prompt_tokens = estimate_tokens(prompt)
+    # The structured output's schema is input the model reads, counted as the messages are.
+    prompt_tokens = estimate_tokens(prompt + (json.dumps(schema) if schema is not None else ""))
     completion_tokens = estimate_tokens(content or refusal or "") * n
     message = {"role": "assistant", "content": content, "refusal": refusal, "annotations": []}
     return {

@@ -1,7 +1,7 @@
 """interviews: the long-running recognitions started for a recording; tenants' analysis settings
 
 Revision ID: 0013_interview_recognitions
-Revises: 0010_interview_results
+Revises: 0012_analysis_usage
 Create Date: 2026-11-30
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0013_interview_recognitions"
-down_revision = "0010_interview_results"
+down_revision = "0012_analysis_usage"
 branch_labels = None
 depends_on = None
 
