@@ -10,6 +10,7 @@ fails, the interview is `analysis_failed`; reanalyze starts a new run from the s
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -28,9 +29,11 @@ with workflow.unsafe.imports_passed_through():
         StatusRecord,
         TranscribeRequest,
     )
+    from domain.interviews.webhooks import EventData, WebhookEvent
     from workflows import workflow_cancel
     from workflows.failures import cause_of
     from workflows.store_calls import store
+    from workflows.webhook_delivery import announce
 
 # Offline transcription runs at about a twentieth of real time here: an hour's recording in
 # minutes. Heartbeats (every 2 s from the activity's thread-free loop) catch a dead worker.
@@ -49,6 +52,8 @@ ANALYZE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=4
 )
 FINAL = (NO_SPEECH, UNUSABLE_RECORDING)
+# workflow.patched: runs recorded before webhooks announced nothing.
+WEBHOOKS = "interview-webhooks"
 
 
 @workflow.defn(name=INTERVIEW_WORKFLOW)
@@ -92,6 +97,7 @@ class InterviewWorkflow:
                     heartbeat_timeout=TRANSCRIBE_HEARTBEAT,
                     retry_policy=TRANSCRIBE_RETRY,
                 )
+                await self._announce(WebhookEvent.TRANSCRIBED, transcript_id=done.transcript_id)
                 return done.transcript_id
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
@@ -108,7 +114,7 @@ class InterviewWorkflow:
         for provider in ANALYSIS_PROVIDERS:
             self._progress = self._progress.model_copy(update={"provider": provider})
             try:
-                await workflow.execute_activity_method(
+                analyzed = await workflow.execute_activity_method(
                     InterviewWork.analyze,
                     AnalyzeRequest(
                         interview_id=self._start.interview_id, transcript_id=transcript_id, provider=provider
@@ -117,6 +123,12 @@ class InterviewWorkflow:
                     retry_policy=ANALYZE_RETRY,
                 )
                 await self._record(InterviewStatus.ANALYZED)
+                await self._announce(
+                    WebhookEvent.ANALYZED,
+                    transcript_id=transcript_id,
+                    analysis_id=analyzed.analysis_id,
+                    score=analyzed.score,
+                )
                 return
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
@@ -132,3 +144,10 @@ class InterviewWorkflow:
             InterviewWork.record_status,
             StatusRecord(interview_id=self._start.interview_id, status=status, failure=failure),
         )
+        if status in (InterviewStatus.FAILED, InterviewStatus.ANALYSIS_FAILED):
+            await self._announce(WebhookEvent.FAILED, failure=failure)
+
+    async def _announce(self, event: WebhookEvent, **facts: Any) -> None:
+        if workflow.patched(WEBHOOKS):
+            data = EventData(interview_id=self._start.interview_id, status=self._progress.status, **facts)
+            await announce(self._start.tenant_id, event, data)
