@@ -125,20 +125,20 @@ class Settings(BaseSettings):
     blob_dir: Path | None = Field(None, alias="TEMPOLINE_BLOB_DIR")
     interviews_max_upload_bytes: int = Field(2 * 1024**3, gt=0, alias="INTERVIEWS_MAX_UPLOAD_BYTES")
     interviews_max_audio_seconds: float = Field(4 * 3600.0, gt=0, alias="INTERVIEWS_MAX_AUDIO_SECONDS")
-    # Interviews' webhooks: how long one request to a receiver may take, and how a delivery is
-    # retried (exponential backoff from the initial interval, doubling up to the maximum; a
-    # receiver's Retry-After is honoured up to the maximum). The defaults keep trying for about
-    # five and a half hours (15 attempts) before the delivery is `failed`.
+    # Interviews' webhooks: how long one request to a receiver may take (Standard Webhooks
+    # recommends 15 to 30 s), and how a delivery is retried: exponential backoff from the initial
+    # interval, doubling up to the maximum, a receiver's Retry-After honoured up to the maximum.
+    # The defaults keep trying for about two days (20 attempts) before the delivery is `failed`.
     interviews_webhook_timeout_seconds: float = Field(
-        10.0, gt=0, le=60, alias="INTERVIEWS_WEBHOOK_TIMEOUT_SECONDS"
+        15.0, gt=0, le=60, alias="INTERVIEWS_WEBHOOK_TIMEOUT_SECONDS"
     )
     interviews_webhook_retry_initial_seconds: float = Field(
         5.0, gt=0, alias="INTERVIEWS_WEBHOOK_RETRY_INITIAL_SECONDS"
     )
     interviews_webhook_retry_maximum_seconds: float = Field(
-        3600.0, gt=0, alias="INTERVIEWS_WEBHOOK_RETRY_MAXIMUM_SECONDS"
+        6 * 3600.0, gt=0, alias="INTERVIEWS_WEBHOOK_RETRY_MAXIMUM_SECONDS"
     )
-    interviews_webhook_max_attempts: int = Field(15, ge=1, alias="INTERVIEWS_WEBHOOK_MAX_ATTEMPTS")
+    interviews_webhook_max_attempts: int = Field(20, ge=1, alias="INTERVIEWS_WEBHOOK_MAX_ATTEMPTS")
 
     @property
     def blob_path(self) -> Path:

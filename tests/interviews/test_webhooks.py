@@ -5,11 +5,13 @@ delivery log shows each attempt Temporal made."""
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +30,7 @@ from tests.interviews.conftest import FIXTURES, interview, tenant_with_interview
 from worker import build_workers
 
 EVERY_EVENT = ["interview.transcribed", "interview.analyzed", "interview.failed"]
+GUIDE = Path(__file__).parents[2] / "docs" / "interviews.md"
 
 
 @dataclass
@@ -353,3 +356,18 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds({"retry-after": "nan"}, now) is None
     assert retry_after_seconds({"retry-after": "soon"}, now) is None
     assert retry_after_seconds({}, now) is None
+
+
+def test_the_verify_receivers_copy_from_the_guide_accepts_what_is_signed() -> None:
+    [snippet] = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```$", GUIDE.read_text(), re.S | re.M)
+        if "def verify" in block
+    ]
+    copied: dict[str, Any] = {}
+    exec(snippet, copied)  # our own guide's code
+    body, secret, now = b'{"id": 1}', "whsec_test", int(time.time())
+    headers = {TIMESTAMP_HEADER: str(now), SIGNATURE_HEADER: sign(secret, now, body)}
+    assert copied["verify"](secret, headers, body)
+    assert not copied["verify"](secret, headers, body + b" ")
+    assert not copied["verify"]("whsec_other", headers, body)
