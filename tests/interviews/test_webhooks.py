@@ -22,7 +22,14 @@ from temporalio.testing import WorkflowEnvironment
 from activities.dependencies import Dependencies
 from clients.refusals import retry_after_seconds
 from core.settings import Settings
-from domain.interviews.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from domain.interviews.webhooks import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    DeliveryOutcome,
+    sign,
+    verify,
+)
 from registry import task_queues
 from tests.conftest import free_port, terminate_running
 from tests.integration.routing_world import eventually
@@ -235,6 +242,31 @@ async def test_a_failing_receiver_is_retried_after_its_retry_after_until_deliver
         answer = await live.request(method, path, headers=other)
         assert answer.status_code == 404, (method, path, answer.text)
     assert len(await _deliveries(live, headers, subscription["id"])) == 1
+
+    # Deleting the candidate deletes what was sent about their interview.
+    gone = await live.delete(f"/api/interviews/candidates/{meeting['candidate_id']}", headers=headers)
+    assert gone.status_code == 204
+    assert await _deliveries(live, headers, subscription["id"]) == []
+
+
+async def test_a_deleted_subscription_stops_its_delivery_under_way(
+    live: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    receiver: Receiver,
+    processing: None,
+    temporal: WorkflowEnvironment,
+) -> None:
+    headers, meeting = await tenant_with_interview(live, admin_headers, "acme")
+    subscription = await _subscribe(live, headers, receiver.url, ["interview.failed"])
+    receiver.answers = [(503, {"Retry-After": "2"})]
+    await _upload(live, headers, meeting["id"], "local-silence.wav")
+    [first] = await receiver.received(1)
+    deleted = await live.delete(f"/api/interviews/webhooks/{subscription['id']}", headers=headers)
+    assert deleted.status_code == 204
+    workflow_id = f"interview-webhook:{first.headers[ID_HEADER.lower()]}"
+    handle = temporal.client.get_workflow_handle(workflow_id, result_type=DeliveryOutcome)
+    outcome = await asyncio.wait_for(handle.result(), 30)
+    assert (outcome.status, outcome.detail) == ("failed", "deleted") and len(receiver.requests) == 1
 
 
 async def test_out_of_attempts_a_delivery_fails_and_redeliver_sends_the_same_body(
