@@ -104,8 +104,10 @@ class WebhookWork:
         delivery_id = start.delivery_id
         async with self._db.transaction() as session:
             delivery = await session.get(tables.WebhookDelivery, delivery_id)
-            subscription = delivery and await session.get(
-                tables.WebhookSubscription, delivery.subscription_id
+            subscription = (
+                None
+                if delivery is None
+                else await session.get(tables.WebhookSubscription, delivery.subscription_id)
             )
         if delivery is None or subscription is None:  # its subscription was deleted, and it with it
             return DeliveryOutcome(delivery_id=delivery_id, status=DeliveryStatus.FAILED, detail="deleted")
