@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dependencies import POOL_SIZE, Dependencies
 from activities.google_calendar import CalendarSync
+from activities.interview_webhooks import WebhookWork
 from activities.interviews import InterviewWork
 from activities.platform_store import PlatformStore
 from activities.routing_provider import ServiceTitanSync
@@ -42,6 +43,7 @@ from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,14 @@ def scheduling(deps: Dependencies) -> list[QueueSpec]:
 
 
 def interviews(deps: Dependencies) -> list[QueueSpec]:
-    """Each interview's workflow and its analysis calls; offline transcription on a queue of its
-    own, one at a time per worker process (it keeps the CPU busy for minutes)."""
-    work = InterviewWork(deps)
+    """Each interview's workflow and its analysis calls, and the deliveries of its webhooks;
+    offline transcription on a queue of its own, one at a time per worker process (it keeps the
+    CPU busy for minutes)."""
+    work, webhooks = InterviewWork(deps), WebhookWork(deps)
     return [
         QueueSpec(
             INTERVIEWS_QUEUE,
-            workflows=[InterviewWorkflow, AudioRetentionWorkflow],
+            workflows=[InterviewWorkflow, WebhookDeliveryWorkflow, AudioRetentionWorkflow],
             activities=[
                 work.transcribe_openai,
                 work.start_google,
@@ -140,6 +143,10 @@ def interviews(deps: Dependencies) -> list[QueueSpec]:
                 work.analyze,
                 work.record_status,
                 work.purge_audio,
+                webhooks.plan_webhooks,
+                webhooks.webhook_policy,
+                webhooks.deliver_webhook,
+                webhooks.record_failed,
             ],
             max_concurrent_activities=POOL_SIZE,
             max_concurrent_local_activities=POOL_SIZE // 2,

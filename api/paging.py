@@ -54,7 +54,14 @@ CreatedBound = Annotated[
 ]
 
 
-def apply(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
+def apply(
+    query: Select[Any], model: Any, cursor: str | None, limit: int, *, newest_first: bool = False
+) -> Select[Any]:
+    if newest_first:
+        if cursor:
+            at, id = decode(cursor)
+            query = query.where(or_(model.created_at < at, and_(model.created_at == at, model.id < id)))
+        return query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
     if cursor:
         at, id = decode(cursor)
         query = query.where(or_(model.created_at > at, and_(model.created_at == at, model.id > id)))

@@ -6,7 +6,10 @@ next provider are the workflow's. The activity maps ``retryable=False`` to a non
 ApplicationError and ``retry_after`` to its ``next_retry_delay``.
 """
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
@@ -45,13 +48,31 @@ def retryable_status(status: int) -> bool:
     return status == 429 or status >= 500 or status in (408, 409)
 
 
+def retry_after_seconds(headers: Any, now: datetime | None = None) -> float | None:
+    """An HTTP answer's Retry-After in seconds from now: delay-seconds or an HTTP-date (RFC 9110
+    section 10.2.3); None when absent or unreadable."""
+    raw = (headers.get("retry-after") or "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            at = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        # An HTTP-date is GMT; a date already past means now.
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        seconds = max((at - (now or datetime.now(UTC))).total_seconds(), 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def refused_by_status(provider: str, status: int, message: str, headers: Any) -> ProviderRefused:
     """An HTTP provider's error answer, after the provider's Retry-After when it gives one."""
-    retry_after: float | None = None
-    try:
-        retry_after = float(headers.get("retry-after")) if headers.get("retry-after") else None
-    except ValueError:
-        retry_after = None
     return ProviderRefused(
-        provider, status, message[:300], retryable=retryable_status(status), retry_after=retry_after
+        provider,
+        status,
+        message[:300],
+        retryable=retryable_status(status),
+        retry_after=retry_after_seconds(headers),
     )

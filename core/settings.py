@@ -134,6 +134,20 @@ class Settings(BaseSettings):
     # A recording's audio is deleted this many days after its interview was analyzed (its
     # transcript and scorecard stay); a daily Temporal Schedule does it. Unset: audio is kept.
     interviews_audio_retention_days: int | None = Field(None, gt=0, alias="INTERVIEWS_AUDIO_RETENTION_DAYS")
+    # Interviews' webhooks: how long one request to a receiver may take (Standard Webhooks
+    # recommends 15 to 30 s), and how a delivery is retried: exponential backoff from the initial
+    # interval, doubling up to the maximum, a receiver's Retry-After honoured up to the maximum.
+    # The defaults keep trying for about two days (20 attempts) before the delivery is `failed`.
+    interviews_webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=60, alias="INTERVIEWS_WEBHOOK_TIMEOUT_SECONDS"
+    )
+    interviews_webhook_retry_initial_seconds: float = Field(
+        5.0, gt=0, alias="INTERVIEWS_WEBHOOK_RETRY_INITIAL_SECONDS"
+    )
+    interviews_webhook_retry_maximum_seconds: float = Field(
+        6 * 3600.0, gt=0, alias="INTERVIEWS_WEBHOOK_RETRY_MAXIMUM_SECONDS"
+    )
+    interviews_webhook_max_attempts: int = Field(20, ge=1, alias="INTERVIEWS_WEBHOOK_MAX_ATTEMPTS")
 
     @property
     def blob_path(self) -> Path:

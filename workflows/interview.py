@@ -12,6 +12,7 @@ reason, and no other provider is asked. When every analysis model fails, the int
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -31,9 +32,11 @@ with workflow.unsafe.imports_passed_through():
         StatusRecord,
         TranscribeRequest,
     )
+    from domain.interviews.webhooks import EventData, WebhookEvent
     from workflows import workflow_cancel
     from workflows.failures import cause_of
     from workflows.store_calls import store
+    from workflows.webhook_delivery import announce
 
 # Offline transcription runs at about a twentieth of real time here: an hour's recording in
 # minutes. Heartbeats (every 2 s from the activity's thread-free loop) catch a dead worker.
@@ -60,6 +63,8 @@ GOOGLE_HEARTBEAT = timedelta(seconds=10)
 FIRST_POLL = timedelta(seconds=2)
 LONGEST_POLL = timedelta(seconds=30)
 GOOGLE_DEADLINE = timedelta(hours=6)
+# workflow.patched: runs recorded before webhooks announced nothing.
+WEBHOOKS = "interview-webhooks"
 
 
 @workflow.defn(name=INTERVIEW_WORKFLOW)
@@ -102,6 +107,7 @@ class InterviewWorkflow:
                 self._failed(f"{provider}: {message}")
                 continue
             if transcript_id is not None:
+                await self._announce(WebhookEvent.TRANSCRIBED, transcript_id=transcript_id)
                 return transcript_id
         await self._record(InterviewStatus.FAILED, "; ".join(self._progress.failures))
         return None
@@ -157,7 +163,7 @@ class InterviewWorkflow:
         for provider in ANALYSIS_PROVIDERS:
             self._progress = self._progress.model_copy(update={"provider": provider})
             try:
-                await workflow.execute_activity_method(
+                analyzed = await workflow.execute_activity_method(
                     InterviewWork.analyze,
                     AnalyzeRequest(
                         interview_id=self._start.interview_id, transcript_id=transcript_id, provider=provider
@@ -166,6 +172,12 @@ class InterviewWorkflow:
                     retry_policy=ANALYZE_RETRY,
                 )
                 await self._record(InterviewStatus.ANALYZED)
+                await self._announce(
+                    WebhookEvent.ANALYZED,
+                    transcript_id=transcript_id,
+                    analysis_id=analyzed.analysis_id,
+                    score=analyzed.score,
+                )
                 return
             except ActivityError as error:
                 workflow_cancel.raise_if_canceled(error)
@@ -181,3 +193,10 @@ class InterviewWorkflow:
             InterviewWork.record_status,
             StatusRecord(interview_id=self._start.interview_id, status=status, failure=failure),
         )
+        if status in (InterviewStatus.FAILED, InterviewStatus.ANALYSIS_FAILED):
+            await self._announce(WebhookEvent.FAILED, failure=failure)
+
+    async def _announce(self, event: WebhookEvent, **facts: Any) -> None:
+        if workflow.patched(WEBHOOKS):
+            data = EventData(interview_id=self._start.interview_id, status=self._progress.status, **facts)
+            await announce(self._start.tenant_id, event, data)

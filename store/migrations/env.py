@@ -3,7 +3,13 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from store import interviews, platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
+from store import (  # noqa: F401  (their tables join Base.metadata)
+    interview_webhooks,
+    interviews,
+    platform,
+    routing,
+    scheduling,
+)
 from store.models import Base
 
 config = context.config

@@ -6,7 +6,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from core.settings import Settings
-from store import interviews, platform, routing, scheduling  # noqa: F401  (their tables join Base.metadata)
+from store import (  # noqa: F401  (their tables join Base.metadata)
+    interview_webhooks,
+    interviews,
+    platform,
+    routing,
+    scheduling,
+)
 from store.models import Base
 
 

@@ -7,6 +7,7 @@ change to its workflows is released, guarded by workflow.patched, under a new VE
     TEMPOLINE_RECORD_PLATFORM=v1 .venv/bin/pytest -q tests/platform
     TEMPOLINE_RECORD_SCHEDULING=v1 .venv/bin/pytest -q tests/scheduling
     TEMPOLINE_RECORD_INTERVIEWS=v1 .venv/bin/pytest -q tests/interviews/test_pipeline.py
+    TEMPOLINE_RECORD_INTERVIEWS=v2 .venv/bin/pytest -q tests/interviews/test_webhooks.py
 
 Each test's closed runs of the pipeline's workflows (its first few) are written to
 histories/PIPELINE/VERSION/, never overwritten. They are encrypted by the payload codec as every
@@ -26,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.crypto import Cipher
 from core.temporal import data_converter
 from domain.interviews.pipeline import INTERVIEW_WORKFLOW
+from domain.interviews.webhooks import WEBHOOK_DELIVERY_WORKFLOW
 from domain.platform.contracts import JOB_WORKFLOW
 from domain.platform.schedules import SCHEDULED_JOB_WORKFLOW
 from domain.scheduling.sync import CALENDAR_SYNC_WORKFLOW
@@ -35,7 +37,7 @@ FOLDER = Path(__file__).parent / "histories"
 WORKFLOWS = {
     "platform": (JOB_WORKFLOW, SCHEDULED_JOB_WORKFLOW),
     "scheduling": (CALENDAR_SYNC_WORKFLOW,),
-    "interviews": (INTERVIEW_WORKFLOW,),
+    "interviews": (INTERVIEW_WORKFLOW, WEBHOOK_DELIVERY_WORKFLOW),
 }
 RECORDING = {pipeline: os.environ.get(f"TEMPOLINE_RECORD_{pipeline.upper()}") for pipeline in WORKFLOWS}
 # Encrypts test histories only; never a deployment's key.

@@ -21,6 +21,7 @@ from workflows.platform import PlatformJobWorkflow
 from workflows.platform_schedule import PlatformScheduledJobWorkflow
 from workflows.routing import CANCEL_ANSWERS_PROMPTLY, CANCEL_IS_NOT_A_FAILURE, RoutingWorkflow
 from workflows.service_job import ServiceJobWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 ROOT = Path(__file__).parent / "histories"
 # Guards whose two branches send the same commands (replay cannot tell them apart): each is
@@ -66,6 +67,14 @@ INTERVIEW_PATHS = (
     "test_a_worker_killed_while_google_recognizes_polls_the_same_operation",
     "test_cancel_stops_the_offline_transcription_then_says_cancelled",
 )
+# The webhook tests whose runs cover the events the interview announces and a delivery's paths:
+# delivered, retried after Retry-After, out of attempts then redelivered, 410 Gone.
+WEBHOOK_PATHS = (
+    "test_an_analyzed_interview_sends_signed_events_that_carry_no_personal_data",
+    "test_a_failing_receiver_is_retried_after_its_retry_after_until_delivered",
+    "test_out_of_attempts_a_delivery_fails_and_redeliver_sends_the_same_body",
+    "test_a_receiver_that_answers_410_is_not_sent_anything_more",
+)
 HISTORIES = {str(path.relative_to(ROOT).with_suffix("")): path for path in sorted(ROOT.rglob("*.json"))}
 
 
@@ -76,7 +85,8 @@ def _replayer(name: str = "") -> Replayer:
     if name.startswith("scheduling/"):
         return Replayer(workflows=[CalendarSyncWorkflow], data_converter=recorded_histories.CONVERTER)
     if name.startswith("interviews/"):
-        return Replayer(workflows=[InterviewWorkflow], data_converter=recorded_histories.CONVERTER)
+        workflows = [InterviewWorkflow, WebhookDeliveryWorkflow]
+        return Replayer(workflows=workflows, data_converter=recorded_histories.CONVERTER)
     return Replayer(workflows=[ServiceJobWorkflow, RoutingWorkflow], data_converter=pydantic_data_converter)
 
 
@@ -105,6 +115,8 @@ def test_histories_are_recorded():
         assert any(name.startswith("scheduling/v1/" + test + "--") for name in HISTORIES), test
     for test in INTERVIEW_PATHS:
         assert any(name.startswith("interviews/v1/" + test + "--") for name in HISTORIES), test
+    for test in WEBHOOK_PATHS:
+        assert any(name.startswith("interviews/v2/" + test + "--") for name in HISTORIES), test
 
 
 @pytest.mark.parametrize("name", HISTORIES)

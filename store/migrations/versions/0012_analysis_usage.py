@@ -1,7 +1,7 @@
 """interviews: each analysis's token usage and latency
 
 Revision ID: 0012_analysis_usage
-Revises: 0010_interview_results
+Revises: 0011_interview_webhooks
 Create Date: 2026-11-30
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_analysis_usage"
-down_revision = "0010_interview_results"
+down_revision = "0011_interview_webhooks"
 branch_labels = None
 depends_on = None
 
