@@ -25,7 +25,9 @@ both alike. The run prints where the time of each went (the mean gap between con
 history events, bench/_history.py), the CPU each process used per round, and a warning when
 other processes were busy.
 
-`python -m bench.interviews [count]` (50); prints `BENCH interviews ...` last.
+`python -m bench.interviews [count] [profile]` (50); prints `BENCH interviews ...` last. `profile`
+samples the interviews' worker processes with py-spy (bench/_profile.py) and says what their CPU
+ran.
 """
 
 import asyncio
@@ -36,13 +38,14 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from temporalio.client import Client, WorkflowHistory
 
-from bench import _history
+from bench import _history, _profile
 from bench._engine import BareWorkflow
 from bench._engine_work import Work
 from bench._engine_worker import BARE_QUEUE
@@ -160,7 +163,7 @@ async def interview_round(
         kind.provider_seconds.append(sum(call["duration"] for call in calls))
 
 
-async def run(count: int) -> None:
+async def run(count: int, profile: bool) -> None:
     environment = {"INTERVIEWS_TRANSCRIPTION_PROVIDERS": json.dumps(["openai"])}
     async with (
         running_stack(providers="openai", environment=environment) as stack,
@@ -172,16 +175,21 @@ async def run(count: int) -> None:
         python = sys.executable
         interviews = Kind("interviews", Phase(stack))
         bare = Kind("bare", Phase(stack))
+        profile_dir = stack.root.parent / f"{stack.root.name}-profile"
+        samples: list[Path] = []
         async with (
             worker_processes(
                 stack, TASK_QUEUE, [python, str(WORKER_PY), "--queues", "interviews"], WORKER_PROCESSES
-            ),
+            ) as pids,
             worker_processes(
                 stack, BARE_QUEUE, [python, "-m", "bench._engine_worker", BARE_QUEUE], WORKER_PROCESSES
             ),
+            AsyncExitStack() as sampled,
         ):
             await bare_round(stack, WARMUP, None)
             await interview_round(stack, api, headers, WARMUP, None)
+            if profile:  # the interviews' workers, through every round (idle in the bare ones)
+                samples = await sampled.enter_async_context(_profile.sampling(pids, profile_dir))
             for which in ("bare", "interviews", "interviews", "bare"):
                 if which == "bare":
                     with bare.phase:
@@ -189,6 +197,10 @@ async def run(count: int) -> None:
                 else:
                     await interview_round(stack, api, headers, count, interviews)
     report(count, interviews, bare)
+    if samples:
+        print("interviews' worker processes:", end=" ")
+        _profile.report_samples(samples, interviews.phase.cpu["worker"], len(interviews.latencies))
+        print(f"py-spy samples (collapsed stacks) in {profile_dir}")
 
 
 def report(count: int, interviews: Kind, bare: Kind) -> None:
@@ -198,10 +210,19 @@ def report(count: int, interviews: Kind, bare: Kind) -> None:
     ratio = overhead / bare.mean
     interviews.phase.report(f"interviews, {rounds} rounds of {count}")
     bare.phase.report(f"bare, {rounds} rounds of {count}")
+    for kind in (interviews, bare):
+        cpu = kind.phase.cpu
+        each = ", ".join(
+            f"{role} {seconds / len(kind.latencies) * 1e3:.1f}"
+            for role, seconds in cpu.most_common()
+            if role != "other"
+        )
+        print(f"{kind.name}: CPU ms per workflow: {each}")
     flag_busy_machine([interviews.phase, bare.phase])
     for kind in (interviews, bare):
         gaps = _history.mean_gaps(kind.histories)
-        print(f"{kind.name}: mean ms per workflow between consecutive history events, summed by kind:")
+        events = statistics.fmean(len(history.events) for history in kind.histories)
+        print(f"{kind.name}: {events:.1f} history events per workflow; mean ms between consecutive ones:")
         for step in sorted(gaps, key=lambda s: -gaps[s])[:SHOWN_GAPS]:
             print(f"  {gaps[step] * 1000:8.1f}  {step}")
         before, after = statistics.fmean(kind.before_clock), statistics.fmean(kind.after_close)
@@ -219,9 +240,9 @@ def report(count: int, interviews: Kind, bare: Kind) -> None:
     print(f"BENCH interviews overhead_ratio {ratio:.2f} target <={TARGET:g}")
 
 
-def main(count: int = 50) -> None:
-    asyncio.run(run(count))
+def main(count: int = 50, profile: bool = False) -> None:
+    asyncio.run(run(count, profile))
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    main(*(int(a) for a in sys.argv[1:2] if a.isdigit()), profile="profile" in sys.argv[1:])
