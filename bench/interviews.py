@@ -26,8 +26,8 @@ history events, bench/_history.py), the CPU each process used per round, and a w
 other processes were busy.
 
 `python -m bench.interviews [count] [profile]` (50); prints `BENCH interviews ...` last. `profile`
-samples the interviews' worker processes with py-spy (bench/_profile.py) and says what their CPU
-ran.
+samples each kind's worker processes with py-spy (bench/_profile.py) and says what their Python
+ran, per workflow.
 """
 
 import asyncio
@@ -176,20 +176,22 @@ async def run(count: int, profile: bool) -> None:
         interviews = Kind("interviews", Phase(stack))
         bare = Kind("bare", Phase(stack))
         profile_dir = stack.root.parent / f"{stack.root.name}-profile"
-        samples: list[Path] = []
+        samples: dict[str, list[Path]] = {}
         async with (
             worker_processes(
                 stack, TASK_QUEUE, [python, str(WORKER_PY), "--queues", "interviews"], WORKER_PROCESSES
-            ) as pids,
+            ) as interview_pids,
             worker_processes(
                 stack, BARE_QUEUE, [python, "-m", "bench._engine_worker", BARE_QUEUE], WORKER_PROCESSES
-            ),
+            ) as bare_pids,
             AsyncExitStack() as sampled,
         ):
             await bare_round(stack, WARMUP, None)
             await interview_round(stack, api, headers, WARMUP, None)
-            if profile:  # the interviews' workers, through every round (idle in the bare ones)
-                samples = await sampled.enter_async_context(_profile.sampling(pids, profile_dir))
+            if profile:  # each kind's workers, through every round (idle in the other kind's)
+                for kind, pids in ((interviews, interview_pids), (bare, bare_pids)):
+                    sampling = _profile.sampling(pids, profile_dir)
+                    samples[kind.name] = await sampled.enter_async_context(sampling)
             for which in ("bare", "interviews", "interviews", "bare"):
                 if which == "bare":
                     with bare.phase:
@@ -197,9 +199,11 @@ async def run(count: int, profile: bool) -> None:
                 else:
                     await interview_round(stack, api, headers, count, interviews)
     report(count, interviews, bare)
+    for kind in (interviews, bare):
+        if kind.name in samples:
+            print(f"{kind.name} workers:", end=" ")
+            _profile.report_samples(samples[kind.name], kind.phase.cpu["worker"], len(kind.latencies))
     if samples:
-        print("interviews' worker processes:", end=" ")
-        _profile.report_samples(samples, interviews.phase.cpu["worker"], len(interviews.latencies))
         print(f"py-spy samples (collapsed stacks) in {profile_dir}")
 
 
