@@ -198,13 +198,13 @@ async def run(count: int, profile: bool) -> None:
                         await bare_round(stack, count, bare)
                 else:
                     await interview_round(stack, api, headers, count, interviews)
-    report(count, interviews, bare)
     for kind in (interviews, bare):
         if kind.name in samples:
             print(f"{kind.name} workers:", end=" ")
             _profile.report_samples(samples[kind.name], kind.phase.cpu["worker"], len(kind.latencies))
     if samples:
         print(f"py-spy samples (collapsed stacks) in {profile_dir}")
+    report(count, interviews, bare)
 
 
 def report(count: int, interviews: Kind, bare: Kind) -> None:
