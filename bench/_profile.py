@@ -1,7 +1,8 @@
-"""Where a routed job's CPU goes: py-spy samples of worker processes, PostgreSQL's statement
+"""Where a pipeline's CPU goes: py-spy samples of worker processes, PostgreSQL's statement
 counts (pg_stat_statements) and Temporal history events per job.
 
-Used by `python -m bench.routing ... profile`; docs/benchmarks.md records what it found.
+Used by `python -m bench.routing ... profile` (and bench.platform's, bench.interviews');
+docs/benchmarks.md records what it found.
 """
 
 import asyncio
@@ -25,6 +26,8 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("payload conversion", ("temporalio/converter.py", "google/protobuf/", "_payload_visitor")),
     ("store (SQLAlchemy, psycopg)", ("sqlalchemy/", "psycopg/", "psycopg_pool/", "store/")),
     ("HTTP to the provider (httpx)", ("httpx/", "httpcore/", "h11/", "clients/servicetitan.py")),
+    ("provider SDKs (openai, anthropic)", ("openai/", "anthropic/")),
+    ("audio decoding and FLAC (PyAV)", ("av/", "clients/audio.py")),
     ("logging", ("logging/", "core/logging.py")),
     ("sandbox: module loading and restrictions", ("workflow_sandbox/", "importlib", "<frozen importlib")),
     ("workflow activation (SDK)", ("temporalio/worker/_workflow_instance.py", "temporalio/workflow.py")),

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,8 +197,12 @@ def _remove(root: Path, *, keep_logs: bool) -> None:
 
 @asynccontextmanager
 async def running_stack(
-    postgres_options: Sequence[str] = (), providers: str = "servicetitan"
+    postgres_options: Sequence[str] = (),
+    providers: str = "servicetitan",
+    environment: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
+    """The stack; `environment` is added to its processes' environment (not to `Stack.settings`:
+    it holds values as the processes read them, JSON for lists)."""
     root = Path(tempfile.mkdtemp(prefix="tempoline-bench-"))
     async with AsyncExitStack() as cleanup:
         cleanup.push(lambda failed, *_: _remove(root, keep_logs=failed is not None))
@@ -239,12 +243,15 @@ async def running_stack(
             "TEMPOLINE_LOG_LEVEL": "WARNING",
             "TEMPOLINE_WORKER_METRICS_PORT": "0",
             "TEMPOLINE_BLOB_DIR": str(root / "blobs"),
+            "OPENAI_BASE_URL": f"{emulator_url}/openai/v1",
+            "ANTHROPIC_BASE_URL": f"{emulator_url}/anthropic",
         }
         settings = Settings(**variables)  # type: ignore[arg-type]
         done_dir = root / "done"
         done_dir.mkdir()
         supervisor = Supervisor(
-            log_dir=root / "logs", env={**os.environ, **variables, DONE_DIR: str(done_dir)}
+            log_dir=root / "logs",
+            env={**os.environ, **variables, **(environment or {}), DONE_DIR: str(done_dir)},
         )
         cleanup.callback(supervisor.stop, [(("api", "emulators"), 11.0)])
         python = sys.executable

@@ -1,4 +1,4 @@
-"""Generic control API under ``/_control``: faults, recorded calls, reset."""
+"""Generic control API under ``/_control``: faults, fixed latencies, recorded calls, reset."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulators.faults import FaultSpecError
+from emulators.latency import LatencyIn
 
 if TYPE_CHECKING:
     from emulators.hub import Hub
@@ -114,6 +115,20 @@ def control_routes(hub: Hub) -> list[Route]:
         hub.faults.clear(request.query_params.get("provider") or None)
         return JSONResponse({"deleted": "all"})
 
+    async def set_latency(request: Request) -> JSONResponse:
+        body = await read_model(request, LatencyIn)
+        if body.provider is not None and body.provider not in hub.providers:
+            raise ControlError(f"unknown provider {body.provider!r}; known: {sorted(hub.providers)}")
+        hub.latency.set([body.provider] if body.provider else list(hub.providers), body.seconds)
+        return JSONResponse({"latency": hub.latency.to_json()})
+
+    async def get_latency(request: Request) -> JSONResponse:
+        return JSONResponse({"latency": hub.latency.to_json()})
+
+    async def delete_latency(request: Request) -> JSONResponse:
+        hub.latency.clear(request.query_params.get("provider") or None)
+        return JSONResponse({"latency": hub.latency.to_json()})
+
     async def calls(request: Request) -> JSONResponse:
         q = request.query_params
         try:
@@ -145,6 +160,9 @@ def control_routes(hub: Hub) -> list[Route]:
         Route("/faults", list_faults, methods=["GET"]),
         Route("/faults", delete_faults, methods=["DELETE"]),
         Route("/faults/{fault_id}", delete_fault, methods=["DELETE"]),
+        Route("/latency", control_endpoint(set_latency), methods=["PUT"]),
+        Route("/latency", get_latency, methods=["GET"]),
+        Route("/latency", delete_latency, methods=["DELETE"]),
         Route("/calls", calls, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
     ]

@@ -1,5 +1,6 @@
-"""ASGI wrapper every provider app sits behind: scripted faults first, then the provider; each
-request is recorded with the status it was answered with (null when the answer was cut off)."""
+"""ASGI wrapper every provider app sits behind: the provider's fixed latency, then scripted
+faults, then the provider; each request is recorded with the status it was answered with (null
+when the answer was cut off)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class ProviderGateway:
         method = scope["method"]
         body, disconnected = await read_body(receive)
         status: int | None = None
+        await self.hub.latency.wait(self.name)
         fault = self.hub.faults.pick(self.name, method, path)
         when = fault.when if fault is not None else None
         try:

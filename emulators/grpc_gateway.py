@@ -1,6 +1,6 @@
 """The gRPC side of the emulator server: every provider's gRPC methods on one ``grpc.aio`` server
-that runs in the HTTP server's event loop, behind the same fault scripting and call recording as
-the REST providers (:mod:`emulators.gateway`).
+that runs in the HTTP server's event loop, behind the same fixed latency, fault scripting and call
+recording as the REST providers (:mod:`emulators.gateway`).
 
 A gRPC call is matched against faults as ``POST`` with its full method name as the path
 (``/google.cloud.speech.v1.Speech/LongRunningRecognize``); a fault's HTTP ``status`` is answered
@@ -151,9 +151,11 @@ class GrpcGateway:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.time()
             metadata = {k.lower(): v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-            fault = self.hub.faults.pick(provider.name, "POST", path)
+            fault = None
             code = grpc.StatusCode.OK
             try:
+                await self.hub.latency.wait(provider.name)
+                fault = self.hub.faults.pick(provider.name, "POST", path)
                 answer = await self._answer(provider, method, fault, request, metadata)
             except GrpcError as error:
                 code = error.code
