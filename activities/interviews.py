@@ -10,9 +10,13 @@ Retry-After.
 """
 
 import asyncio
+import contextlib
+import functools
 import threading
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -40,15 +44,17 @@ from domain.interviews.pipeline import (
     Transcribed,
     TranscribeRequest,
 )
-from domain.interviews.prompts import SYSTEM, render
+from domain.interviews.prompts import SYSTEM, correction, parts, render
 from domain.interviews.recordings import RecordingStatus
 from domain.interviews.rubric import Rubric
-from domain.interviews.scorecard import Refused, answer_schema, parse, scorecard
+from domain.interviews.scorecard import Refused, Scorecard, answer_schema, combine, parse, scorecard
 from domain.interviews.transcripts import NoSpeech, Transcript
 from store import interviews as tables
 from store.blobs import LocalBlobs
 from store.sealed import open_model, seal_model
 
+# A call to the analysis model: prompt, answer schema, earlier exchange → answer.
+Ask = Callable[[str, dict[str, Any], llm.Exchange], Awaitable[llm.Answer]]
 # Recordings whose audio is deleted per transaction by the retention.
 PURGE_BATCH = 200
 # Error types the workflow decides by.
@@ -224,30 +230,48 @@ class InterviewWork:
     @activity.defn(name="interviews.analyze")
     @measured(Stage.ANALYSIS)
     async def analyze(self, request: AnalyzeRequest) -> Analyzed:
-        """One model's scorecard of the transcript, checked against it and the rubric."""
+        """One model's scorecard of the transcript, checked against it and the rubric. A
+        transcript over the budget is analyzed in parts whose scorecards are combined. An answer
+        that cannot stand is sent back once with why; a second one ends this model's attempt."""
         async with self._db.transaction() as session:
             interview = await session.get_one(tables.Interview, request.interview_id)
             stored = await session.get_one(tables.Transcript, request.transcript_id)
+            chosen = await session.get(tables.TenantSettings, interview.tenant_id)
+        recommend = chosen is not None and chosen.recommendation
         transcript = open_model(self._cipher, stored.id, stored.sealed, Transcript)
         rubric = Rubric.model_validate(interview.rubric)
-        prompt, schema = render(transcript, interview.position, rubric), answer_schema(rubric)
-        settings = self._settings
-        try:
-            if request.provider == "openai":
-                async with llm.openai_client(settings) as openai_client:
-                    model = settings.openai_analysis_model
-                    answer = await llm.ask_openai(openai_client, model, SYSTEM, prompt, schema)
-            else:
-                async with llm.anthropic_client(settings) as anthropic_client:
-                    model = settings.anthropic_analysis_model
-                    answer = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
-            interview_metrics.tokens(request.provider, model, answer.input_tokens, answer.output_tokens)
-            card = scorecard(parse(answer.text), transcript, rubric)
-        except ProviderRefused as exc:
-            raise refused(exc) from None
-        except Refused as exc:
-            # The same prompt tends to the same answer: this model's attempt is over.
-            raise ApplicationError(str(exc), type=exc.kind, non_retryable=True) from None
+        schema = answer_schema(rubric, recommend=recommend)
+        pieces = parts(transcript, self._settings.interviews_analysis_max_transcript_chars)
+        answers: list[llm.Answer] = []
+        cards: list[tuple[Scorecard, float]] = []
+        async with heartbeat.heartbeating(), self._model(request.provider) as (model, ask):
+            try:
+                for n, piece in enumerate(pieces, start=1):
+                    prompt = render(
+                        piece, interview.position, rubric, recommend=recommend, part=(n, len(pieces))
+                    )
+
+                    async def asked(earlier: llm.Exchange, prompt: str = prompt) -> str:
+                        answer = await ask(prompt, schema, earlier)
+                        interview_metrics.tokens(
+                            request.provider, model, answer.input_tokens, answer.output_tokens
+                        )
+                        answers.append(answer)
+                        return answer.text
+
+                    text = await asked(())
+                    try:
+                        card = scorecard(parse(text), piece, rubric, recommend=recommend)
+                    except Refused as first:
+                        again = await asked([(text, correction(str(first)))])
+                        card = scorecard(parse(again), piece, rubric, recommend=recommend)
+                    cards.append((card, piece.segments[-1].end - piece.segments[0].start))
+            except ProviderRefused as exc:
+                raise refused(exc) from None
+            except Refused as exc:
+                # Told why once and still wrong: the same prompt tends to the same answer.
+                raise ApplicationError(str(exc), type=exc.kind, non_retryable=True) from None
+        card = cards[0][0] if len(cards) == 1 else combine(cards, rubric)
         analysis_id = uuid.uuid5(stored.id, f"analysis:{request.provider}:{model}")
         async with self._db.transaction() as session:
             await session.execute(
@@ -260,14 +284,27 @@ class InterviewWork:
                     provider=request.provider,
                     model=model,
                     score=card.score,
-                    input_tokens=answer.input_tokens,
-                    output_tokens=answer.output_tokens,
-                    latency_ms=answer.latency_ms,
+                    input_tokens=_total(a.input_tokens for a in answers),
+                    output_tokens=_total(a.output_tokens for a in answers),
+                    latency_ms=sum(a.latency_ms for a in answers),
                     sealed=seal_model(self._cipher, analysis_id, card),
                 )
                 .on_conflict_do_nothing()
             )
         return Analyzed(analysis_id=analysis_id, provider=request.provider, score=card.score)
+
+    @contextlib.asynccontextmanager
+    async def _model(self, provider: str) -> AsyncIterator[tuple[str, Ask]]:
+        """The provider's analysis model and a call to it, over a client made for this attempt."""
+        settings = self._settings
+        if provider == "openai":
+            async with llm.openai_client(settings) as openai_client:
+                model = settings.openai_analysis_model
+                yield model, functools.partial(llm.ask_openai, openai_client, model, SYSTEM)
+        else:
+            async with llm.anthropic_client(settings) as anthropic_client:
+                model = settings.anthropic_analysis_model
+                yield model, functools.partial(llm.ask_anthropic, anthropic_client, model, SYSTEM)
 
     @activity.defn(name="interviews.purge_audio")
     async def purge_audio(self, purge: Purge) -> Purged:
@@ -314,6 +351,12 @@ class InterviewWork:
             )
         if record.status in ENDED:
             interview_metrics.finished(record.status.value)
+
+
+def _total(counts: Iterable[int | None]) -> int | None:
+    """Tokens of every call, or None when a provider did not say for one."""
+    known = list(counts)
+    return None if None in known else sum(c for c in known if c is not None)
 
 
 def refused(exc: ProviderRefused) -> ApplicationError:

@@ -10,6 +10,7 @@ how long it took.
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +57,26 @@ def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
     )
 
 
+# Earlier answers and what the model was told about each, (answer, reply) in order.
+Exchange = Sequence[tuple[str, str]]
+
+
 async def ask_openai(
-    client: openai.AsyncOpenAI, model: str, system: str, prompt: str, schema: dict[str, Any]
+    client: openai.AsyncOpenAI,
+    model: str,
+    system: str,
+    prompt: str,
+    schema: dict[str, Any],
+    earlier: Exchange = (),
 ) -> Answer:
     started = time.monotonic()
+    turns: list[Any] = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    for answered, reply in earlier:
+        turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": reply}]
     try:
         answer = await client.chat.completions.create(
             model=model,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+            messages=turns,
             response_format={
                 "type": "json_schema",
                 "json_schema": {"name": ANSWER_NAME, "strict": True, "schema": schema},
@@ -87,15 +100,24 @@ async def ask_openai(
 
 
 async def ask_anthropic(
-    client: anthropic.AsyncAnthropic, model: str, system: str, prompt: str, schema: dict[str, Any]
+    client: anthropic.AsyncAnthropic,
+    model: str,
+    system: str,
+    prompt: str,
+    schema: dict[str, Any],
+    earlier: Exchange = (),
 ) -> Answer:
     started = time.monotonic()
+    turns: list[Any] = [{"role": "user", "content": prompt}]
+    for answered, reply in earlier:
+        # The earlier answer as text: a tool_use block would need its tool_result first.
+        turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": reply}]
     try:
         answer = await client.messages.create(
             model=model,
             max_tokens=MAX_TOKENS,
             system=system,
-            messages=[{"role": "user", "content": prompt}],
+            messages=turns,
             tools=[{"name": ANSWER_NAME, "description": "The interview's scorecard", "input_schema": schema}],
             tool_choice={"type": "tool", "name": ANSWER_NAME},
         )

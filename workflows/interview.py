@@ -49,6 +49,8 @@ TRANSCRIBE_RETRY = RetryPolicy(
     non_retryable_error_types=[NO_SPEECH, UNUSABLE_RECORDING],
 )
 ANALYZE_TIMEOUT = timedelta(minutes=5)
+# The model's calls heartbeat: a cancel reaches them, and a dead worker is noticed.
+ANALYZE_HEARTBEAT = timedelta(seconds=30)
 # 429 and 5xx back off (Retry-After honoured through next_retry_delay); a few attempts, then the
 # next model.
 ANALYZE_RETRY = RetryPolicy(
@@ -169,7 +171,9 @@ class InterviewWorkflow:
                         interview_id=self._start.interview_id, transcript_id=transcript_id, provider=provider
                     ),
                     start_to_close_timeout=ANALYZE_TIMEOUT,
+                    heartbeat_timeout=ANALYZE_HEARTBEAT,
                     retry_policy=ANALYZE_RETRY,
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 )
                 await self._record(InterviewStatus.ANALYZED)
                 await self._announce(

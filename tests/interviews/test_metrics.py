@@ -37,7 +37,8 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
         httpx.AsyncClient(base_url=stack.api_url, timeout=60) as api,
         httpx.AsyncClient() as http,
     ):
-        # OpenAI is rate-limited once, then answers what is not JSON: Anthropic analyzes.
+        # OpenAI is rate-limited once, then answers what is not JSON and, told why, what breaks
+        # the schema: Anthropic analyzes.
         fault = {
             "provider": "openai",
             "path": "/chat/completions",
@@ -46,8 +47,9 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
             "count": 1,
         }
         (await http.post(f"{emulator}/_control/faults", json=fault)).raise_for_status()
-        scripted = {"pattern": "Backend engineer", "content": "{not json", "count": 1}
-        (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
+        for content in ("{not json", {"ratings": {}}):
+            scripted = {"pattern": "Backend engineer", "content": content, "count": 1}
+            (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
         headers, interview_id = await _uploaded(api, admin_headers, "local-two-speakers.wav")
         done = await _ends(api, headers, interview_id, "analyzed", "failed", "analysis_failed")
         assert done["status"] == "analyzed", done
@@ -62,7 +64,7 @@ async def test_a_run_is_measured_per_stage_and_provider_and_its_usage_is_stored(
     assert _sum(scraped, count, **analysis, provider="openai", outcome="error") == 2
     assert _sum(scraped, count, **analysis, provider="anthropic", outcome="ok") == 1
     assert _sum(scraped, STAGE_ERRORS, **analysis, provider="openai", reason="rate_limited") == 1
-    assert _sum(scraped, STAGE_ERRORS, **analysis, provider="openai", reason="invalid_json") == 1
+    assert _sum(scraped, STAGE_ERRORS, **analysis, provider="openai", reason="schema_violation") == 1
     assert _sum(scraped, STAGE_ERRORS, provider="anthropic") == 0
     # The unusable answer's tokens were spent too; the one that stood is the one stored.
     assert _sum(scraped, LLM_TOKENS, provider="openai", kind="input") > 0

@@ -83,9 +83,10 @@ async def test_an_untrustworthy_model_hands_over_and_reanalyze_starts_from_the_t
     processing: None,
 ) -> None:
     async with httpx.AsyncClient() as http:
-        # OpenAI's first answer is not JSON: Anthropic analyzes.
-        scripted = {"pattern": "Backend engineer", "content": "{not json", "count": 1}
-        (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
+        # OpenAI's first answer is not JSON; told why, it breaks the schema: Anthropic analyzes.
+        for content in ("{not json", {"ratings": {}}):
+            scripted = {"pattern": "Backend engineer", "content": content, "count": 1}
+            (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
         headers, interview_id = await _uploaded(live, admin_headers, "local-two-speakers.wav")
         done = await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed")
         card = (await live.get(f"/api/interviews/{interview_id}/analysis", headers=headers)).json()
@@ -106,6 +107,42 @@ async def test_an_untrustworthy_model_hands_over_and_reanalyze_starts_from_the_t
     with psycopg.connect(interview_settings.database_url) as conn:  # type: ignore[arg-type]
         [(transcripts,)] = conn.execute("SELECT count(*) FROM interview_transcripts").fetchall()
     assert transcripts == 1
+
+
+async def test_an_answer_is_sent_back_once_with_why_and_a_recommendation_comes_when_asked_for(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], emulator: str, processing: None
+) -> None:
+    headers, meeting = await tenant_with_interview(live, admin_headers, "acme")
+    assert (await live.get("/api/interviews/settings", headers=headers)).json() == {"recommendation": False}
+    chosen = await live.put("/api/interviews/settings", json={"recommendation": True}, headers=headers)
+    assert chosen.json() == {"recommendation": True}
+    refused = await live.put("/api/interviews/settings", json={"recommendation": "maybe"}, headers=headers)
+    assert refused.status_code == 422
+    others, _ = await tenant_with_interview(live, admin_headers, "globex")
+    assert (await live.get("/api/interviews/settings", headers=others)).json() == {"recommendation": False}
+    async with httpx.AsyncClient() as http:
+        scripted = {"pattern": "Backend engineer", "content": "{not json", "count": 1}
+        (await http.post(f"{emulator}/_control/openai/answers", json=scripted)).raise_for_status()
+        data = (FIXTURES / "local-two-speakers.wav").read_bytes()
+        uploaded = await live.post(
+            f"/api/interviews/{meeting['id']}/recordings", content=data, headers=headers
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        done = await _ends(live, headers, meeting["id"], "analyzed", "failed", "analysis_failed")
+        sent = await http.get(f"{emulator}/_control/calls", params={"path": "/chat/completions", "limit": 1})
+    assert done["status"] == "analyzed", done
+    card = (await live.get(f"/api/interviews/{meeting['id']}/analysis", headers=headers)).json()
+    assert card["provider"] == "openai" and card["recommendation"] in (
+        "strong_hire",
+        "hire",
+        "no_hire",
+        "strong_no_hire",
+    )
+    # The second call carried the first answer and why it could not stand.
+    messages = sent.json()["calls"][0]["json"]["messages"]
+    assert messages[-2] == {"role": "assistant", "content": "{not json"}
+    assert messages[-1]["content"].startswith("Your answer cannot be used: invalid_json")
+    assert "hiring recommendation" in messages[1]["content"]
 
 
 async def test_a_silent_recording_fails_the_interview_with_its_reason(

@@ -17,7 +17,12 @@ async def test_the_webhooks_guard_is_needed(monkeypatch: pytest.MonkeyPatch) -> 
     replayer = Replayer(
         workflows=[InterviewWorkflow, WebhookDeliveryWorkflow], data_converter=recorded_histories.CONVERTER
     )
-    recorded = [_history(path) for name, path in HISTORIES.items() if name.startswith("interviews/v1/")]
+    # (A run cancelled while transcribing reaches no event: it announces nothing either way.)
+    recorded = [
+        _history(path)
+        for name, path in HISTORIES.items()
+        if name.startswith("interviews/v1/") and "test_cancel_" not in name
+    ]
     assert recorded
     failures = [
         (await replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
