@@ -10,14 +10,15 @@ Retry-After.
 """
 
 import asyncio
-import contextlib
 import functools
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+import anthropic
+import openai
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
@@ -74,6 +75,8 @@ class InterviewWork:
         self._local: LocalTranscriber | None = None
         self._openai: OpenAITranscriber | None = None
         self._google: GoogleSpeech | None = None
+        self._openai_llm: openai.AsyncOpenAI | None = None
+        self._anthropic_llm: anthropic.AsyncAnthropic | None = None
 
     async def _source(self, request: TranscribeRequest) -> tuple[tables.Recording, tables.Interview]:
         """The recording to transcribe, and its interview (for the language)."""
@@ -244,7 +247,8 @@ class InterviewWork:
         pieces = parts(transcript, self._settings.interviews_analysis_max_transcript_chars)
         answers: list[llm.Answer] = []
         cards: list[tuple[Scorecard, float]] = []
-        async with heartbeat.heartbeating(), self._model(request.provider) as (model, ask):
+        model, ask = self._model(request.provider)
+        async with heartbeat.heartbeating():
             try:
                 for n, piece in enumerate(pieces, start=1):
                     prompt = render(
@@ -293,18 +297,20 @@ class InterviewWork:
             )
         return Analyzed(analysis_id=analysis_id, provider=request.provider, score=card.score)
 
-    @contextlib.asynccontextmanager
-    async def _model(self, provider: str) -> AsyncIterator[tuple[str, Ask]]:
-        """The provider's analysis model and a call to it, over a client made for this attempt."""
+    def _model(self, provider: str) -> tuple[str, Ask]:
+        """The provider's analysis model and a call to it. Its client is made once per worker
+        process and kept, so its connections stay open between analyses (the deployment's key,
+        the same for every tenant)."""
         settings = self._settings
         if provider == "openai":
-            async with llm.openai_client(settings) as openai_client:
-                model = settings.openai_analysis_model
-                yield model, functools.partial(llm.ask_openai, openai_client, model, SYSTEM)
-        else:
-            async with llm.anthropic_client(settings) as anthropic_client:
-                model = settings.anthropic_analysis_model
-                yield model, functools.partial(llm.ask_anthropic, anthropic_client, model, SYSTEM)
+            if self._openai_llm is None:
+                self._openai_llm = llm.openai_client(settings)
+            model = settings.openai_analysis_model
+            return model, functools.partial(llm.ask_openai, self._openai_llm, model, SYSTEM)
+        if self._anthropic_llm is None:
+            self._anthropic_llm = llm.anthropic_client(settings)
+        model = settings.anthropic_analysis_model
+        return model, functools.partial(llm.ask_anthropic, self._anthropic_llm, model, SYSTEM)
 
     @activity.defn(name="interviews.purge_audio")
     async def purge_audio(self, purge: Purge) -> Purged:

@@ -4,13 +4,15 @@ emulators into a scorecard whose every quote was said; a model that cannot be tr
 to the next; when all fail, reanalyze starts again from the stored transcript; a silent
 recording fails the interview with its reason."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 from activities.dependencies import Dependencies
@@ -20,7 +22,7 @@ from registry import task_queues
 from tests.conftest import terminate_running
 from tests.integration.live_api import serve
 from tests.integration.routing_world import eventually
-from tests.interviews.conftest import FIXTURES, tenant_with_interview
+from tests.interviews.conftest import FIXTURES, stored_blobs, tenant_with_interview
 from worker import build_workers
 
 
@@ -180,3 +182,49 @@ async def test_the_providers_chain_hands_over_to_the_next_when_one_fails(
             again = (await api.get(f"/api/interviews/{second}/transcript", headers=headers)).json()
         await terminate_running(temporal.client, "Interview")
     assert done["status"] == "analyzed" and again["provider"] == "local", (done, again["provider"])
+
+
+def _payloads(node: Any) -> Iterator[Payload]:
+    """Every payload in a history's JSON form."""
+    if isinstance(node, dict):
+        if set(node) >= {"metadata", "data"}:
+            yield json_format.ParseDict(node, Payload())
+            return
+        for value in node.values():
+            yield from _payloads(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payloads(value)
+
+
+async def test_nothing_personal_in_the_history_and_a_deleted_candidate_leaves_nothing(
+    live: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    interview_settings: Settings,
+    temporal: WorkflowEnvironment,
+    processing: None,
+) -> None:
+    headers, interview_id = await _uploaded(live, admin_headers, "local-two-speakers.wav")
+    assert (await _ends(live, headers, interview_id, "analyzed", "failed", "analysis_failed"))[
+        "status"
+    ] == "analyzed"
+    transcript = (await live.get(f"/api/interviews/{interview_id}/transcript", headers=headers)).json()
+    said = transcript["segments"][0]["text"]
+    history = await temporal.client.get_workflow_handle(f"interview:{interview_id}").fetch_history()
+    codec = temporal.client.data_converter.payload_codec
+    assert codec is not None
+    decoded = await codec.decode(list(_payloads(history.to_json_dict())))
+    assert len(decoded) > 5
+    plain = b"".join(p.data for p in decoded).decode()
+    # Ids travel; the candidate's contact data and what was said do not.
+    assert interview_id in plain
+    for personal in ("Pat Doe", "pat@example.com", "010-2030", "Sam Lee", said):
+        assert personal not in plain, personal
+
+    interview = (await live.get(f"/api/interviews/{interview_id}", headers=headers)).json()
+    deleted = await live.delete(f"/api/interviews/candidates/{interview['candidate_id']}", headers=headers)
+    assert deleted.status_code == 204
+    with psycopg.connect(interview_settings.database_url) as conn:  # type: ignore[arg-type]
+        for table in ("interview_recordings", "interview_transcripts", "interview_analyses"):
+            assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+    assert stored_blobs(interview_settings.blob_path) == []
