@@ -245,6 +245,13 @@ async def test_an_unreachable_temporal_is_named(settings: Settings, temporal: Wo
     assert findings["task queues"]["status"] == "skipped"
 
 
+async def test_a_namespace_that_does_not_exist_is_named(settings: Settings, temporal: WorkflowEnvironment):
+    code, findings = await doctor(settings.model_copy(update={"temporal_namespace": "no-such-namespace"}))
+    assert code == 1
+    assert findings["temporal"]["status"] == "fail", findings["temporal"]
+    assert "no-such-namespace" in findings["temporal"]["fix"] + findings["temporal"]["summary"]
+
+
 async def test_jobs_waiting_for_an_executor_are_named_with_their_reason(
     settings: Settings, temporal: WorkflowEnvironment, clean_db: None, admin_headers: world.Headers
 ):
