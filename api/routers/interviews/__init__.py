@@ -1,4 +1,4 @@
-"""The interviews API under /api/interviews (issue #15, being built): candidates, interviews with
+"""The interviews API under /api/interviews (issue #15): candidates, interviews with
 their rubric, the upload of their recordings (which starts their processing), and what the
 processing made: the transcript and the scorecard; the processing's progress and its cancel;
 webhooks that announce what happened."""

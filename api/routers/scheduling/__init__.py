@@ -1,4 +1,4 @@
-"""The scheduling API under /api/scheduling (issue #14, being built): users, connecting their
+"""The scheduling API under /api/scheduling (issue #14): users, connecting their
 Google account, their calendars and each one's sync, events, free/busy."""
 
 from fastapi import APIRouter
