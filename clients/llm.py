@@ -61,6 +61,15 @@ def anthropic_client(settings: Settings) -> anthropic.AsyncAnthropic:
 Exchange = Sequence[tuple[str, str]]
 
 
+def _conversation(prompt: str, earlier: Exchange) -> list[Any]:
+    """The prompt, then each earlier answer (as the assistant's text: for Anthropic, a tool_use
+    block would need its tool_result first) and the reply to it."""
+    turns: list[Any] = [{"role": "user", "content": prompt}]
+    for answered, reply in earlier:
+        turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": reply}]
+    return turns
+
+
 async def ask_openai(
     client: openai.AsyncOpenAI,
     model: str,
@@ -70,9 +79,7 @@ async def ask_openai(
     earlier: Exchange = (),
 ) -> Answer:
     started = time.monotonic()
-    turns: list[Any] = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
-    for answered, reply in earlier:
-        turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": reply}]
+    turns = [{"role": "system", "content": system}, *_conversation(prompt, earlier)]
     try:
         answer = await client.chat.completions.create(
             model=model,
@@ -108,10 +115,7 @@ async def ask_anthropic(
     earlier: Exchange = (),
 ) -> Answer:
     started = time.monotonic()
-    turns: list[Any] = [{"role": "user", "content": prompt}]
-    for answered, reply in earlier:
-        # The earlier answer as text: a tool_use block would need its tool_result first.
-        turns += [{"role": "assistant", "content": answered}, {"role": "user", "content": reply}]
+    turns = _conversation(prompt, earlier)
     try:
         answer = await client.messages.create(
             model=model,

@@ -2,16 +2,22 @@
 helpers that make a tenant's candidate and interview."""
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.dependencies import Dependencies
 from core.settings import Settings
+from registry import task_queues
+from tests.conftest import terminate_running
 from tests.integration.live_api import serve
 from tests.platform.api_world import member
 from tests.replay import recorded_histories
+from worker import build_workers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,6 +47,17 @@ RUBRIC = {
 def stored_blobs(root: Path) -> list[Path]:
     """Every file under the blob directory, unfinished ones included."""
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@asynccontextmanager
+async def interview_workers(settings: Settings, client: Client, *also: str) -> AsyncIterator[None]:
+    """The interviews context's workers, in this process, with these settings; at the end, its
+    interviews (and workflows of the types in ``also``) still running are terminated."""
+    async with Dependencies.open(settings) as deps, AsyncExitStack() as stack:
+        for worker in build_workers(client, task_queues(deps, ["interviews"])):
+            await stack.enter_async_context(worker)
+        yield
+        await terminate_running(client, "Interview", *also)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ to the next; when all fail, reanalyze starts again from the stored transcript; a
 recording fails the interview with its reason."""
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
@@ -15,24 +14,18 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dependencies import Dependencies
 from core.settings import Settings
 from domain.interviews.scorecard import words_of
-from registry import task_queues
 from tests.conftest import terminate_running
 from tests.integration.live_api import serve
 from tests.integration.routing_world import eventually
-from tests.interviews.conftest import FIXTURES, stored_blobs, tenant_with_interview
-from worker import build_workers
+from tests.interviews.conftest import FIXTURES, interview_workers, stored_blobs, tenant_with_interview
 
 
 @pytest.fixture
 async def processing(interview_settings: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
-    async with Dependencies.open(interview_settings) as deps, AsyncExitStack() as stack:
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
+    async with interview_workers(interview_settings, temporal.client):
         yield
-        await terminate_running(temporal.client, "Interview")
 
 
 async def _uploaded(
@@ -164,9 +157,7 @@ async def test_the_providers_chain_hands_over_to_the_next_when_one_fails(
     temporal: WorkflowEnvironment,
 ) -> None:
     chain = interview_settings.model_copy(update={"interviews_transcription_providers": ["openai", "local"]})
-    async with Dependencies.open(chain) as deps, AsyncExitStack() as stack, serve(chain) as url:
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
+    async with interview_workers(chain, temporal.client), serve(chain) as url:
         async with httpx.AsyncClient(base_url=url, timeout=60) as api:
             headers, first = await _uploaded(api, admin_headers, "local-two-speakers.wav")
             assert (await _ends(api, headers, first, "analyzed", "failed", "analysis_failed"))[

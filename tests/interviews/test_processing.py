@@ -7,7 +7,6 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -16,18 +15,14 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dependencies import Dependencies
 from clients.audio import flac, pcm16
 from core.settings import Settings
 from domain.interviews.pipeline import workflow_id
-from registry import task_queues
-from tests.conftest import terminate_running
 from tests.integration.live_api import serve
 from tests.integration.routing_world import eventually
-from tests.interviews.conftest import tenant_with_interview
+from tests.interviews.conftest import interview_workers, tenant_with_interview
 from tests.interviews.speech_scripts import TWO_SPEAKERS, calls, recording, script, segments, spoken
 from tests.worker_process import StartWorker, worker_processes
-from worker import build_workers
 
 LRR = "LongRunningRecognize"
 ENDED = ("analyzed", "failed", "analysis_failed", "cancelled")
@@ -48,11 +43,8 @@ async def api(
 
 @pytest.fixture
 async def workers(google_first: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
-    async with Dependencies.open(google_first) as deps, AsyncExitStack() as stack:
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
+    async with interview_workers(google_first, temporal.client):
         yield
-        await terminate_running(temporal.client, "Interview")
 
 
 @pytest.fixture
@@ -153,9 +145,7 @@ async def test_cancel_stops_the_offline_transcription_then_says_cancelled(
 ) -> None:
     # Eleven minutes of speech: half a minute's work for the offline model here.
     long = recording(tmp_path / "long.wav", repeats=30)
-    async with Dependencies.open(interview_settings) as deps, AsyncExitStack() as stack:
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
+    async with interview_workers(interview_settings, temporal.client):
         headers, interview_id = await _upload(live, admin_headers, long)
 
         async def transcribing() -> dict | None:

@@ -2,23 +2,18 @@
 Temporal Schedule whose run deletes the audio of interviews analyzed longer ago than that (their
 transcript and scorecard stay); unset, the schedule goes."""
 
-from contextlib import AsyncExitStack
-
 import httpx
 import psycopg
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dependencies import Dependencies
 from core.settings import Settings
 from domain.interviews.pipeline import RETENTION_ID
-from registry import audio_retention, task_queues
-from tests.conftest import terminate_running
+from registry import audio_retention
 from tests.integration.live_api import serve
 from tests.integration.routing_world import eventually
-from tests.interviews.conftest import FIXTURES, stored_blobs, tenant_with_interview
-from worker import build_workers
+from tests.interviews.conftest import FIXTURES, interview_workers, stored_blobs, tenant_with_interview
 
 
 async def _analyzed(api: httpx.AsyncClient, admin: dict[str, str], tenant: str) -> tuple[dict[str, str], str]:
@@ -50,13 +45,10 @@ async def test_audio_older_than_the_period_goes_and_its_transcript_stays(
         update={"interviews_transcription_providers": ["openai"], "interviews_audio_retention_days": 30}
     )
     async with (
-        Dependencies.open(kept) as deps,
-        AsyncExitStack() as stack,
+        interview_workers(kept, temporal.client),
         serve(kept) as url,
         httpx.AsyncClient(base_url=url, timeout=60) as api,
     ):
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
         old_headers, old = await _analyzed(api, admin_headers, "acme")
         new_headers, new = await _analyzed(api, admin_headers, "globex")
         assert len(stored_blobs(kept.blob_path)) == 2
@@ -83,7 +75,6 @@ async def test_audio_older_than_the_period_goes_and_its_transcript_stays(
             run async for run in temporal.client.list_workflows("WorkflowType = 'InterviewAudioRetention'")
         ]
         assert len(runs) == 1
-        await terminate_running(temporal.client, "Interview")
 
     # Unset: the schedule is deleted.
     await audio_retention(temporal.client, interview_settings)

@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from activities.dependencies import Dependencies
 from clients.refusals import retry_after_seconds
 from core.settings import Settings
 from domain.interviews.webhooks import (
@@ -30,11 +29,9 @@ from domain.interviews.webhooks import (
     sign,
     verify,
 )
-from registry import task_queues
-from tests.conftest import free_port, terminate_running
+from tests.conftest import free_port
 from tests.integration.routing_world import eventually
-from tests.interviews.conftest import FIXTURES, interview, tenant_with_interview
-from worker import build_workers
+from tests.interviews.conftest import FIXTURES, interview, interview_workers, tenant_with_interview
 
 EVERY_EVENT = ["interview.transcribed", "interview.analyzed", "interview.failed"]
 GUIDE = Path(__file__).parents[2] / "docs" / "interviews.md"
@@ -115,11 +112,8 @@ def webhook_settings(interview_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def processing(webhook_settings: Settings, temporal: WorkflowEnvironment) -> AsyncIterator[None]:
-    async with Dependencies.open(webhook_settings) as deps, AsyncExitStack() as stack:
-        for worker in build_workers(temporal.client, task_queues(deps, ["interviews"])):
-            await stack.enter_async_context(worker)
+    async with interview_workers(webhook_settings, temporal.client, "InterviewWebhookDelivery"):
         yield
-        await terminate_running(temporal.client, "Interview", "InterviewWebhookDelivery")
 
 
 async def _subscribe(
