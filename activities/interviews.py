@@ -13,6 +13,8 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import anthropic
+import openai
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
@@ -52,8 +54,12 @@ class InterviewWork:
         self._settings = deps.settings
         self._blobs = LocalBlobs(deps.settings.blob_path)
         # Made at the first call, kept by the worker process: a model load, a client's connections.
+        # A client per call would cost each analysis its own SSL context and connection (about 20 ms
+        # of CPU here; docs/benchmarks.md "Interviews processed").
         self._local: LocalTranscriber | None = None
         self._openai: OpenAITranscriber | None = None
+        self._openai_chat: openai.AsyncOpenAI | None = None
+        self._anthropic: anthropic.AsyncAnthropic | None = None
 
     async def _source(self, request: TranscribeRequest) -> tuple[tables.Recording, tables.Interview]:
         """The recording to transcribe, and its interview (for the language)."""
@@ -136,13 +142,13 @@ class InterviewWork:
         settings = self._settings
         try:
             if request.provider == "openai":
-                async with llm.openai_client(settings) as openai_client:
-                    model = settings.openai_analysis_model
-                    text = await llm.ask_openai(openai_client, model, SYSTEM, prompt, schema)
+                self._openai_chat = self._openai_chat or llm.openai_client(settings)
+                model = settings.openai_analysis_model
+                text = await llm.ask_openai(self._openai_chat, model, SYSTEM, prompt, schema)
             else:
-                async with llm.anthropic_client(settings) as anthropic_client:
-                    model = settings.anthropic_analysis_model
-                    text = await llm.ask_anthropic(anthropic_client, model, SYSTEM, prompt, schema)
+                self._anthropic = self._anthropic or llm.anthropic_client(settings)
+                model = settings.anthropic_analysis_model
+                text = await llm.ask_anthropic(self._anthropic, model, SYSTEM, prompt, schema)
             card = scorecard(parse(text), transcript, rubric)
         except ProviderRefused as exc:
             raise refused(exc) from None
