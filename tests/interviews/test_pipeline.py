@@ -112,7 +112,8 @@ async def test_analyses_share_the_workers_connection_to_the_model(
     live: httpx.AsyncClient, admin_headers: dict[str, str], emulator: str, processing: None
 ) -> None:
     """A client per analysis opened a connection (and built an SSL context) every time: about
-    20 ms of a worker's CPU per interview (docs/benchmarks.md)."""
+    20 ms of a worker's CPU per interview (docs/benchmarks.md). The reanalysis follows within a
+    second or two, inside the 5 s that httpx and uvicorn keep an idle connection open."""
     async with httpx.AsyncClient(base_url=emulator) as http:
         calls = (await http.get("/_control/calls", params={"limit": 1})).json()["calls"]
         since = calls[-1]["seq"] if calls else 0
