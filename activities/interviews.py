@@ -72,6 +72,8 @@ class InterviewWork:
         self._settings = deps.settings
         self._blobs = LocalBlobs(deps.settings.blob_path)
         # Made at the first call, kept by the worker process: a model load, a client's connections.
+        # A client per call would cost each analysis its own SSL context and connection (about 20 ms
+        # of CPU here; docs/benchmarks.md "Interviews processed").
         self._local: LocalTranscriber | None = None
         self._openai: OpenAITranscriber | None = None
         self._google: GoogleSpeech | None = None

@@ -38,7 +38,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +69,8 @@ SHOWN_GAPS = 12
 
 @dataclass
 class Kind:
-    """One kind's rounds: latencies (s), histories, and (interviews) the provider's seconds."""
+    """One kind's rounds: each workflow's id and latency (s), its history (read after its round,
+    outside the timed phase), and (interviews) the provider's seconds per round."""
 
     name: str
     phase: Phase
@@ -80,30 +81,41 @@ class Kind:
     # the result reaching the client (server clock against ours: the same host).
     before_clock: list[float] = field(default_factory=list)
     after_close: list[float] = field(default_factory=list)
+    # This round's workflows: id, when the clock started, when the result came (epoch s).
+    _round: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
         return statistics.fmean(self.latencies)
+
+    async def read_histories(self, client: Client) -> None:
+        for workflow, answered, done in self._round:
+            history = await client.get_workflow_handle(workflow).fetch_history()
+            self.histories.append(history)
+            started, closed = _history.span(history)
+            self.before_clock.append(answered - started)
+            self.after_close.append(done - closed)
+        self._round.clear()
 
 
 async def timed(
     client: Client, start: Callable[[], Awaitable[str]], result_type: type | None, kind: Kind | None
 ) -> object:
     """Awaits `start()` (it answers the workflow id once the workflow has started), then the
-    workflow's result; records the latency between the two, and the history, into `kind`."""
+    workflow's result; records the latency between the two into `kind`."""
     workflow = await start()
     answered = time.time()
-    handle = client.get_workflow_handle(workflow, result_type=result_type)
-    result = await handle.result()
+    result = await client.get_workflow_handle(workflow, result_type=result_type).result()
     done = time.time()
     if kind is not None:
         kind.latencies.append(done - answered)
-        history = await handle.fetch_history()
-        kind.histories.append(history)
-        started, closed = _history.span(history)
-        kind.before_clock.append(answered - started)
-        kind.after_close.append(done - closed)
+        kind._round.append((workflow, answered, done))
     return result
+
+
+def measuring(kind: Kind | None) -> AbstractContextManager[None]:
+    """The kind's timed phase (a warm-up round has none)."""
+    return kind.phase if kind is not None else nullcontext()
 
 
 async def bare_round(stack: Stack, count: int, kind: Kind | None) -> None:
@@ -116,7 +128,10 @@ async def bare_round(stack: Stack, count: int, kind: Kind | None) -> None:
         )
         return handle.id
 
-    await asyncio.gather(*(timed(client, start, None, kind) for _ in range(count)))
+    with measuring(kind):
+        await asyncio.gather(*(timed(client, start, None, kind) for _ in range(count)))
+    if kind is not None:
+        await kind.read_histories(client)
 
 
 async def last_call(api: httpx.AsyncClient, stack: Stack) -> int:
@@ -147,10 +162,7 @@ async def interview_round(
         progress = await timed(stack.temporal.client, upload, Progress, kind)
         assert isinstance(progress, Progress) and progress.status == InterviewStatus.ANALYZED, progress
 
-    if kind is not None:
-        with kind.phase:
-            await asyncio.gather(*(processed(i) for i in interviews))
-    else:
+    with measuring(kind):
         await asyncio.gather(*(processed(i) for i in interviews))
     listed = await api.get(
         f"{stack.emulator_url}/_control/calls", params={"provider": "openai", "since": since}
@@ -161,6 +173,7 @@ async def interview_round(
     assert all(call["status"] == 200 for call in calls), [c["status"] for c in calls]
     if kind is not None:
         kind.provider_seconds.append(sum(call["duration"] for call in calls))
+        await kind.read_histories(stack.temporal.client)
 
 
 async def run(count: int, profile: bool) -> None:
@@ -194,8 +207,7 @@ async def run(count: int, profile: bool) -> None:
                     samples[kind.name] = await sampled.enter_async_context(sampling)
             for which in ("bare", "interviews", "interviews", "bare"):
                 if which == "bare":
-                    with bare.phase:
-                        await bare_round(stack, count, bare)
+                    await bare_round(stack, count, bare)
                 else:
                     await interview_round(stack, api, headers, count, interviews)
     for kind in (interviews, bare):

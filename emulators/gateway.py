@@ -33,6 +33,11 @@ async def read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else None
+
+
 def _retry_after(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
@@ -110,6 +115,7 @@ class ProviderGateway:
                 status=status,
                 fault_id=fault.id if fault is not None else None,
                 started=started,
+                peer=_peer(scope),
             )
 
     async def _apply(self, scope: Scope, body: bytes) -> list[Message]:

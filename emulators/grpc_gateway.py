@@ -180,6 +180,7 @@ class GrpcGateway:
                     grpc_status=code.name,
                     fault_id=fault.id if fault is not None else None,
                     started=started,
+                    peer=context.peer(),
                 )
             return answer
 

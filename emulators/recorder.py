@@ -115,9 +115,12 @@ class CallRecorder:
         started: float,
         json_body: Any = None,
         grpc_status: str | None = None,
+        peer: str | None = None,
     ) -> None:
         """``json_body``: the request already decoded (a gRPC message as JSON) instead of ``body``;
-        ``grpc_status``: the gRPC code a gRPC call ended with (``status`` is its HTTP equivalent)."""
+        ``grpc_status``: the gRPC code a gRPC call ended with (``status`` is its HTTP equivalent);
+        ``peer``: the client's address and port, which tell one connection from another (whether
+        a client keeps its connections alive)."""
         headers = redact_headers(raw_headers)
         form = None
         if json_body is None:
@@ -136,6 +139,7 @@ class CallRecorder:
             "form": form,
             "status": status,
             "fault_id": fault_id,
+            "peer": peer,
         }
         if grpc_status is not None:
             call["grpc_status"] = grpc_status

@@ -227,3 +227,17 @@ def test_real_http_keeps_up_with_a_busy_client(emulator_server) -> None:
         for _ in range(200):
             client.get("/health").raise_for_status()
         assert time.monotonic() - started < 3
+
+
+def test_a_call_records_the_clients_connection(emulator_server) -> None:
+    """`peer` tells connections apart: a keep-alive client's calls share one."""
+    path = "/servicetitan/auth/connect/token"
+    with (
+        httpx.Client(base_url=emulator_server.url) as first,
+        httpx.Client(base_url=emulator_server.url) as other,
+    ):
+        for client in (first, first, other):
+            client.post(path, data={"grant_type": "client_credentials"})
+    calls = httpx.get(f"{emulator_server.url}/_control/calls", params={"path": "connect/token$", "limit": 3})
+    peers = [call["peer"] for call in calls.json()["calls"]]
+    assert peers[0] == peers[1] != peers[2] and peers[0].startswith("127.0.0.1:")

@@ -140,6 +140,30 @@ async def test_an_answer_is_sent_back_once_with_why_and_a_recommendation_comes_w
     assert "hiring recommendation" in messages[1]["content"]
 
 
+async def test_analyses_share_the_workers_connection_to_the_model(
+    live: httpx.AsyncClient, admin_headers: dict[str, str], emulator: str, processing: None
+) -> None:
+    """A client per analysis opened a connection (and built an SSL context) every time: about
+    20 ms of a worker's CPU per interview (docs/benchmarks.md). The reanalysis follows within a
+    second or two, inside the 5 s that httpx and uvicorn keep an idle connection open."""
+    async with httpx.AsyncClient(base_url=emulator) as http:
+        calls = (await http.get("/_control/calls", params={"limit": 1})).json()["calls"]
+        since = calls[-1]["seq"] if calls else 0
+        headers, interview_id = await _uploaded(live, admin_headers, "local-two-speakers.wav")
+        assert (await _ends(live, headers, interview_id, "analyzed", "failed"))["status"] == "analyzed"
+        reanalyzed = await live.post(f"/api/interviews/{interview_id}/reanalyze", headers=headers)
+        assert reanalyzed.status_code == 202
+        calls = await eventually(lambda: _analyses(http, since, 2), 60, "the reanalysis's model call")
+    assert len({call["peer"] for call in calls}) == 1, calls
+
+
+async def _analyses(http: httpx.AsyncClient, since: int, count: int) -> list[dict[str, Any]] | None:
+    """The emulator's chat calls since `since`, once there are `count` of them."""
+    params = {"provider": "openai", "path": "/chat/completions$", "since": since}
+    calls = (await http.get("/_control/calls", params=params)).json()["calls"]
+    return calls if len(calls) >= count else None
+
+
 async def test_a_silent_recording_fails_the_interview_with_its_reason(
     live: httpx.AsyncClient, admin_headers: dict[str, str], processing: None
 ) -> None:
