@@ -15,7 +15,8 @@ router = APIRouter(prefix="/api/interviews/settings", tags=["interviews"], respo
 
 
 class InterviewSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: 0 or "false" is not a yes-or-no answer here (JSON has true and false).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     recommendation: bool = False
 
