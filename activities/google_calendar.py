@@ -7,7 +7,6 @@ status code and Google's reason (never by message text) into what Temporal shoul
 """
 
 import asyncio
-import collections
 import dataclasses
 import functools
 import secrets
@@ -57,9 +56,6 @@ QUOTA_REASONS = ("quotaExceeded", "dailyLimitExceeded")
 # Google's daily quotas reset at midnight Pacific time; other quota windows are per minute.
 _QUOTA_DAY_ZONE = ZoneInfo("America/Los_Angeles")
 QUOTA_MINUTE = timedelta(minutes=1)
-# Pages of a listing in hand at once (fetched, being made into rows, being stored): enough to keep
-# Google's answer, the rows' making and PostgreSQL's upsert going at the same time.
-PAGES_AHEAD = 3
 
 
 def until_quota_resets(reason: str, now: datetime) -> timedelta:
@@ -153,10 +149,6 @@ class _Listing:
         self.generation = max(self.generation, calendar.generation) + 1
 
 
-# A page of a listing: Google's answer, its events as rows, and where the listing stands after it.
-_Page = tuple[dict[str, Any], list[dict[str, Any]], _Listing]
-
-
 class CalendarSync:
     def __init__(self, deps: Dependencies) -> None:
         self._db = deps.database
@@ -217,46 +209,33 @@ class CalendarSync:
     async def sync(self, request: SyncRequest) -> SyncOutcome:
         """Lists the calendar (all of it, or what changed since the sync token) page by page;
         each page's events are upserted in one transaction with the cursor to the next page, so
-        an attempt after a crash resumes at the first page not stored. The listing runs ahead of
-        the store: while one page is stored, the next is made into rows and the one after it
-        fetched (at most PAGES_AHEAD pages in hand, whatever the calendar's size)."""
+        an attempt after a crash resumes at the first page not stored. The next page is fetched
+        and made into rows while this one is stored."""
         started = time.monotonic()
         async with self._db.transaction() as session:
             calendar = await self._calendar(session, request.calendar_id)
             calendar.sync_status = SyncStatus.SYNCING
             service, keep_refreshed = await self._service(session, calendar)
         listing = _Listing.of(calendar, request.full)
-        ahead = asyncio.Semaphore(PAGES_AHEAD)
-        # Each page's future, in the listing's order: a page's fetch starts the next one's.
-        pending: collections.deque[asyncio.Future[_Page]] = collections.deque()
-
-        async def page_in_rows() -> _Page:
-            await ahead.acquire()
-            page, at = await self._fetch(calendar, service, listing)
-            if at.page_token is not None:
-                pending.append(asyncio.ensure_future(page_in_rows()))
-            rows = await asyncio.to_thread(self._rows, calendar, page.get("items", []), at.generation)
-            return page, rows, at
-
         pages = processed = 0
         async with heartbeat.heartbeating():
-            pending.append(asyncio.ensure_future(page_in_rows()))
+            fetching = asyncio.ensure_future(self._fetch(calendar, service, listing))
             try:
                 while True:
-                    page, rows, at = await pending.popleft()
+                    page, rows, at = await fetching
+                    if at.page_token is not None:
+                        fetching = asyncio.ensure_future(self._fetch(calendar, service, listing))
                     pages, processed = pages + 1, processed + len(rows)
                     async with self._db.transaction() as session:
                         events = await self._store_page(session, calendar, rows, at, page)
-                    ahead.release()
                     heartbeat.progress(pages)
                     if at.page_token is None:
                         break
             finally:
-                # Pages listed ahead when this attempt failed while storing: their outcome is moot.
-                for left in pending:
-                    left.cancel()
-                    if left.done() and not left.cancelled():
-                        left.exception()
+                # A prefetch left behind (this attempt failed while storing): its outcome is moot.
+                fetching.cancel()
+                if fetching.done() and not fetching.cancelled():
+                    fetching.exception()
         await keep_refreshed()
         metrics.processed(processed)
         metrics.synced("resynced" if listing.resynced else "ok", time.monotonic() - started)
@@ -270,10 +249,10 @@ class CalendarSync:
 
     async def _fetch(
         self, calendar: Calendar, service: Any, listing: "_Listing"
-    ) -> tuple[dict[str, Any], "_Listing"]:
-        """The listing's next page, and where the listing stands after it (a copy: the next
-        fetch moves the listing on while this page is stored). A 410 starts the listing over,
-        whole."""
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], "_Listing"]:
+        """The listing's next page, its events as rows (in a thread), and where the listing
+        stands after it (a copy: the next fetch moves the listing on while this page is
+        stored). A 410 starts the listing over, whole."""
         while True:
             try:
                 page = await self._call(
@@ -292,8 +271,9 @@ class CalendarSync:
                     listing.restart(calendar)
                     continue
                 raise classified(exc) from None
+            rows = await asyncio.to_thread(self._rows, calendar, page.get("items", []), listing.generation)
             listing.page_token = page.get("nextPageToken")
-            return page, dataclasses.replace(listing)
+            return page, rows, dataclasses.replace(listing)
 
     def _rows(self, calendar: Calendar, items: list[dict[str, Any]], generation: int) -> list[dict[str, Any]]:
         # Keyed by id: a page that names an event twice keeps its last word.
