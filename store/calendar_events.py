@@ -6,13 +6,14 @@ ciphertext copied onto another event or calendar does not open. What queries nee
 status, kind, Google's ids) stays plain.
 """
 
-import json
+import hashlib
 import re
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Column, ColumnElement, MetaData, Row, Table, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
@@ -22,11 +23,20 @@ from sqlalchemy.schema import CreateTable
 from core.crypto import Cipher
 from domain.scheduling.events import EventStatus, StoredEvent, stored_times
 from store.scheduling import CalendarEvent
-from store.sealed import open_model, seal_text
+from store.sealed import open_model
 
 
 def event_owner(calendar_id: uuid.UUID, event_id: str) -> uuid.UUID:
     return uuid.uuid5(calendar_id, event_id)
+
+
+def _owner_bytes(calendar_id: uuid.UUID, event_id: str) -> bytes:
+    """`event_owner(...).bytes`, without building the UUID (a sync seals 100,000 events): SHA-1
+    of the namespace and the name, its version and variant bits set, as RFC 4122 says."""
+    digest = bytearray(hashlib.sha1(calendar_id.bytes + event_id.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return bytes(digest)
 
 
 def event_row(
@@ -49,7 +59,7 @@ def event_row(
         "recurring_event_id": fields["recurring_event_id"],
         "etag": fields["etag"],
         "updated": datetime.fromisoformat(updated) if updated else None,
-        "sealed": seal_text(cipher, event_owner(calendar_id, fields["event_id"]), json.dumps(fields)),
+        "sealed": cipher.encrypt(orjson.dumps(fields), _owner_bytes(calendar_id, fields["event_id"])),
     }
 
 
