@@ -8,7 +8,6 @@ Scale out by starting more processes: Temporal spreads tasks across every poller
 import argparse
 import asyncio
 import contextlib
-import gc
 import py_compile
 import signal
 import sys
@@ -25,7 +24,7 @@ from temporalio.worker import Worker
 from activities.dependencies import Dependencies
 from activities.interview_metrics import STAGE_BUCKETS, STAGE_DURATION
 from activities.rate_limit import WAIT_BUCKETS, WAIT_METRIC
-from core import logging
+from core import logging, startup
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from registry import QueueSpec, task_queues
@@ -124,11 +123,7 @@ async def run(settings: Settings, queues: Callable[[Dependencies], list[QueueSpe
         for spec in specs:
             if spec.prepare is not None:
                 await spec.prepare(client)
-        # What start-up made (modules, the SDK, the sandbox's bytecode) lives as long as the
-        # process: out of the collector's sight, a full collection no longer walks it each time
-        # an activity's allocations trigger one. A 100,000-event calendar sync went from 26,700
-        # to 32,100 events/s (docs/benchmarks.md, Calendar sync).
-        gc.freeze()
+        startup.over()
         meter = metrics.metric_meter if settings.worker_metrics_port else None
         await serve(build_workers(client, specs), stop, meter)
 

@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from activities.executor import ExecutorRun
 from clients.tempoline_api import ApiError, Registered, Registration, TempolineApi
-from core import logging
+from core import logging, startup
 from core.settings import Settings
 from core.temporal import connect
 
@@ -149,4 +149,5 @@ async def run(settings: Settings, options: ExecutorOptions) -> None:
     structlog.contextvars.bind_contextvars(worker_id=str(registered.worker_id))
     log.info("registered", task_queue=registered.task_queue, worker_type=options.worker_type)
     client = await connect(settings)
+    startup.over()
     await serve(settings, options, registered, client, drain)
