@@ -115,6 +115,7 @@ class InterviewWork:
                 # cancel is reported once it has, so the CPU is free when the interview says so.
                 stop.set()
                 await asyncio.wait([work])
+                work.exception()  # Stopped, most likely: retrieved, so it is not logged as lost
                 raise
         return await self._kept(recording, interview, made)
 
@@ -156,10 +157,8 @@ class InterviewWork:
 
         async with heartbeat.heartbeating():
             try:
-                if self._google is None:
-                    self._google = GoogleSpeech(self._settings)
                 await asyncio.to_thread(
-                    self._google.start,
+                    self._speech().start,
                     self._blobs.path(recording.blob_key),
                     interview.language,
                     # Each interviewer and the candidate.
@@ -181,14 +180,17 @@ class InterviewWork:
             raise ApplicationError(f"no recognition started for recording {recording.id}", non_retryable=True)
         async with heartbeat.heartbeating():
             try:
-                if self._google is None:
-                    self._google = GoogleSpeech(self._settings)
-                made = await asyncio.to_thread(self._google.poll, started)
+                made = await asyncio.to_thread(self._speech().poll, started)
             except ProviderRefused as exc:
                 raise refused(exc) from None
         if isinstance(made, Progress):
             return Polled(percent=made.percent)
         return Polled(percent=100, transcribed=await self._kept(recording, interview, made))
+
+    def _speech(self) -> GoogleSpeech:
+        if self._google is None:
+            self._google = GoogleSpeech(self._settings)
+        return self._google
 
     async def _recognition(self, recording_id: uuid.UUID) -> Recognition | None:
         async with self._db.transaction() as session:
@@ -208,12 +210,11 @@ class InterviewWork:
     async def _kept(
         self, recording: tables.Recording, interview: tables.Interview, made: Transcript | NoSpeech
     ) -> Transcribed:
+        """The provider's transcript, stored under an id derived from the recording and the
+        provider (a retried activity writes it once); no speech is final."""
         if isinstance(made, NoSpeech):
             raise ApplicationError(made.reason, type=NO_SPEECH, non_retryable=True)
         transcript = made.model_copy(update={"language": interview.language})
-        return await self._store_transcript(recording, transcript)
-
-    async def _store_transcript(self, recording: tables.Recording, transcript: Transcript) -> Transcribed:
         transcript_id = uuid.uuid5(recording.id, f"transcript:{transcript.provider}")
         async with self._db.transaction() as session:
             await session.execute(
@@ -250,26 +251,24 @@ class InterviewWork:
         answers: list[llm.Answer] = []
         cards: list[tuple[Scorecard, float]] = []
         model, ask = self._model(request.provider)
+
+        async def asked(prompt: str, earlier: llm.Exchange) -> str:
+            answer = await ask(prompt, schema, earlier)
+            interview_metrics.tokens(request.provider, model, answer.input_tokens, answer.output_tokens)
+            answers.append(answer)
+            return answer.text
+
         async with heartbeat.heartbeating():
             try:
                 for n, piece in enumerate(pieces, start=1):
                     prompt = render(
                         piece, interview.position, rubric, recommend=recommend, part=(n, len(pieces))
                     )
-
-                    async def asked(earlier: llm.Exchange, prompt: str = prompt) -> str:
-                        answer = await ask(prompt, schema, earlier)
-                        interview_metrics.tokens(
-                            request.provider, model, answer.input_tokens, answer.output_tokens
-                        )
-                        answers.append(answer)
-                        return answer.text
-
-                    text = await asked(())
+                    text = await asked(prompt, ())
                     try:
                         card = scorecard(parse(text), piece, rubric, recommend=recommend)
                     except Refused as first:
-                        again = await asked([(text, correction(str(first)))])
+                        again = await asked(prompt, [(text, correction(str(first)))])
                         card = scorecard(parse(again), piece, rubric, recommend=recommend)
                     cards.append((card, piece.segments[-1].end - piece.segments[0].start))
             except ProviderRefused as exc:
