@@ -36,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blobs = LocalBlobs(settings.blob_path)
         # Provider probes (connection tests, provider health) share one connection pool.
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-        app.state.database = Database(settings.database_url, pre_ping=False)  # type: ignore[arg-type]
+        app.state.database = Database(
+            settings.database_url, pool_size=settings.api_database_pool_size, pre_ping=False
+        )  # type: ignore[arg-type]
         # Lazy: the API starts (and readiness reports it) even while Temporal is still coming up.
         app.state.temporal = await connect(settings, lazy=True)
         if settings.admin_api_key:

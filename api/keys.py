@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, select, update
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.models import ApiKey, Role, Tenant
@@ -33,14 +33,16 @@ class Principal:
     role: Role
 
 
-def _by_key(key: str) -> Select[tuple[uuid.UUID, uuid.UUID, str]]:
-    return (
-        select(ApiKey.id, ApiKey.tenant_id, ApiKey.role)
-        .join(Tenant, Tenant.id == ApiKey.tenant_id)
-        .where(ApiKey.key_hash == digest(key), ApiKey.revoked_at.is_(None), Tenant.deleted_at.is_(None))
-        # An executor's key opens only the executor endpoints (api.routers.platform.executors).
-        .where(ApiKey.role != Role.executor)
-    )
+# Built once: every request authenticates, and building the statement cost more of the API's
+# CPU than running it (py-spy, bench.routing's POSTs).
+_BY_KEY = (
+    select(ApiKey.id, ApiKey.tenant_id, ApiKey.role)
+    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None), Tenant.deleted_at.is_(None))
+    # An executor's key opens only the executor endpoints (api.routers.platform.executors).
+    .where(ApiKey.role != Role.executor)
+)
+_BY_KEY_WITH: dict[type, Select[Any]] = {}
 
 
 def _principal(row: Row[Any]) -> Principal:
@@ -48,7 +50,7 @@ def _principal(row: Row[Any]) -> Principal:
 
 
 async def authenticate(session: AsyncSession | AsyncConnection, key: str) -> Principal | None:
-    row = (await session.execute(_by_key(key))).one_or_none()
+    row = (await session.execute(_BY_KEY, {"key_hash": digest(key)})).one_or_none()
     return _principal(row) if row else None
 
 
@@ -57,11 +59,11 @@ async def authenticate_with(
 ) -> tuple[Principal, T | None] | None:
     """The key's principal and its tenant's row in `entity` (keyed by the tenant id, None if it
     has none), in one query: one round trip on every request of a context with its own tenants."""
-    row = (
-        await session.execute(
-            _by_key(key).add_columns(entity).outerjoin(entity, entity.id == ApiKey.tenant_id)  # type: ignore[attr-defined]
-        )
-    ).one_or_none()
+    statement = _BY_KEY_WITH.get(entity)
+    if statement is None:
+        statement = _BY_KEY.add_columns(entity).outerjoin(entity, entity.id == ApiKey.tenant_id)  # type: ignore[attr-defined]
+        _BY_KEY_WITH[entity] = statement
+    row = (await session.execute(statement, {"key_hash": digest(key)})).one_or_none()
     return (_principal(row), row[-1]) if row else None
 
 

@@ -210,12 +210,18 @@ async def _measure(
     failed = await (
         await db.execute("SELECT count(*) FROM routing_events WHERE outcome = 'failed'")
     ).fetchone()
+    sessions = await (
+        await db.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+    ).fetchone()
     await db.close()
 
     bare_rate, routing_rate = jobs / bare_seconds, jobs / routing_seconds
     bare_p99, api_p99 = percentile(bare_latency, 99), percentile(api_latency, 99)
     print(f"routings per receiver (warm-up included): {[n for (n,) in spread]}")
     print(f"failed provider attempts: {failed[0] if failed else 0}")
+    # Connections opened over the run: a pool too small for the clients opens and closes its
+    # overflow on every burst, each a PostgreSQL backend started.
+    print(f"PostgreSQL sessions opened: {sessions[0] if sessions else 0}")
     bare_start.report("start_workflow")
     api_post.report("POST /api/routing/jobs")
     bare_drain.report("bare drain")

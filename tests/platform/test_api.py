@@ -10,7 +10,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.settings import Settings
-from store.db import Database
 from tests.platform.api_world import member, register, serve_executor, status_of
 from tests.platform.harness import PATIENCE, Behaviour, Executors
 
@@ -187,19 +186,16 @@ async def test_concurrent_creates_hold_one_database_connection_at_a_time(
 ) -> None:
     # Found by bench.platform: with 32 clients, creates failed with 500 "QueuePool limit
     # reached": each held its session's connection (from authenticating) while inserting on a
-    # second one. Here the pool has 2 connections and 4 creates race for them.
-    app = create_app(settings)
+    # second one. Here the pool has 2 connections (API_DATABASE_POOL_SIZE=1, and as many again
+    # at a peak) and 4 creates race for them.
+    app = create_app(settings.model_copy(update={"api_database_pool_size": 1}))
     async with app.router.lifespan_context(app):
-        roomy, app.state.database = app.state.database, Database(settings.database_url, pool_size=1)  # type: ignore[arg-type]
-        try:
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as api:
-                alice = await member(api, admin_headers, "alice")
-                body = {"name": "j", "command": ["true"]}
-                created = await asyncio.gather(
-                    *(api.post("/api/platform/jobs", json=body, headers=alice) for _ in range(4))
-                )
-            assert [c.status_code for c in created] == [201] * 4, [c.text for c in created]
-        finally:
-            await app.state.database.close()
-            app.state.database = roomy
+        assert app.state.database.engine.pool.size() == 1
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60) as api:
+            alice = await member(api, admin_headers, "alice")
+            body = {"name": "j", "command": ["true"]}
+            created = await asyncio.gather(
+                *(api.post("/api/platform/jobs", json=body, headers=alice) for _ in range(4))
+            )
+        assert [c.status_code for c in created] == [201] * 4, [c.text for c in created]
