@@ -3,15 +3,17 @@
 import uvicorn
 
 from api.app import create_app
-from core import logging
+from core import logging, startup
 from core.settings import get_settings
 
 
 def main() -> None:
     settings = get_settings()
     logging.configure("api", settings.log_level)
+    app = create_app(settings)
+    startup.over()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

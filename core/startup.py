@@ -1,4 +1,4 @@
-"""The end of a long-lived process's start-up (a worker, an executor)."""
+"""The end of a long-lived process's start-up (a worker, an executor, the API)."""
 
 import gc
 
