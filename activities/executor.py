@@ -2,10 +2,11 @@
 
 It fetches the attempt's spec from the API (command or script, env with secrets, limits: none of
 it travels in a Temporal payload), runs it in a process group under a reaper
-(activities/process_group.py), ships its output in batches (activities/job_output.py), tells the
-job workflow once the process runs, and heartbeats until it ends. Whatever ends the activity
-early (Temporal's cancel, the run timeout, the attempt being fenced, the API failing) ends the
-process group first: no process of an attempt outlives its activity.
+(activities/process_group.py), has the API record the job RUNNING and tells the job workflow
+once the process runs, ships its output in batches (activities/job_output.py), and heartbeats
+until it ends. Whatever ends the activity early (Temporal's cancel, the run timeout, the attempt
+being fenced, the API failing) ends the process group first: no process of an attempt outlives
+its activity.
 """
 
 import asyncio
@@ -194,9 +195,11 @@ class ExecutorRun:
         )
 
     async def _report_started(self, request: RunAttempt, pid: int) -> None:
-        """Signals the job workflow (the one that scheduled this activity) that the process runs."""
+        """Has the API record the job RUNNING, then tells the job workflow (the one that scheduled
+        this activity), which takes note of it without a store call of its own."""
+        await self._api.attempt_started(request.job_id, request.attempt, pid)
         info = activity.info()
-        started = AttemptStarted(attempt=request.attempt, worker_id=request.worker_id, pid=pid)
+        started = AttemptStarted(attempt=request.attempt, worker_id=request.worker_id, pid=pid, recorded=True)
         try:
             await activity.client().get_workflow_handle(info.workflow_id).signal(ATTEMPT_STARTED, started)
         except RPCError as exc:

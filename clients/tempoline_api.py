@@ -151,6 +151,10 @@ class AttemptApi(Protocol):
         """The attempt's command, env and limits. NotFound, AttemptFenced."""
         ...
 
+    async def attempt_started(self, job_id: UUID, attempt: int, pid: int) -> None:
+        """Records the job RUNNING (idempotent). AttemptFenced."""
+        ...
+
     async def ship_logs(self, job_id: UUID, attempt: int, chunks: Sequence[LogChunk]) -> None:
         """Stores a batch of output chunks (idempotent by seq). AttemptFenced."""
         ...
@@ -233,6 +237,9 @@ class TempolineApi:
         response = await self._send("GET", f"/executor/attempts/{job_id}/{attempt}")
         spec: AttemptSpec = self._parse(AttemptSpec, response)
         return spec
+
+    async def attempt_started(self, job_id: UUID, attempt: int, pid: int) -> None:
+        await self._send("POST", f"/executor/attempts/{job_id}/{attempt}/started", json={"pid": pid})
 
     async def ship_logs(self, job_id: UUID, attempt: int, chunks: Sequence[LogChunk]) -> None:
         body = _LogBatch(chunks=chunks).model_dump_json().encode()

@@ -76,13 +76,19 @@ class PlatformJobWorkflow:
 
     @workflow.signal(name=ATTEMPT_STARTED)
     def attempt_started(self, started: AttemptStarted) -> None:
-        """Fenced: a signal from an attempt that is not the current one is ignored."""
+        """Fenced: a signal from an attempt that is not the current one is ignored. RUNNING that
+        the API recorded already (the executor's report) is taken note of, no store call: the
+        job's start is written as the process starts, not a workflow task later."""
         current = self._assigned
         if current is not None and (started.attempt, started.worker_id) == (
             current.attempt,
             current.worker_id,
         ):
             self._started = started
+            if started.recorded:
+                self._running_recorded = True
+                if self._status is S.SCHEDULED:
+                    self._set_status(S.RUNNING)
 
     @workflow.query
     def status(self) -> JobStatus:

@@ -60,6 +60,10 @@ class AttemptStarted(BaseModel):  # signal `attempt_started`, sent by the run ac
     attempt: int
     worker_id: UUID
     pid: int
+    # The executor has had the API record RUNNING (JobStarted) already, fenced there: the
+    # workflow only takes note. False from an executor of before, and in histories recorded
+    # before: the workflow records it with its store call `platform.started`, as it did then.
+    recorded: bool = False
 
 
 class Assigned(PlatformModel):

@@ -38,6 +38,7 @@ class MemoryAttempts:
         self.bytes_by_stream: dict[str, int] = {"stdout": 0, "stderr": 0}
         self.ship_delay = ship_delay
         self.keep_data = keep_data  # off for huge outputs: only sizes are kept
+        self.started: dict[tuple[UUID, int], int] = {}  # the pid each attempt reported
 
     async def attempt_spec(self, job_id: UUID, attempt: int) -> AttemptSpec:
         key = (job_id, attempt)
@@ -46,6 +47,12 @@ class MemoryAttempts:
         if key not in self.specs:
             raise NotFound("GET spec", 404, "no such attempt")
         return self.specs[key]
+
+    async def attempt_started(self, job_id: UUID, attempt: int, pid: int) -> None:
+        key = (job_id, attempt)
+        if key in self.fenced:
+            raise AttemptFenced("POST started", 409, "attempt superseded")
+        self.started.setdefault(key, pid)
 
     async def ship_logs(self, job_id: UUID, attempt: int, chunks: Sequence[LogChunk]) -> None:
         key = (job_id, attempt)

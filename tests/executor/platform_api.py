@@ -99,6 +99,18 @@ class PlatformApi:
             except NotFound:
                 return _problem(404, "Not found", "no such attempt")
 
+        @app.post(f"{prefix}/executor/attempts/{{job_id}}/{{attempt}}/started", status_code=204)
+        async def started(
+            job_id: uuid.UUID, attempt: int, request: Request, body: dict[str, Any]
+        ) -> Response:
+            if not self._authorized(request):
+                return _problem(401, "Unauthorized")
+            try:
+                await self.attempts.attempt_started(job_id, attempt, body["pid"])
+            except AttemptFenced:
+                return _problem(409, "Attempt superseded", "this worker does not hold the attempt")
+            return Response(status_code=204)
+
         @app.post(f"{prefix}/executor/attempts/{{job_id}}/{{attempt}}/logs", status_code=204)
         async def logs(job_id: uuid.UUID, attempt: int, request: Request, body: dict[str, Any]) -> Response:
             if not self._authorized(request):

@@ -46,7 +46,9 @@ async def test_output_is_shipped_in_order_and_complete(executor: Executor):
     assert len(result.output_tail.encode()) <= 4096
     # Batched: 35 kB of output in a handful of requests, not 4000.
     assert len(executor.api.batches) < 50
-    assert await handle.query("started_pids")
+    # The start went to the API first (which records RUNNING), then to the workflow, same pid.
+    [pid] = await handle.query("started_pids")
+    assert executor.api.started == {(job.job_id, job.attempt): pid}
 
 
 async def test_command_argv_and_env_are_the_specs(executor: Executor, monkeypatch: pytest.MonkeyPatch):

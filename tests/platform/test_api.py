@@ -59,6 +59,12 @@ async def test_a_job_over_http_with_a_registered_executor(
             f"/api/platform/executor/attempts/{job['id']}/1/logs", json=chunks, headers=worker_key
         )
         assert shipped.status_code == 204, shipped.text
+    # The start reported (again: idempotent), beside the double's own signal: one JobStarted.
+    started_path = f"/api/platform/executor/attempts/{job['id']}/1/started"
+    for _ in range(2):
+        started = await api.post(started_path, json={"pid": 4242}, headers=worker_key)
+        assert started.status_code == 204, started.text
+    assert (await api.post(started_path, json={"pid": 0}, headers=worker_key)).status_code == 422
     # A member's key cannot use executor endpoints, nor the executor's key member ones.
     assert (await api.get(f"/api/platform/executor/attempts/{job['id']}/1", headers=alice)).status_code == 401
     assert (await api.get("/api/platform/jobs", headers=worker_key)).status_code == 401
@@ -84,6 +90,7 @@ async def test_a_job_over_http_with_a_registered_executor(
         f"/api/platform/executor/attempts/{job['id']}/1/logs", json=chunks, headers=worker_key
     )
     assert fenced.status_code == 409
+    assert (await api.post(started_path, json={"pid": 4242}, headers=worker_key)).status_code == 409
     # Tenant B does not see tenant A's job.
     bob = await member(api, admin_headers, "bob")
     assert (await api.get(f"/api/platform/jobs/{job['id']}", headers=bob)).status_code == 404

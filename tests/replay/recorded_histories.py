@@ -5,6 +5,8 @@ Recorded by running a pipeline's tests with `TEMPOLINE_RECORD_<PIPELINE>=VERSION
 change to its workflows is released, guarded by workflow.patched, under a new VERSION):
 
     TEMPOLINE_RECORD_PLATFORM=v1 .venv/bin/pytest -q tests/platform
+    TEMPOLINE_RECORD_PLATFORM=v2 .venv/bin/pytest -q tests/platform/test_real_executors.py \
+        tests/platform/test_end_to_end.py
     TEMPOLINE_RECORD_SCHEDULING=v1 .venv/bin/pytest -q tests/scheduling
     TEMPOLINE_RECORD_INTERVIEWS=v1 .venv/bin/pytest -q tests/interviews/test_pipeline.py
     TEMPOLINE_RECORD_INTERVIEWS=v2 .venv/bin/pytest -q tests/interviews/test_webhooks.py

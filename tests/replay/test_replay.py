@@ -41,6 +41,16 @@ PLATFORM_PATHS = (
     "test_an_interval_schedule_runs_complete_jobs_and_pauses_triggers_deletes",
     "test_a_run_that_replaces_a_running_one_cancels_its_job[cancel_other]",
 )
+# The real-executor tests, recorded once the executor had the API record RUNNING (the signal
+# says `recorded`: no `platform.started` store call): success, failure, cancel, run timeout,
+# Temporal's cancel, an executor's death, priority and concurrency keys.
+PLATFORM_V2_PATHS = (
+    "test_jobs_run_on_a_real_executor",
+    "test_output_and_events_stream_live_and_resume",
+    "test_every_way_of_stopping_a_job_kills_its_whole_process_group",
+    "test_a_job_outlives_its_executors_death_and_a_frozen_executors_late_result_is_refused",
+    "test_priority_fairness_and_concurrency_keys_hold_on_real_executors",
+)
 # The scheduling tests whose recorded runs cover the calendar sync's paths: full and incremental
 # syncs, 410, rate limits, reauthorization and reconnect, push channels, two-way writes, stop,
 # continue-as-new, Temporal's cancel.
@@ -111,6 +121,8 @@ def test_histories_are_recorded():
     # The platform's: each path of the job workflow, and a scheduled job.
     for test in PLATFORM_PATHS:
         assert any(name.startswith("platform/v1/" + test + "--") for name in HISTORIES), test
+    for test in PLATFORM_V2_PATHS:
+        assert any(name.startswith("platform/v2/" + test + "--") for name in HISTORIES), test
     for test in SCHEDULING_PATHS:
         assert any(name.startswith("scheduling/v1/" + test + "--") for name in HISTORIES), test
     for test in INTERVIEW_PATHS:

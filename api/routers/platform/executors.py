@@ -1,7 +1,7 @@
 """The executors' endpoints (platform-contract.md): register with a bootstrap token, heartbeat,
-deregister, fetch an attempt's spec, ship its output. A worker's key opens only these, and only
-for itself; every call about an attempt is fenced: the attempt must be the job's current one,
-on this worker, not ended."""
+deregister, fetch an attempt's spec, report its process started, ship its output. A worker's key
+opens only these, and only for itself; every call about an attempt is fenced: the attempt must
+be the job's current one, on this worker, not ended."""
 
 import json
 import uuid
@@ -19,7 +19,8 @@ from api.routers.platform.common import schedule
 from api.routers.platform.workers import worker_out
 from domain.platform.contracts import executor_task_queue
 from domain.platform.spec import Identifier
-from domain.platform.status import WorkerStatus
+from domain.platform.status import JobStatus, WorkerStatus
+from store import platform_jobs
 from store.models import ApiKey, Role, Tenant
 from store.platform import BootstrapToken, PlatformAttempt, PlatformJob, PlatformWorker
 from store.sealed import open_text
@@ -229,6 +230,30 @@ async def attempt_spec(
         cpu_millis=job.cpu_millis,
         memory_mb=job.memory_mb,
     )
+
+
+class AttemptRunning(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int = Field(ge=1, le=2**31 - 1)
+
+
+@router.post("/executor/attempts/{job_id}/{attempt}/started", status_code=204)
+async def attempt_started(
+    job_id: uuid.UUID, attempt: int, body: AttemptRunning, caller: Executor, session: Session
+) -> Response:
+    """The attempt's process runs: the job is RUNNING (JobStarted) as of now. Fenced as every
+    attempt call is, and by the job's status: sent again, it changes nothing."""
+    await _held(session, caller, job_id, attempt)
+    recorded = await platform_jobs.started(await session.connection(), job_id, attempt, caller, body.pid)
+    if recorded.status is not JobStatus.RUNNING:
+        raise ProblemError(
+            409,
+            "Attempt superseded",
+            f"The job is {recorded.status.value}: this attempt can no longer start it.",
+            retryable=False,
+        )
+    return Response(status_code=204)
 
 
 class Chunk(BaseModel):
