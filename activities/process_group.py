@@ -1,16 +1,23 @@
 """A job's processes, started under a reaper (activities/reaper.py) so that a stop, a run
 timeout and the executor's own death all end every one of them."""
 
+import array
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-REAPER = Path(__file__).with_name("reaper.py")
+from activities import reaper
+
 # Read size and StreamReader limit for the job's pipes: asyncio stops reading a pipe whose buffer
 # holds twice this, so an output consumer that stalls stalls the job, not the executor's memory.
 PIPE_LIMIT = 64 * 1024
@@ -22,71 +29,133 @@ class Exit:
     signal: int | None
 
 
+class Reapers:
+    """The reaper server (activities/reaper.py) of the thread running the executor's event loop,
+    started with the first job. A request is answered within the call: a fork in the server,
+    about a millisecond, blocking the loop no longer than starting a subprocess would."""
+
+    _of_thread: ClassVar[dict[int, "Reapers"]] = {}
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # Started from this thread, the event loop's: PR_SET_PDEATHSIG fires when the thread
+            # that started it ends, which for the loop's thread is when the executor does.
+            self._server = subprocess.Popen(
+                [sys.executable, "-I", "-S", reaper.__file__, str(os.getpid()), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+                env={},
+            )
+        finally:
+            theirs.close()
+        self._socket = ours
+        self._answers = ours.makefile("rb")
+        self.pid = self._server.pid
+
+    @classmethod
+    def of_this_thread(cls) -> "Reapers":
+        """This thread's server; a new one if it has ended (killed: its reapers went with it)."""
+        thread = threading.get_ident()
+        reapers = cls._of_thread.get(thread)
+        if reapers is None or reapers._server.poll() is not None:
+            reapers = cls._of_thread[thread] = cls()
+        return reapers
+
+    def _send(self, request: dict[str, Any], fds: Sequence[int] = ()) -> None:
+        body = json.dumps(request).encode()
+        message = reaper.LENGTH.pack(len(body)) + body
+        passed = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())] if fds else []
+        sent = self._socket.sendmsg([message], passed)
+        self._socket.sendall(message[sent:])
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, fds: Sequence[int]) -> int:
+        """A reaper running `argv`, given the job's stdout, stderr and control pipe: its pid."""
+        try:
+            self._send({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}, fds)
+            answer = self._answers.readline()
+        except OSError as exc:
+            raise RuntimeError(f"the reaper server has ended (exit status {self._server.poll()})") from exc
+        if not answer:
+            raise RuntimeError(f"the reaper server has ended (exit status {self._server.poll()})")
+        pid: int = json.loads(answer)["pid"]
+        return pid
+
+    def release(self, pid: int) -> None:
+        """The reaper's last word has been read: the server may reap it (and its pid be reused)."""
+        with contextlib.suppress(OSError):  # the server is gone, and the reaper with it
+            self._send({"release": pid})
+
+
 class ProcessGroup:
     """One running job: its pid (also its process group id), its stdout and stderr, and the
     reaper that holds the group. Signals go through the reaper, which alone knows whether the
     group id still belongs to the job."""
 
-    def __init__(self, reaper: asyncio.subprocess.Process, control: asyncio.StreamReader, pid: int) -> None:
-        self._reaper = reaper
+    def __init__(
+        self,
+        reapers: Reapers,
+        reaper_pid: int,
+        control: asyncio.StreamReader,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        pid: int,
+    ) -> None:
+        self._reapers = reapers
+        self._reaper_pid = reaper_pid
         self._control = control
         self.pid = pid
-        assert reaper.stdout is not None and reaper.stderr is not None
-        self.stdout: asyncio.StreamReader = reaper.stdout
-        self.stderr: asyncio.StreamReader = reaper.stderr
+        self.stdout = stdout
+        self.stderr = stderr
         self._exit: asyncio.Future[Exit] = asyncio.get_running_loop().create_future()
         self._watch = asyncio.create_task(self._read_exit())
+        self._released = False
 
     @classmethod
     async def start(cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> "ProcessGroup":
-        """Starts `argv` (PATH is searched with `env`'s PATH); returns once it has a pid.
-
-        The reaper is forked from the calling thread, the event loop's: PR_SET_PDEATHSIG fires
-        when that thread ends, which for the loop's thread is when the executor does."""
-        read_fd, write_fd = os.pipe()
+        """Starts `argv` (PATH is searched with `env`'s PATH); returns once it has a pid."""
+        reapers = Reapers.of_this_thread()
+        pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, control
         try:
-            reaper = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",  # neither PYTHON* variables nor the job's cwd reach the reaper's imports
-                "-S",  # no site-packages: it needs the standard library only, and starts faster
-                str(REAPER),
-                str(os.getpid()),
-                str(write_fd),
-                "--",
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=dict(env),
-                cwd=cwd,
-                pass_fds=(write_fd,),
-                # Its own session: a terminal's Ctrl-C for the executor does not reach the job.
-                start_new_session=True,
-                limit=PIPE_LIMIT,
-            )
+            reaper_pid = reapers.start(argv, env, cwd, [write for _, write in pipes])
         except BaseException:
-            os.close(read_fd)
+            for read, _ in pipes:
+                os.close(read)
             raise
         finally:
-            os.close(write_fd)
+            for _, write in pipes:
+                os.close(write)
+        files = [os.fdopen(read, "rb", 0) for read, _ in pipes]
+        transports: list[asyncio.BaseTransport] = []
         try:
-            control = await _reader(read_fd)
+            readers = []
+            for file in files:
+                reader, transport = await _reader(file, PIPE_LIMIT)
+                readers.append(reader)
+                transports.append(transport)
+            stdout, stderr, control = readers
             first = (await control.readline()).decode().split()
         except BaseException:
             # Cancelled before the job's pid is known: the reaper goes, and the kernel takes the
             # job's main process with it (its PR_SET_PDEATHSIG), if it was started at all.
             with contextlib.suppress(ProcessLookupError):
-                reaper.kill()
+                os.kill(reaper_pid, signal.SIGKILL)
+            reapers.release(reaper_pid)
+            for transport in transports:
+                transport.close()
+            for file in files[len(transports) :]:
+                file.close()
             raise
         if first[:1] != ["started"]:
-            await reaper.wait()
-            raise RuntimeError(f"the reaper did not start the job (exit status {reaper.returncode})")
-        return cls(reaper, control, int(first[1]))
+            reapers.release(reaper_pid)
+            raise RuntimeError("the reaper did not start the job")
+        return cls(reapers, reaper_pid, control, stdout, stderr, int(first[1]))
 
     async def _read_exit(self) -> Exit:
-        # The reaper's word, not its exit: asyncio's Process.wait() also waits for the pipes to
-        # close, which they do only once read to their end, and a fenced attempt's output is
-        # no longer read (see close()).
+        # The reaper's word, not its exit: the pipes close only once read to their end, and a
+        # fenced attempt's output is no longer read (see close()).
         try:
             words = (await self._control.readline()).decode().split()
         except BaseException as exc:
@@ -108,17 +177,21 @@ class ProcessGroup:
 
     async def close(self) -> None:
         """Once the group is gone and nothing else reads its output: reads what is left in the
-        pipes to their end (bounded: no process writes to them any more), so they and the
-        reaper's transport are released."""
+        pipes to their end (bounded: no process writes to them any more), so they are released,
+        and lets the server reap the reaper."""
         await self.wait()
         for stream in (self.stdout, self.stderr):
             while await stream.read(PIPE_LIMIT):
                 pass
-        await self._reaper.wait()
+        if not self._released:
+            self._released = True
+            self._reapers.release(self._reaper_pid)
 
     def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self._reaper.send_signal(sig)
+        # Until released, the server has not reaped the reaper: its pid is still its own.
+        if not self._released:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._reaper_pid, sig)
 
     def terminate(self) -> None:
         """SIGTERM to every process of the group."""
@@ -140,8 +213,8 @@ class ProcessGroup:
         return await self.wait()
 
 
-async def _reader(fd: int) -> asyncio.StreamReader:
+async def _reader(file: Any, limit: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
-    return reader
+    reader = asyncio.StreamReader(limit=limit)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), file)
+    return reader, transport

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.process_group import Exit, ProcessGroup
+from activities.process_group import Exit, ProcessGroup, Reapers
 from tests.executor.procs import alive, group_members, identity, members, until
 
 ENV = {"PATH": os.environ["PATH"]}
@@ -124,3 +124,19 @@ async def test_a_double_forked_daemon_dies_when_the_job_ends(tmp_path: Path):
     assert daemon is not None and alive(daemon)
     assert await group.wait() == Exit(0, None)
     assert not alive(daemon)
+
+
+async def test_the_reaper_servers_death_ends_its_jobs_and_the_next_job_gets_a_new_server(tmp_path: Path):
+    group = await _start(tmp_path, "/bin/sh", "-c", "sleep 600 & sleep 600")
+    running = await members(group.pid, 2)
+    server = Reapers.of_this_thread()
+    os.kill(server.pid, signal.SIGKILL)  # e.g. the OOM killer's choice
+    # Its reapers hear of it (their PR_SET_PDEATHSIG) and kill their jobs' groups.
+    assert await asyncio.wait_for(group.wait(), 10) == Exit(None, signal.SIGKILL)
+    assert not [p for p in running if alive(p)]
+    await group.close()
+    again = await _start(tmp_path, "/bin/sh", "-c", "echo again")
+    assert Reapers.of_this_thread().pid != server.pid
+    assert await again.stdout.read() == b"again\n"
+    assert await again.wait() == Exit(0, None)
+    await again.close()
