@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 
 from api.deps import BearerKey, Session, invalid_key
 from api.keys import ADMIN_TENANT, digest, generate
@@ -106,15 +106,15 @@ async def register(body: Register, session: Session, request: Request) -> Regist
     )
 
 
+# Built once: every executor call authenticates (api/keys.py does the same for other keys).
+_WORKER_OF_KEY = select(ApiKey.worker_id).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.role == Role.executor, ApiKey.revoked_at.is_(None)
+)
+
+
 async def executor_worker(key: BearerKey, session: Session) -> uuid.UUID:
     """The worker whose key this is."""
-    worker_id = (
-        await session.execute(
-            select(ApiKey.worker_id).where(
-                ApiKey.key_hash == digest(key), ApiKey.role == Role.executor, ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).scalar_one_or_none()
+    worker_id = (await session.execute(_WORKER_OF_KEY, {"key_hash": digest(key)})).scalar_one_or_none()
     if worker_id is None:
         raise invalid_key()
     return worker_id
@@ -182,11 +182,20 @@ async def deregister(worker_id: uuid.UUID, caller: Executor, session: Session) -
 
 async def _held(session: Session, caller: uuid.UUID, job_id: uuid.UUID, attempt: int) -> PlatformJob:
     """The job, if `caller` holds its attempt `attempt`: 404 unknown, 409 fenced."""
-    job = await session.get(PlatformJob, job_id)
-    held = await session.get(PlatformAttempt, (job_id, attempt))
-    if job is None or held is None:
+    found = (
+        await session.execute(
+            select(PlatformJob, PlatformAttempt.worker_id, PlatformAttempt.ended_at)
+            .join(
+                PlatformAttempt,
+                (PlatformAttempt.job_id == PlatformJob.id) & (PlatformAttempt.attempt == attempt),
+            )
+            .where(PlatformJob.id == job_id)
+        )
+    ).one_or_none()
+    if found is None:
         raise ProblemError(404, "Attempt not found", f"No attempt {attempt} of job {job_id}.")
-    if held.worker_id != caller or job.attempt != attempt or held.ended_at is not None:
+    job, holder, ended_at = found
+    if holder != caller or job.attempt != attempt or ended_at is not None:
         raise ProblemError(
             409,
             "Attempt superseded",
