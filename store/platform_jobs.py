@@ -8,7 +8,7 @@ its commit changes nothing the second time and reports the job as it now is.
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -95,15 +95,27 @@ _CREATE = text(
                      'least-loaded'),
             :concurrency_key, :concurrency_limit, 'PENDING', 1)
         ON CONFLICT DO NOTHING
-        RETURNING id, tenant_id, correlation_id, created_at
+        RETURNING id, tenant_id, correlation_id, created_at, strategy
     ), a AS (
         INSERT INTO audit_log (tenant_id, job_id, seq, event, status, correlation_id)
         SELECT tenant_id, id, 1, 'JobCreated', 'PENDING', correlation_id FROM j
-        RETURNING id, tenant_id
+        RETURNING id, tenant_id, at
     )
-    SELECT j.created_at, pg_notify('platform_events', a.tenant_id::text || ':' || a.id::text) FROM j, a
+    SELECT j.created_at, j.strategy, a.id AS event_id, a.at AS event_at,
+           pg_notify('platform_events', a.tenant_id::text || ':' || a.id::text)
+    FROM j, a
     """
 )
+
+
+@dataclass(frozen=True)
+class Created:
+    """What creating a job decided that its request did not say."""
+
+    created_at: datetime
+    strategy: str  # the job's own, else its tenant's default then
+    event_id: int  # its JobCreated row
+    event_at: datetime
 
 
 def new_job(
@@ -140,10 +152,11 @@ def new_job(
     }
 
 
-async def create(connection: AsyncConnection, values: dict[str, Any]) -> Any:
-    """Inserts the job PENDING with its JobCreated row; its creation time, or None if a job
-    with this id (or idempotency key) was there already."""
-    return (await connection.execute(_CREATE, values)).scalar_one_or_none()
+async def create(connection: AsyncConnection, values: dict[str, Any]) -> Created | None:
+    """Inserts the job PENDING with its JobCreated row; None if a job with this id (or
+    idempotency key) was there already."""
+    row = (await connection.execute(_CREATE, values)).one_or_none()
+    return Created(row.created_at, row.strategy, row.event_id, row.event_at) if row else None
 
 
 _CURRENT = text("SELECT status, attempt, worker_id, queued FROM platform_jobs WHERE id = :job_id")

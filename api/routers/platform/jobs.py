@@ -26,7 +26,7 @@ from core.logging import correlation_id
 from core.settings import Settings
 from domain.platform.contracts import CANCEL_UPDATE, JOB_WORKFLOW, TASK_QUEUE, JobStart, job_workflow_id
 from domain.platform.spec import JobSpec, Strategy
-from domain.platform.status import RETRYABLE, JobStatus, is_terminal
+from domain.platform.status import RETRYABLE, AuditEvent, JobStatus, is_terminal
 from store import platform_jobs
 from store.db import Database
 from store.platform import AuditLog, LogChunk, PlatformAttempt, PlatformJob
@@ -158,6 +158,44 @@ async def _job_out(session: Session, row: PlatformJob) -> JobOut:
     )
 
 
+def _created_out(body: JobSpec, values: dict[str, Any], created: platform_jobs.Created) -> JobOut:
+    """The new job as its row was written (no read back: the workflow may already have moved
+    it on, which the next GET shows)."""
+    return JobOut(
+        id=values["id"],
+        name=body.name,
+        status=JobStatus.PENDING,
+        wait_reason=None,
+        labels=body.labels,
+        worker_type=body.worker_type,
+        priority=body.priority,
+        attempt=0,
+        worker_id=None,
+        exit_code=None,
+        created_at=created.created_at,
+        finished_at=None,
+        correlation_id=values["correlation_id"],
+        strategy=Strategy(created.strategy),
+        signal=None,
+        output_tail=None,
+        error=None,
+        spec=body.public(),
+        timeline=[
+            EventOut(
+                id=created.event_id,
+                seq=1,
+                at=created.event_at,
+                event=AuditEvent.CREATED.value,
+                status=JobStatus.PENDING.value,
+                attempt=None,
+                worker_id=None,
+                correlation_id=values["correlation_id"],
+                detail=None,
+            )
+        ],
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -192,16 +230,16 @@ async def create_job(
     # Committed before the workflow starts: its first store call must find the row. Should the
     # start fail, the row goes again (nothing was accepted).
     async with database.engine.begin() as connection:
-        created_at = await platform_jobs.create(connection, values)
+        created = await platform_jobs.create(connection, values)
     start = job_start(body, job_id, who.tenant_id, settings)
-    if created_at is not None:
+    if created is not None:
         try:
             await _start(client, start)
         except ProblemError:
             async with database.engine.begin() as connection:
                 await connection.execute(PlatformJob.__table__.delete().where(PlatformJob.id == job_id))
             raise
-        return await _job_out(session, await _job(session, who.tenant_id, job_id))
+        return _created_out(body, values, created)
     existing = await _job(session, who.tenant_id, job_id)
     same_request(existing.request_hash, values["request_hash"], "job")
     if existing.status == JobStatus.PENDING and existing.attempt == 0 and not existing.queued:
