@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.keys import generate as generate_api_key
 from bench._engine_work import DONE_DIR
 from cli import postgres
-from cli.dev import EXECUTOR_WITHHELD_ENV, FAIRNESS_FLAGS
+from cli.dev import DEV_SERVER_FLAGS, EXECUTOR_WITHHELD_ENV
 from cli.processes import Supervisor, wait_for_port
 from core.correlation import CorrelationInterceptor
 from core.crypto import Cipher, generate_key
@@ -218,7 +218,7 @@ async def running_stack(
         key = generate_key()
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
-            dev_server_extra_args=FAIRNESS_FLAGS,
+            dev_server_extra_args=DEV_SERVER_FLAGS,
             data_converter=data_converter(Cipher(key)),
             interceptors=[CorrelationInterceptor()],
             search_attributes=SEARCH_ATTRIBUTES,

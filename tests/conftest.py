@@ -30,7 +30,7 @@ from temporalio.worker import Worker
 from activities.dependencies import Dependencies
 from api.app import create_app
 from cli import postgres
-from cli.dev import FAIRNESS_FLAGS
+from cli.dev import DEV_SERVER_FLAGS
 from core.correlation import CorrelationInterceptor
 from core.crypto import generate_key
 from core.settings import Settings
@@ -120,7 +120,7 @@ def settings(pg: int, emulator: str, emulator_server: RunningEmulator) -> Settin
 async def temporal(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
-        dev_server_extra_args=FAIRNESS_FLAGS,
+        dev_server_extra_args=DEV_SERVER_FLAGS,
         data_converter=data_converter(cipher_from(settings)),
         interceptors=[CorrelationInterceptor()],
         search_attributes=SEARCH_ATTRIBUTES,
