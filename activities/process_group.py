@@ -21,12 +21,17 @@ from activities import reaper
 # Read size and StreamReader limit for the job's pipes: asyncio stops reading a pipe whose buffer
 # holds twice this, so an output consumer that stalls stalls the job, not the executor's memory.
 PIPE_LIMIT = 64 * 1024
+REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
 class Exit:
     exit_code: int | None  # None when a signal ended the job's main process
     signal: int | None
+
+
+class ServerEnded(RuntimeError):
+    """The reaper server did not answer a request."""
 
 
 class Reapers:
@@ -51,6 +56,8 @@ class Reapers:
             )
         finally:
             theirs.close()
+        # A server that stopped answering (stopped, swapped out) fails the attempt, not the loop.
+        ours.settimeout(REQUEST_TIMEOUT_SECONDS)
         self._socket = ours
         self._answers = ours.makefile("rb")
         self.pid = self._server.pid
@@ -63,6 +70,23 @@ class Reapers:
         if reapers is None or reapers._server.poll() is not None:
             reapers = cls._of_thread[thread] = cls()
         return reapers
+
+    @classmethod
+    def start_in_this_thread(
+        cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path, fds: Sequence[int]
+    ) -> tuple["Reapers", int]:
+        """`start` on this thread's server, once more on a new one if it died meanwhile (a
+        reaper it may have forked for the first request died with it: nothing runs twice)."""
+        reapers = cls.of_this_thread()
+        try:
+            return reapers, reapers.start(argv, env, cwd, fds)
+        except ServerEnded:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                reapers._server.wait(timeout=1.0)  # a server whose socket closed is exiting
+            if reapers._server.returncode is None:
+                raise  # alive but not answering: not ours to replace
+        reapers = cls.of_this_thread()
+        return reapers, reapers.start(argv, env, cwd, fds)
 
     def _send(self, request: dict[str, Any], fds: Sequence[int] = ()) -> None:
         body = json.dumps(request).encode()
@@ -77,9 +101,9 @@ class Reapers:
             self._send({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}, fds)
             answer = self._answers.readline()
         except OSError as exc:
-            raise RuntimeError(f"the reaper server has ended (exit status {self._server.poll()})") from exc
+            raise ServerEnded(f"the reaper server did not answer: {exc!r}") from exc
         if not answer:
-            raise RuntimeError(f"the reaper server has ended (exit status {self._server.poll()})")
+            raise ServerEnded(f"the reaper server has ended (exit status {self._server.poll()})")
         pid: int = json.loads(answer)["pid"]
         return pid
 
@@ -116,10 +140,9 @@ class ProcessGroup:
     @classmethod
     async def start(cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> "ProcessGroup":
         """Starts `argv` (PATH is searched with `env`'s PATH); returns once it has a pid."""
-        reapers = Reapers.of_this_thread()
         pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, control
         try:
-            reaper_pid = reapers.start(argv, env, cwd, [write for _, write in pipes])
+            reapers, reaper_pid = Reapers.start_in_this_thread(argv, env, cwd, [write for _, write in pipes])
         except BaseException:
             for read, _ in pipes:
                 os.close(read)

@@ -140,3 +140,11 @@ async def test_the_reaper_servers_death_ends_its_jobs_and_the_next_job_gets_a_ne
     assert await again.stdout.read() == b"again\n"
     assert await again.wait() == Exit(0, None)
     await again.close()
+
+
+async def test_a_job_started_as_the_server_dies_runs_on_a_new_one(tmp_path: Path):
+    os.kill(Reapers.of_this_thread().pid, signal.SIGKILL)  # not waited for: it may look alive
+    group = await _start(tmp_path, "/bin/sh", "-c", "echo ran")
+    assert await group.stdout.read() == b"ran\n"
+    assert await group.wait() == Exit(0, None)
+    await group.close()
