@@ -195,18 +195,21 @@ def _receive(server: socket.socket) -> tuple[dict, list[int]] | None:
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-    if not head:
+    head = _rest(server, head, LENGTH.size)
+    if head is None:
         return None
-    while len(head) < LENGTH.size:
-        head += server.recv(LENGTH.size - len(head))
-    (size,) = LENGTH.unpack(head)
-    body = bytearray()
-    while len(body) < size:
-        chunk = server.recv(size - len(body))
+    body = _rest(server, b"", LENGTH.unpack(head)[0])
+    return None if body is None else (json.loads(body), list(fds))
+
+
+def _rest(server: socket.socket, got: bytes, size: int) -> bytes | None:
+    """`got` read on to `size` bytes; None if the socket closes first."""
+    while len(got) < size:
+        chunk = server.recv(size - len(got))
         if not chunk:
             return None
-        body += chunk
-    return json.loads(body), list(fds)
+        got += chunk
+    return got
 
 
 def serve(executor_pid: int, socket_fd: int) -> int:

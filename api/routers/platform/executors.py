@@ -196,13 +196,12 @@ async def _held(session: Session, caller: uuid.UUID, job_id: uuid.UUID, attempt:
         raise ProblemError(404, "Attempt not found", f"No attempt {attempt} of job {job_id}.")
     job, holder, ended_at = found
     if holder != caller or job.attempt != attempt or ended_at is not None:
-        raise ProblemError(
-            409,
-            "Attempt superseded",
-            "This worker does not hold this attempt (it ended, or another took over).",
-            retryable=False,
-        )
+        raise _superseded("This worker does not hold this attempt (it ended, or another took over).")
     return job
+
+
+def _superseded(detail: str) -> ProblemError:
+    return ProblemError(409, "Attempt superseded", detail, retryable=False)
 
 
 class AttemptSpec(BaseModel):
@@ -256,12 +255,7 @@ async def attempt_started(
     await _held(session, caller, job_id, attempt)
     recorded = await platform_jobs.started(await session.connection(), job_id, attempt, caller, body.pid)
     if recorded.status is not JobStatus.RUNNING:
-        raise ProblemError(
-            409,
-            "Attempt superseded",
-            f"The job is {recorded.status.value}: this attempt can no longer start it.",
-            retryable=False,
-        )
+        raise _superseded(f"The job is {recorded.status.value}: this attempt can no longer start it.")
     return Response(status_code=204)
 
 
