@@ -35,19 +35,22 @@ async def test_create_list_show_pause_resume_trigger_backfill_delete(
         async def schedule_of(schedule_id: str) -> dict[str, Any]:
             return (await api.get(f"/api/platform/schedules/{schedule_id}", headers=alice)).json()
 
+        # Both schedules are created paused and resumed only once their jobs are counted: a run
+        # of their own (the interval's fall on the epoch's 90-minute marks, one at midnight UTC)
+        # would add a job to what the test counts. Triggers and backfills run paused or not.
         # A cron read in a time zone: prints the id alone on stdout, when it runs on stderr.
         weekdays = await cli(
             "schedule", "create", "--cron", "0 9 * * MON-FRI", "--timezone", "Europe/Berlin",
-            "--name", "report", "--command", "echo", "report",
+            "--name", "report", "--command", "echo", "report", "--paused",
         )  # fmt: skip
         assert weekdays.code == 0, weekdays.stderr
         cron_id = weekdays.stdout.strip()
-        assert uuid.UUID(cron_id) and "cron 0 9 * * MON-FRI (Europe/Berlin), next run" in weekdays.stderr
+        assert uuid.UUID(cron_id) and "cron 0 9 * * MON-FRI (Europe/Berlin), paused" in weekdays.stderr
         # An interval, with the job options `job run` takes and the schedule's own.
         hourly = await cli(
             "schedule", "create", "--every", "1h30m", "--overlap", "allow_all", "--catchup-window", "10m",
             "--name", "tick", "--label", "team=core", "--priority", "7", "--env", "GREETING=hi",
-            "--secret-env", "TOKEN=s3cret", "--json", "--script", "echo $GREETING tick",
+            "--secret-env", "TOKEN=s3cret", "--json", "--script", "echo $GREETING tick", "--paused",
         )  # fmt: skip
         assert hourly.code == 0, hourly.stderr
         created = json.loads(hourly.stdout)
@@ -70,7 +73,7 @@ async def test_create_list_show_pause_resume_trigger_backfill_delete(
             interval_id,
         ]
 
-        # Its next runs are the API's (Temporal's), each a weekday at 09:00 in Berlin.
+        # Its next runs (once resumed) are the API's (Temporal's), each a weekday at 09:00 in Berlin.
         shown = await cli("schedule", "show", cron_id)
         assert shown.code == 0, shown.stderr
         next_runs = [datetime.fromisoformat(at) for at in (await schedule_of(cron_id))["next_runs"]]
@@ -78,18 +81,17 @@ async def test_create_list_show_pause_resume_trigger_backfill_delete(
         # In the schedule's time zone, as its cron reads: 09:00 there, whatever this machine's zone.
         assert len(re.findall(r" 09:00:00 CES?T\b", shown.stdout)) == len(next_runs)
         assert (
-            "active" in shown.stdout and "next runs" in shown.stdout and '["echo", "report"]' in shown.stdout
+            "paused" in shown.stdout
+            and "next runs (once resumed)" in shown.stdout
+            and '["echo", "report"]' in shown.stdout
         )
 
         paused = await cli("schedule", "pause", interval_id, "--note", "quiet please")
         assert paused.code == 0 and f"schedule {interval_id} paused" in paused.stdout, paused.stderr
         assert (await schedule_of(interval_id))["paused"] is True
         assert "paused (quiet please)" in (await cli("schedule", "show", interval_id)).stdout
-        resumed = await cli("schedule", "resume", interval_id)
-        assert resumed.code == 0 and "resumed, next run" in resumed.stdout, resumed.stderr
-        assert (await schedule_of(interval_id))["paused"] is False
 
-        # Trigger: a job now, in `job list`, and in the schedule's recent runs with its status.
+        # Trigger (paused): a job now, in `job list`, and in the schedule's recent runs with its status.
         triggered = await cli("schedule", "trigger", interval_id)
         assert triggered.code == 0 and "triggered" in triggered.stdout, triggered.stderr
         (job,) = await until(lambda: jobs_of(api, alice))
@@ -114,6 +116,11 @@ async def test_create_list_show_pause_resume_trigger_backfill_delete(
         assert (await ended(api, report["id"], alice))["status"] == "SUCCEEDED"
         runs = (await schedule_of(cron_id))["recent_runs"]
         assert [(r["scheduled_at"], r["job_id"]) for r in runs] == [("2025-01-06T08:00:00Z", report["id"])]
+
+        resumed = await cli("schedule", "resume", interval_id)
+        assert resumed.code == 0 and "resumed, next run" in resumed.stdout, resumed.stderr
+        assert (await schedule_of(interval_id))["paused"] is False
+        assert "active" in (await cli("schedule", "show", interval_id)).stdout
 
         # Deleted: gone, and saying so.
         for schedule_id in (cron_id, interval_id):
