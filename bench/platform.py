@@ -38,6 +38,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,12 @@ class Platform:
         argv = [sys.executable, str(WORKER_PY), "--queues", "platform"]
         return worker_processes(self.stack, TASK_QUEUE, argv, WORKER_PROCESSES)
 
+    async def audit(self, job_id: str) -> list[tuple[str, datetime]]:
+        rows = await (
+            await self.db.execute("SELECT event, at FROM audit_log WHERE job_id = %s ORDER BY seq", (job_id,))
+        ).fetchall()
+        return [(str(event), at) for event, at in rows]  # type: ignore[misc]
+
     async def start_latencies(self, job_ids: Iterable[str]) -> list[tuple[float, float]]:
         """Seconds from created_at to JobScheduled and from JobScheduled to JobStarted, of each job."""
         rows = await (
@@ -199,7 +206,8 @@ async def _measure(
             )
             await platform.ended(await platform.post(f"latency-{n}", command=["true"]))
     bare_latency = [float(s) for s in started_file(stack.done_dir, "latency").read_text().split()]
-    await _print_timeline(client, "job", job_workflow_id(uuid.UUID(platform.job_ids["latency"][-1])))
+    last_job = platform.job_ids["latency"][-1]
+    await _print_timeline(client, "job", job_workflow_id(uuid.UUID(last_job)), await platform.audit(last_job))
     await _print_timeline(client, "bare workflow", bare_id)
     steps = await platform.start_latencies(platform.job_ids["latency"])
     scheduled, running = [a for a, _ in steps], [b for _, b in steps]
@@ -277,14 +285,20 @@ async def _measure(
     )
 
 
-async def _print_timeline(client: Client, what: str, workflow_id: str) -> None:
-    """A workflow's history, each event's time after its start: where the start latency goes."""
+async def _print_timeline(
+    client: Client, what: str, workflow_id: str, audit: Iterable[tuple[str, datetime]] = ()
+) -> None:
+    """A workflow's history, each event's time after its start, with the job's audit rows
+    (PostgreSQL's clock, the same host's): where the start latency goes."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    start = history.events[0].event_time.ToDatetime()
+    start = history.events[0].event_time.ToDatetime(UTC)
     print(f"the last latency {what}'s history (ms after its start; {len(history.events)} events):")
-    for event in history.events:
-        kind = (event.WhichOneof("attributes") or "?").removesuffix("_event_attributes")
-        print(f"  {(event.event_time.ToDatetime() - start).total_seconds() * 1e3:7.1f}  {kind}")
+    events = [
+        (e.event_time.ToDatetime(UTC), (e.WhichOneof("attributes") or "?").removesuffix("_event_attributes"))
+        for e in history.events
+    ]
+    for at, kind in sorted([*events, *((at, f"audit: {event}") for event, at in audit)]):
+        print(f"  {(at - start).total_seconds() * 1e3:7.1f}  {kind}")
 
 
 class RssSampler:

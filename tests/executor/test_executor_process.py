@@ -105,7 +105,7 @@ async def test_drain_finishes_the_running_job_takes_no_new_one_and_deregisters(
             temporal.client, api, queue, jobs, "echo start; sleep 1.5; echo end"
         )
         await _started(running)
-        _, waiting = await _start(temporal.client, api, queue, jobs, "echo never")  # one slot: it queues
+        waiting_job, waiting = await _start(temporal.client, api, queue, jobs, "echo never")  # one slot
         if how == "sigterm":
             process.send_signal(signal.SIGTERM)
         else:
@@ -116,7 +116,9 @@ async def test_drain_finishes_the_running_job_takes_no_new_one_and_deregisters(
         lines = [json.loads(line) for line in (await process.stderr.read()).decode().splitlines()]
     assert result.exit_code == 0
     assert api.attempts.output(running_job.job_id, 1) == "start\nend\n"
-    assert await waiting.query("started_pids") == []  # never taken: it waits for another worker
+    # Never taken (one slot): it waits for another worker.
+    assert (waiting_job.job_id, 1) not in api.attempts.started
+    assert api.attempts.output(waiting_job.job_id, 1) == ""
     await waiting.terminate("test finished")
     worker = next(iter(api.workers.values()))
     assert worker.deregistered

@@ -46,9 +46,26 @@ async def test_output_is_shipped_in_order_and_complete(executor: Executor):
     assert len(result.output_tail.encode()) <= 4096
     # Batched: 35 kB of output in a handful of requests, not 4000.
     assert len(executor.api.batches) < 50
-    # The start went to the API first (which records RUNNING), then to the workflow, same pid.
-    [pid] = await handle.query("started_pids")
-    assert executor.api.started == {(job.job_id, job.attempt): pid}
+    # The API recorded the start, with the process's pid.
+    [(attempt, pid)] = executor.api.started.items()
+    assert attempt == (job.job_id, job.attempt) and pid > 1
+
+
+async def test_the_workflow_hears_of_a_start_once_the_process_has_run_a_while(executor: Executor):
+    # A job that ends sooner goes from scheduled to its end there: no signal, no workflow task.
+    executor.run.tell_running_after = 30
+    quick = executor.attempt(spec(command=["true"]))
+    handle = await executor.start(quick)
+    assert (await handle.result()).exit_code == 0
+    assert (quick.job_id, quick.attempt) in executor.api.started
+    assert await handle.query("started_pids") == []
+    # One still running then is told, after the API recorded it, with the same pid.
+    executor.run.tell_running_after = 0.2
+    slow = executor.attempt(spec(command=["sleep", "1"]))
+    handle = await executor.start(slow)
+    pid = await _started_pid(handle)
+    assert executor.api.started[(slow.job_id, slow.attempt)] == pid
+    assert (await handle.result()).exit_code == 0
 
 
 async def test_command_argv_and_env_are_the_specs(executor: Executor, monkeypatch: pytest.MonkeyPatch):
