@@ -23,8 +23,8 @@ and samples the executors' (and the API's) VmRSS every 10 ms: every byte stored,
 RSS growth, and how long after the job's end the stream ended.
 
 `python -m bench.platform [jobs] [log_mb] [profile]` (500 jobs, 100 MB; `python -m bench platform
-100` for a quick run); prints `BENCH platform ...` last. `profile` samples the executors and the
-job workflows' workers with py-spy during the platform rounds (bench/_profile.py).
+100` for a quick run); prints `BENCH platform ...` last. `profile` samples the executors, the
+job workflows' workers and the API with py-spy during the platform rounds (bench/_profile.py).
 """
 
 import asyncio
@@ -234,7 +234,8 @@ async def _measure(
             else:
                 async with platform.workers() as pids, AsyncExitStack() as sampled:
                     if profile:
-                        for group, these in (("executor", list(executors)), ("worker", pids)):
+                        api = [pid for pid, role in stack.roles.items() if role == "api"]
+                        for group, these in (("executor", list(executors)), ("worker", pids), ("api", api)):
                             files = await sampled.enter_async_context(_profile.sampling(these, profile_dir))
                             profiles.setdefault(group, []).extend(files)
                     with platform_drain:
