@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.crypto import Cipher
@@ -159,11 +159,14 @@ async def create(connection: AsyncConnection, values: dict[str, Any]) -> Created
     return Created(row.created_at, row.strategy, row.event_id, row.event_at) if row else None
 
 
-_CURRENT = text("SELECT status, attempt, worker_id, queued FROM platform_jobs WHERE id = :job_id")
+_CURRENT = text("SELECT status, attempt, worker_id, wait_reason FROM platform_jobs WHERE id = :job_id")
 
 
 async def _current(connection: AsyncConnection, job_id: UUID) -> Recorded:
-    row = (await connection.execute(_CURRENT, {"job_id": job_id})).one()
+    return _recorded((await connection.execute(_CURRENT, {"job_id": job_id})).one())
+
+
+def _recorded(row: Row[Any]) -> Recorded:
     status = JobStatus(row.status)
     assigned = (
         Assigned(attempt=row.attempt, worker_id=row.worker_id)
@@ -195,11 +198,9 @@ async def enqueue(
         return Waiting(
             assigned=Assigned(attempt=mine.attempt, worker_id=mine.worker_id), status=S.SCHEDULED
         ), others
-    now = await _current(connection, job_id)
-    reason = (
-        await connection.execute(text("SELECT wait_reason FROM platform_jobs WHERE id = :id"), {"id": job_id})
-    ).scalar_one()
-    return Waiting(assigned=now.assigned, reason=reason, status=now.status), others
+    row = (await connection.execute(_CURRENT, {"job_id": job_id})).one()
+    now = _recorded(row)
+    return Waiting(assigned=now.assigned, reason=row.wait_reason, status=now.status), others
 
 
 _STARTED = _move(

@@ -6,12 +6,13 @@ coming back. Each placement writes the job SCHEDULED, its attempt row and its Jo
 audit row (with the NOTIFY) in one statement; the caller tells the placed jobs' workflows.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.platform.scheduling import Running, WaitingJob, WorkerCapacity, assign, wait_reason
@@ -24,39 +25,47 @@ PASS_LOCK = 0x706C6174
 # whose concurrency key is full are passed over, and this many may be.
 LOOKAHEAD = 100
 
-_WORKERS = text(
+# Everything a pass decides on, read in one statement once the lock is held (a statement of
+# its own before: a snapshot taken before the lock was granted could miss the placements of
+# the pass that held it). Positional JSON arrays, one per kind: one round trip, not four.
+_STATE = text(
     """
-    SELECT w.id, w.worker_type, w.capabilities, w.slots, w.cpu_millis, w.memory_mb, w.shared,
-           w.tenant_id, w.last_assigned,
-           count(a.job_id) AS running,
-           coalesce(sum(a.cpu_millis), 0) AS cpu_used,
-           coalesce(sum(a.memory_mb), 0) AS memory_used
-    FROM platform_workers w
-    LEFT JOIN platform_attempts a ON a.worker_id = w.id AND a.ended_at IS NULL
-    WHERE w.deregistered_at IS NULL AND NOT w.lost AND NOT w.draining AND NOT w.drain_requested
-      AND w.heartbeat_at > now() - make_interval(secs => :offline_after)
-    GROUP BY w.id
-    """
-)
-_RUNNING = text(
-    """
-    SELECT tenant_id, concurrency_key, count(*) AS n
-    FROM platform_attempts WHERE ended_at IS NULL GROUP BY tenant_id, concurrency_key
-    """
-)
-_SERVED = text("SELECT tenant_id, last_turn FROM platform_tenants WHERE last_turn IS NOT NULL")
-_CANDIDATES = text(
-    """
-    SELECT * FROM (
-        SELECT id, tenant_id, priority, created_at, worker_type, capabilities, cpu_millis,
-               memory_mb, strategy, concurrency_key, concurrency_limit, wait_reason,
-               row_number() OVER (
-                   PARTITION BY tenant_id, worker_type ORDER BY priority DESC, created_at, id
-               ) AS rank
-        FROM platform_jobs
-        WHERE status = 'PENDING' AND queued
-    ) AS waiting
-    WHERE rank <= :depth
+    WITH w AS (
+        SELECT w.id, w.worker_type, w.capabilities, w.slots, w.cpu_millis, w.memory_mb, w.shared,
+               w.tenant_id, w.last_assigned,
+               count(a.job_id) AS running,
+               coalesce(sum(a.cpu_millis), 0) AS cpu_used,
+               coalesce(sum(a.memory_mb), 0) AS memory_used
+        FROM platform_workers w
+        LEFT JOIN platform_attempts a ON a.worker_id = w.id AND a.ended_at IS NULL
+        WHERE w.deregistered_at IS NULL AND NOT w.lost AND NOT w.draining AND NOT w.drain_requested
+          AND w.heartbeat_at > now() - make_interval(secs => :offline_after)
+        GROUP BY w.id
+    ), r AS (
+        SELECT tenant_id, concurrency_key, count(*) AS n
+        FROM platform_attempts WHERE ended_at IS NULL GROUP BY tenant_id, concurrency_key
+    ), c AS (
+        SELECT * FROM (
+            SELECT id, tenant_id, priority, created_at, worker_type, capabilities, cpu_millis,
+                   memory_mb, strategy, concurrency_key, concurrency_limit, wait_reason,
+                   row_number() OVER (
+                       PARTITION BY tenant_id, worker_type ORDER BY priority DESC, created_at, id
+                   ) AS rank
+            FROM platform_jobs
+            WHERE status = 'PENDING' AND queued
+        ) AS waiting
+        -- The free slots, and this many more.
+        WHERE rank <= (SELECT coalesce(sum(greatest(slots - running, 0)), 0) FROM w) + :lookahead
+    )
+    SELECT
+        (SELECT json_agg(json_build_array(id, worker_type, capabilities, slots, cpu_millis, memory_mb,
+            shared, tenant_id, last_assigned, running, cpu_used, memory_used)) FROM w) AS workers,
+        (SELECT json_agg(json_build_array(tenant_id, concurrency_key, n)) FROM r) AS running,
+        (SELECT json_agg(json_build_array(tenant_id, last_turn)) FROM platform_tenants
+            WHERE last_turn IS NOT NULL) AS served,
+        (SELECT json_agg(json_build_array(id, tenant_id, priority, created_at, worker_type,
+            capabilities, cpu_millis, memory_mb, strategy, concurrency_key, concurrency_limit,
+            wait_reason)) FROM c) AS waiting
     """
 )
 _PLACE = text(
@@ -107,56 +116,63 @@ class Placed:
     worker_id: UUID
 
 
-def _worker(row: Row[Any]) -> WorkerCapacity:
+def _worker(values: list[Any]) -> WorkerCapacity:
+    id_, type_, capabilities, slots, cpu, memory, shared, tenant, last, running, cpu_used, mem_used = values
     return WorkerCapacity(
-        id=row.id,
-        worker_type=row.worker_type,
-        capabilities=frozenset(row.capabilities),
-        slots=row.slots,
-        cpu_millis=row.cpu_millis,
-        memory_mb=row.memory_mb,
-        running=row.running,
-        cpu_used=row.cpu_used,
-        memory_used=row.memory_used,
-        shared=row.shared,
-        tenant_id=row.tenant_id,
-        last_assigned=row.last_assigned,
+        id=UUID(id_),
+        worker_type=type_,
+        capabilities=frozenset(capabilities),
+        slots=slots,
+        cpu_millis=cpu,
+        memory_mb=memory,
+        running=running,
+        cpu_used=cpu_used,
+        memory_used=mem_used,
+        shared=shared,
+        tenant_id=None if tenant is None else UUID(tenant),
+        last_assigned=last,
     )
 
 
-def _waiting(row: Row[Any]) -> WaitingJob:
-    return WaitingJob(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        priority=row.priority,
-        submitted_at=row.created_at,
-        worker_type=row.worker_type,
-        capabilities=frozenset(row.capabilities),
-        cpu_millis=row.cpu_millis,
-        memory_mb=row.memory_mb,
-        strategy=Strategy(row.strategy),
-        concurrency_key=row.concurrency_key,
-        concurrency_limit=row.concurrency_limit,
+def _waiting(values: list[Any]) -> tuple[WaitingJob, str | None]:
+    """A waiting job, and the reason it was last given."""
+    id_, tenant, priority, created, type_, capabilities, cpu, memory, strategy, key, limit, reason = values
+    job = WaitingJob(
+        id=UUID(id_),
+        tenant_id=UUID(tenant),
+        priority=priority,
+        submitted_at=datetime.fromisoformat(created),
+        worker_type=type_,
+        capabilities=frozenset(capabilities),
+        cpu_millis=cpu,
+        memory_mb=memory,
+        strategy=Strategy(strategy),
+        concurrency_key=key,
+        concurrency_limit=limit,
     )
+    return job, reason
 
 
 async def place_waiting(connection: AsyncConnection, offline_after: timedelta) -> list[Placed]:
     """One pass, inside the caller's transaction. Every waiting job is considered each time
     (not only the one that came in): a pass that was missed costs a delay, never an order."""
     await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PASS_LOCK})
-    workers = [
-        _worker(r)
-        for r in await connection.execute(_WORKERS, {"offline_after": offline_after.total_seconds()})
-    ]
+    state = (
+        await connection.execute(
+            _STATE, {"offline_after": offline_after.total_seconds(), "lookahead": LOOKAHEAD}
+        )
+    ).one()
+    workers = [_worker(w) for w in state.workers or ()]
     free_slots = sum(max(0, w.slots - w.running) for w in workers)
     running = Running()
-    for r in await connection.execute(_RUNNING):
-        running.by_tenant[r.tenant_id] = running.by_tenant.get(r.tenant_id, 0) + r.n
-        if r.concurrency_key is not None:
-            running.by_key[(r.tenant_id, r.concurrency_key)] = r.n
-    running.served = {r.tenant_id: r.last_turn for r in await connection.execute(_SERVED)}
-    rows = (await connection.execute(_CANDIDATES, {"depth": free_slots + LOOKAHEAD})).all()
-    waiting = [_waiting(r) for r in rows]
+    for tenant, key, n in state.running or ():
+        tenant_id = UUID(tenant)
+        running.by_tenant[tenant_id] = running.by_tenant.get(tenant_id, 0) + n
+        if key is not None:
+            running.by_key[(tenant_id, key)] = n
+    running.served = {UUID(tenant): turn for tenant, turn in state.served or ()}
+    candidates = [_waiting(values) for values in state.waiting or ()]
+    waiting = [job for job, _ in candidates]
     # Turns only grow: a pass numbers on from the latest any worker or tenant was given.
     first_turn = max([*(w.last_assigned or 0 for w in workers), *running.served.values(), 0])
     placements = assign(waiting, workers, running, first_turn) if free_slots else []
@@ -172,14 +188,13 @@ async def place_waiting(connection: AsyncConnection, offline_after: timedelta) -
             },
         )
         placed = [Placed(job_id=r.job_id, attempt=r.attempt, worker_id=r.worker_id) for r in result]
-    await _explain(connection, rows, waiting, workers, placements, running)
+    await _explain(connection, candidates, workers, placements, running)
     return placed
 
 
 async def _explain(
     connection: AsyncConnection,
-    rows: list[Row[Any]],
-    waiting: list[WaitingJob],
+    candidates: Sequence[tuple[WaitingJob, str | None]],
     workers: list[WorkerCapacity],
     placements: list[Any],
     running: Running,
@@ -187,7 +202,7 @@ async def _explain(
     """Each job left waiting says why, written only where the reason changed."""
     done = {p.job_id for p in placements}
     after = {w.id: w for w in workers}
-    by_id = {j.id: j for j in waiting}
+    by_id = {job.id: job for job, _ in candidates}
     keys = dict(running.by_key)
     for p in placements:
         job = by_id[p.job_id]
@@ -196,12 +211,12 @@ async def _explain(
             k = (job.tenant_id, job.concurrency_key)
             keys[k] = keys.get(k, 0) + 1
     ids, reasons = [], []
-    for row, job in zip(rows, waiting, strict=True):
+    for job, before in candidates:
         if job.id in done:
             continue
         key_running = keys.get((job.tenant_id, job.concurrency_key), 0) if job.concurrency_key else 0
         reason = wait_reason(job, list(after.values()), key_running)
-        if reason != row.wait_reason:
+        if reason != before:
             ids.append(job.id)
             reasons.append(reason)
     if ids:
