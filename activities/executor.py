@@ -2,11 +2,11 @@
 
 It fetches the attempt's spec from the API (command or script, env with secrets, limits: none of
 it travels in a Temporal payload), runs it in a process group under a reaper
-(activities/process_group.py), has the API record the job RUNNING and tells the job workflow
-once the process runs, ships its output in batches (activities/job_output.py), and heartbeats
-until it ends. Whatever ends the activity early (Temporal's cancel, the run timeout, the attempt
-being fenced, the API failing) ends the process group first: no process of an attempt outlives
-its activity.
+(activities/process_group.py), has the API record the job RUNNING once the process runs (and
+tells the job workflow if it still runs TELL_RUNNING_AFTER_SECONDS later), ships its output in
+batches (activities/job_output.py), and heartbeats until it ends. Whatever ends the activity
+early (Temporal's cancel, the run timeout, the attempt being fenced, the API failing) ends the
+process group first: no process of an attempt outlives its activity.
 """
 
 import asyncio
